@@ -1,0 +1,11 @@
+//! FrankenTorch: fast, PyTorch-exact CPU tensors for Rust.
+//!
+//! This facade re-exports the workspace crates; start from [`prelude`].
+#![doc = include_str!("../README.md")]
+
+pub use ft_core as core;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use ft_core::{DType, Device, Error, Generator, Result, Scalar, TensorImpl};
+}

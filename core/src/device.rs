@@ -135,7 +135,11 @@ mod tests {
     #[test]
     fn only_cpu_executes() {
         assert!(Device::CPU.check_executable().is_ok());
-        let e = "mps".parse::<Device>().unwrap().check_executable().unwrap_err();
+        let e = "mps"
+            .parse::<Device>()
+            .unwrap()
+            .check_executable()
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Device);
     }
 }

@@ -490,10 +490,22 @@ mod tests {
         let t = |d| Operand::Tensor(d);
         let s = |v: Scalar| Operand::Scalar(v);
         assert_eq!(result_type(&[t(DType::I32), s(2.into())]), Some(DType::I32));
-        assert_eq!(result_type(&[t(DType::U8), s(true.into())]), Some(DType::U8));
-        assert_eq!(result_type(&[t(DType::F16), s(2.5.into())]), Some(DType::F16));
-        assert_eq!(result_type(&[t(DType::I32), s(2.5.into())]), Some(DType::F32));
-        assert_eq!(result_type(&[t(DType::Bool), s(2.into())]), Some(DType::I64));
+        assert_eq!(
+            result_type(&[t(DType::U8), s(true.into())]),
+            Some(DType::U8)
+        );
+        assert_eq!(
+            result_type(&[t(DType::F16), s(2.5.into())]),
+            Some(DType::F16)
+        );
+        assert_eq!(
+            result_type(&[t(DType::I32), s(2.5.into())]),
+            Some(DType::F32)
+        );
+        assert_eq!(
+            result_type(&[t(DType::Bool), s(2.into())]),
+            Some(DType::I64)
+        );
     }
 
     #[test]

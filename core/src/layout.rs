@@ -262,7 +262,9 @@ impl Layout {
         let base = isize::try_from(self.offset).map_err(|_| overflow())?;
         let (mut lo, mut hi) = (base, base);
         for (&size, &stride) in self.shape.iter().zip(self.strides.iter()) {
-            let reach = (size as isize - 1).checked_mul(stride).ok_or_else(overflow)?;
+            let reach = (size as isize - 1)
+                .checked_mul(stride)
+                .ok_or_else(overflow)?;
             if reach < 0 {
                 lo = lo.checked_add(reach).ok_or_else(overflow)?;
             } else {
@@ -332,7 +334,9 @@ impl Layout {
 
     pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Self> {
         if self.ndim() == 0 {
-            return Err(Error::shape("narrow() cannot be applied to a 0-dim tensor."));
+            return Err(Error::shape(
+                "narrow() cannot be applied to a 0-dim tensor.",
+            ));
         }
         if length < 0 {
             return Err(Error::value("narrow(): length must be non-negative."));
@@ -494,11 +498,13 @@ impl Layout {
     /// The layout of `view(shape)`, or `None` when the strides forbid a view
     /// (then `reshape` copies). `shape` must already be inferred.
     pub fn view_as(&self, shape: &[usize]) -> Result<Option<Self>> {
-        Ok(compute_stride(&self.shape, &self.strides, shape)?.map(|strides| Layout {
-            shape: DimVec::from_slice(shape).expect("checked by compute_stride"),
-            strides,
-            offset: self.offset,
-        }))
+        Ok(
+            compute_stride(&self.shape, &self.strides, shape)?.map(|strides| Layout {
+                shape: DimVec::from_slice(shape).expect("checked by compute_stride"),
+                strides,
+                offset: self.offset,
+            }),
+        )
     }
 }
 
@@ -546,7 +552,7 @@ pub fn infer_size(shape: &[isize], numel: usize) -> Result<DimVec<usize>> {
                 }
                 return Err(invalid());
             }
-            if numel % known != 0 {
+            if !numel.is_multiple_of(known) {
                 return Err(invalid());
             }
             out[i] = numel / known;
@@ -590,9 +596,7 @@ pub fn compute_stride(
             || (oldshape[tensor_d - 1] != 1
                 && oldstride[tensor_d - 1] != tensor_numel as isize * chunk_base_stride);
         if chunk_ends {
-            while view_d >= 0
-                && (view_numel < tensor_numel || newshape[view_d as usize] == 1)
-            {
+            while view_d >= 0 && (view_numel < tensor_numel || newshape[view_d as usize] == 1) {
                 newstride[view_d as usize] = view_numel as isize * chunk_base_stride;
                 view_numel *= newshape[view_d as usize];
                 view_d -= 1;

@@ -153,9 +153,7 @@ fn borrow_error(verb: &str, why: &str) -> Error {
 fn alloc_error(nbytes: usize) -> Error {
     Error::new(
         ErrorKind::Alloc,
-        format!(
-            "DefaultCPUAllocator: not enough memory: you tried to allocate {nbytes} bytes."
-        ),
+        format!("DefaultCPUAllocator: not enough memory: you tried to allocate {nbytes} bytes."),
     )
 }
 
@@ -296,7 +294,11 @@ mod tests {
             assert_eq!(g.as_ptr() as usize % ALIGN, 0);
             assert!(g.bytes().iter().all(|&b| b == 0));
         }
-        assert!(Storage::zeroed(HUGE_PAGE_THRESHOLD).unwrap().is_huge_page_mapped());
+        assert!(
+            Storage::zeroed(HUGE_PAGE_THRESHOLD)
+                .unwrap()
+                .is_huge_page_mapped()
+        );
     }
 
     #[test]

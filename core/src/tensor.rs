@@ -148,7 +148,10 @@ impl TensorImpl {
     ) -> Result<Self> {
         device.check_executable()?;
         if let Some((lo, hi)) = layout.offset_range()? {
-            let needed = (hi as usize + 1) * dtype.size();
+            let needed = (hi as usize)
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(dtype.size()))
+                .unwrap_or(usize::MAX);
             if lo < 0 || needed > storage.nbytes() {
                 return Err(Error::shape(format!(
                     "setStorage: sizes {}, strides {}, storage offset {}, and itemsize {} \
@@ -315,9 +318,7 @@ impl TensorImpl {
             return Err(Error::value("step must be nonzero"));
         }
         if !(start.is_finite() && end.is_finite()) {
-            return Err(Error::value(format!(
-                "unsupported range: {start} -> {end}"
-            )));
+            return Err(Error::value(format!("unsupported range: {start} -> {end}")));
         }
         if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
             return Err(Error::value(
@@ -458,10 +459,7 @@ impl TensorImpl {
         // keeps alive for `'_`; the guard stored beside the slice keeps
         // writers out for as long as the slice can be used.
         let slice = unsafe { std::slice::from_raw_parts(all[start..end].as_ptr(), end - start) };
-        Ok(SliceRef {
-            _guard: g,
-            slice,
-        })
+        Ok(SliceRef { _guard: g, slice })
     }
 
     /// Sets every element to `value` in place (bumps the version counter).
@@ -613,10 +611,10 @@ impl fmt::Debug for TensorImpl {
             self.dtype,
             self.device
         )?;
-        if self.numel() <= 16 {
-            if let Ok(v) = self.to_vec_f64() {
-                write!(f, ", data={v:?}")?;
-            }
+        if self.numel() <= 16
+            && let Ok(v) = self.to_vec_f64()
+        {
+            write!(f, ", data={v:?}")?;
         }
         f.write_str(")")
     }

@@ -22,7 +22,11 @@ fn result_type_matches_pytorch_table() {
     let text = include_str!("data/type_promotion.json");
     let root: Value = serde_json::from_str(text).expect("fixture is JSON");
     let cases = root["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 304, "fixture covers every pair and scalar kind");
+    assert_eq!(
+        cases.len(),
+        304,
+        "fixture covers every pair and scalar kind"
+    );
     let mut failures = Vec::new();
     for c in cases {
         let (kind, a, b) = (
@@ -54,7 +58,12 @@ fn result_type_matches_pytorch_table() {
             failures.push(format!("{kind}({a}, {b}): expected {expected}, got {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

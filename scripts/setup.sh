@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything the README's commands and .ci/run need, on a Debian
+# machine with Rust (rustup) installed. Idempotent: installs only what is
+# missing, so a second run does nothing and takes a second.
+set -euo pipefail
+
+need_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "setup.sh: need root (or sudo) to run: $*" >&2; exit 1; fi
+}
+
+if ! command -v cargo >/dev/null; then
+    echo "setup.sh: cargo not found; install Rust with rustup first (https://rustup.rs)" >&2
+    exit 1
+fi
+
+# Rust components used by .ci/run.
+if command -v rustup >/dev/null; then
+    for comp in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^$comp"; then
+            rustup component add "$comp"
+        fi
+    done
+fi
+
+# Debian packages: command -> package.
+declare -A PKGS=(
+    [valgrind]=valgrind
+)
+missing=()
+for cmd in "${!PKGS[@]}"; do
+    command -v "$cmd" >/dev/null || missing+=("${PKGS[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup.sh: installing ${missing[*]}"
+    need_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq "${missing[@]}"
+fi

@@ -158,29 +158,50 @@ pub trait Job {
 /// Runs `job` on the active ISA.
 #[inline]
 pub fn dispatch<J: Job>(job: J) -> J::Output {
-    match isa() {
+    run_on(isa(), job)
+}
+
+/// Runs `job` on a given ISA (tests and benchmarks comparing paths); fails
+/// if this processor cannot run it.
+pub fn dispatch_on<J: Job>(isa: Isa, job: J) -> Result<J::Output> {
+    resolve_request(isa.name())?;
+    Ok(run_on(isa, job))
+}
+
+/// Runs `job` on `isa`, or on the portable path if the processor lacks it.
+#[inline]
+fn run_on<J: Job>(isa: Isa, job: J) -> J::Output {
+    match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => {
-            let simd = pulp::x86::V4::try_new().expect("ISA checked when chosen");
+        Isa::Avx512 => match pulp::x86::V4::try_new() {
             // SAFETY: `V4::try_new` succeeded, so the processor has every
             // feature `run_v4` enables.
-            unsafe { run_v4(simd, job) }
-        }
+            Some(simd) => unsafe { run_v4(simd, job) },
+            None => job.run(pulp::Scalar::new()),
+        },
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => {
-            let simd = pulp::x86::V3::try_new().expect("ISA checked when chosen");
+        Isa::Avx2 => match pulp::x86::V3::try_new() {
             // SAFETY: `V3::try_new` succeeded, so the processor has every
             // feature `run_v3` enables.
-            unsafe { run_v3(simd, job) }
-        }
+            Some(simd) => unsafe { run_v3(simd, job) },
+            None => job.run(pulp::Scalar::new()),
+        },
         #[cfg(target_arch = "aarch64")]
-        Isa::Neon => {
-            let simd = pulp::aarch64::Neon::try_new().expect("ISA checked when chosen");
+        Isa::Neon => match pulp::aarch64::Neon::try_new() {
             // SAFETY: `Neon::try_new` succeeded, so the processor has NEON.
-            unsafe { run_neon(simd, job) }
-        }
+            Some(simd) => unsafe { run_neon(simd, job) },
+            None => job.run(pulp::Scalar::new()),
+        },
         _ => job.run(pulp::Scalar::new()),
     }
+}
+
+/// Every ISA this processor can run, lowest first.
+pub fn available_isas() -> Vec<Isa> {
+    [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter(|i| i.is_available())
+        .collect()
 }
 
 #[cfg(target_arch = "x86_64")]

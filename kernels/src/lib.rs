@@ -4,5 +4,7 @@
 pub mod isa;
 pub mod simd;
 
-pub use isa::{Isa, Job, detected_isa, dispatch, force_isa, isa};
+pub use isa::{Isa, Job, available_isas, detected_isa, dispatch, dispatch_on, force_isa, isa};
 pub use simd::Vf32;
+pub mod map;
+pub mod math;

@@ -1,0 +1,98 @@
+//! The contiguous inner loops: one generic body per arity, vector head and a
+//! masked partial tail (no scalar tail loop), over a function value that is
+//! itself generic over the SIMD type.
+
+use crate::math::F;
+use crate::simd::Vf32;
+
+/// An elementwise f32 function of one vector.
+pub trait VecFn1: Copy + Send + Sync {
+    fn apply<S: Vf32>(self, s: S, x: F<S>) -> F<S>;
+}
+
+/// An elementwise f32 function of two vectors.
+pub trait VecFn2: Copy + Send + Sync {
+    fn apply<S: Vf32>(self, s: S, a: F<S>, b: F<S>) -> F<S>;
+}
+
+/// An operand of a contiguous run: a slice, or one value broadcast.
+#[derive(Clone, Copy, Debug)]
+pub enum Src<'a, T> {
+    Slice(&'a [T]),
+    Splat(T),
+}
+
+impl<T: Copy> Src<'_, T> {
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> T {
+        match self {
+            Src::Slice(s) => s[i],
+            Src::Splat(v) => *v,
+        }
+    }
+}
+
+#[inline(always)]
+pub fn map1<S: Vf32, G: VecFn1>(s: S, g: G, x: &[f32], out: &mut [f32]) {
+    debug_assert_eq!(x.len(), out.len());
+    let (xh, xt) = S::as_simd_f32s(x);
+    let (oh, ot) = S::as_mut_simd_f32s(out);
+    for (o, &v) in oh.iter_mut().zip(xh) {
+        *o = g.apply(s, v);
+    }
+    if !xt.is_empty() {
+        let v = s.partial_load_f32s(xt);
+        s.partial_store_f32s(ot, g.apply(s, v));
+    }
+}
+
+/// `out = g(a, b)` where each of `a`, `b` is a slice or a splat.
+#[inline(always)]
+pub fn map2<S: Vf32, G: VecFn2>(s: S, g: G, a: Src<'_, f32>, b: Src<'_, f32>, out: &mut [f32]) {
+    match (a, b) {
+        (Src::Slice(a), Src::Slice(b)) => map2_ss(s, g, a, b, out),
+        (Src::Slice(a), Src::Splat(b)) => map2_sv(s, g, a, s.splat_f32s(b), false, out),
+        (Src::Splat(a), Src::Slice(b)) => map2_sv(s, g, b, s.splat_f32s(a), true, out),
+        (Src::Splat(a), Src::Splat(b)) => {
+            let v = g.apply(pulp::Scalar::new(), a, b);
+            out.fill(v);
+        }
+    }
+}
+
+#[inline(always)]
+fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32]) {
+    debug_assert!(a.len() == out.len() && b.len() == out.len());
+    let (ah, at) = S::as_simd_f32s(a);
+    let (bh, bt) = S::as_simd_f32s(b);
+    let (oh, ot) = S::as_mut_simd_f32s(out);
+    for ((o, &x), &y) in oh.iter_mut().zip(ah).zip(bh) {
+        *o = g.apply(s, x, y);
+    }
+    if !at.is_empty() {
+        let (x, y) = (s.partial_load_f32s(at), s.partial_load_f32s(bt));
+        s.partial_store_f32s(ot, g.apply(s, x, y));
+    }
+}
+
+/// One slice operand and one splat `v`; `splat_first` says which side of
+/// `g` the splat is on.
+#[inline(always)]
+fn map2_sv<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], v: F<S>, splat_first: bool, out: &mut [f32]) {
+    debug_assert_eq!(a.len(), out.len());
+    let f = |x: F<S>| {
+        if splat_first {
+            g.apply(s, v, x)
+        } else {
+            g.apply(s, x, v)
+        }
+    };
+    let (ah, at) = S::as_simd_f32s(a);
+    let (oh, ot) = S::as_mut_simd_f32s(out);
+    for (o, &x) in oh.iter_mut().zip(ah) {
+        *o = f(x);
+    }
+    if !at.is_empty() {
+        s.partial_store_f32s(ot, f(s.partial_load_f32s(at)));
+    }
+}

@@ -296,6 +296,8 @@ pub trait Element: sealed::Sealed + Copy + Send + Sync + PartialEq + fmt::Debug 
     fn from_f64(v: f64) -> Self;
     /// Exact for integers (wrapping on overflow, as PyTorch's C++ casts).
     fn from_i64(v: i64) -> Self;
+    /// Integers and bool exactly; floats truncated toward zero (NaN is 0).
+    fn to_i64(self) -> i64;
     /// A number converted as PyTorch converts it to this dtype.
     fn from_scalar(s: Scalar) -> Self {
         match s {
@@ -327,6 +329,10 @@ macro_rules! element_int {
             fn from_i64(v: i64) -> Self {
                 v as $t
             }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
             fn zero() -> Self {
                 0
             }
@@ -353,6 +359,10 @@ impl Element for i64 {
     fn from_i64(v: i64) -> Self {
         v
     }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self
+    }
     fn zero() -> Self {
         0
     }
@@ -374,6 +384,10 @@ impl Element for bool {
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
         v != 0
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
     }
     fn zero() -> Self {
         false
@@ -397,6 +411,10 @@ impl Element for f32 {
     fn from_i64(v: i64) -> Self {
         v as f32
     }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
     fn zero() -> Self {
         0.0
     }
@@ -418,6 +436,10 @@ impl Element for f64 {
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
         v as f64
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
     }
     fn zero() -> Self {
         0.0
@@ -441,6 +463,10 @@ impl Element for f16 {
     fn from_i64(v: i64) -> Self {
         f16::from_f64(v as f64)
     }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self.to_f32() as i64
+    }
     fn zero() -> Self {
         f16::ZERO
     }
@@ -463,6 +489,10 @@ impl Element for bf16 {
     fn from_i64(v: i64) -> Self {
         bf16::from_f64(v as f64)
     }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self.to_f32() as i64
+    }
     fn zero() -> Self {
         bf16::ZERO
     }
@@ -471,9 +501,29 @@ impl Element for bf16 {
     }
 }
 
+/// Converts one element as PyTorch's `.to(dtype)` does: through f64 from a
+/// float (one rounding), through i64 from an integer or bool (exact).
+#[inline(always)]
+pub fn cast<T: Element, U: Element>(x: T) -> U {
+    if T::DTYPE.is_floating_point() {
+        U::from_f64(x.to_f64())
+    } else {
+        U::from_i64(x.to_i64())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cast_follows_pytorch() {
+        assert_eq!(cast::<f32, i32>(-2.7), -2);
+        assert_eq!(cast::<f32, bool>(f32::NAN), true);
+        assert_eq!(cast::<i64, f32>((1 << 40) + 1), (1u64 << 40) as f32);
+        assert_eq!(cast::<bool, f64>(true), 1.0);
+        assert_eq!(cast::<i32, u8>(257), 1);
+    }
 
     #[test]
     fn promote_types_is_symmetric_and_bool_is_identity() {

@@ -27,7 +27,7 @@ pub mod storage;
 pub mod tensor;
 
 pub use device::{Device, DeviceKind};
-pub use dtype::{Category, DType, Element, Operand, Scalar, promote_types, result_type};
+pub use dtype::{Category, DType, Element, Operand, Scalar, cast, promote_types, result_type};
 pub use error::{Error, ErrorKind, Result};
 pub use half;
 pub use layout::{DimVec, Layout, MAX_DIMS};

@@ -60,6 +60,21 @@ unsafe impl Sync for Storage {}
 impl Storage {
     /// `nbytes` zeroed bytes, aligned to `ALIGN`.
     pub fn zeroed(nbytes: usize) -> Result<Self> {
+        Self::new_inner(nbytes, true)
+    }
+
+    /// `nbytes` bytes aligned to `ALIGN` whose contents are unspecified
+    /// (a reused block still holds old values): no zeroing pass, which a
+    /// kernel about to overwrite every byte does not need.
+    ///
+    /// # Safety
+    /// The caller must write every byte before anything reads it (the
+    /// bytes may be uninitialised memory).
+    pub unsafe fn uninit(nbytes: usize) -> Result<Self> {
+        Self::new_inner(nbytes, false)
+    }
+
+    fn new_inner(nbytes: usize, zero: bool) -> Result<Self> {
         if nbytes > isize::MAX as usize - HUGE_PAGE {
             return Err(Error::new(
                 ErrorKind::Overflow,
@@ -72,7 +87,7 @@ impl Storage {
                 Alloc::Empty,
             )
         } else {
-            allocate(nbytes)?
+            allocate(nbytes, zero)?
         };
         Ok(Storage {
             ptr,
@@ -157,24 +172,38 @@ fn alloc_error(nbytes: usize) -> Error {
     )
 }
 
-fn allocate(nbytes: usize) -> Result<(NonNull<u8>, Alloc)> {
+fn allocate(nbytes: usize, zero: bool) -> Result<(NonNull<u8>, Alloc)> {
     #[cfg(target_os = "linux")]
     if nbytes >= HUGE_PAGE_THRESHOLD {
-        return map_huge(nbytes);
+        return map_huge(nbytes, zero);
     }
     let layout = AllocLayout::from_size_align(nbytes, ALIGN).map_err(|_| alloc_error(nbytes))?;
     // SAFETY: `layout` has a non-zero size (nbytes > 0 here).
-    let p = unsafe { alloc::alloc_zeroed(layout) };
+    let p = unsafe {
+        if zero {
+            alloc::alloc_zeroed(layout)
+        } else {
+            alloc::alloc(layout)
+        }
+    };
     NonNull::new(p)
         .map(|p| (p, Alloc::Heap))
         .ok_or_else(|| alloc_error(nbytes))
 }
 
-/// Maps `nbytes` (rounded up to whole huge pages) at a huge-page-aligned
-/// address and asks for transparent huge pages. Anonymous maps are zeroed.
+/// A large block: reused from the pool when one of the same length is
+/// cached, else freshly mapped with huge pages advised.
 #[cfg(target_os = "linux")]
-fn map_huge(nbytes: usize) -> Result<(NonNull<u8>, Alloc)> {
+fn map_huge(nbytes: usize, zero: bool) -> Result<(NonNull<u8>, Alloc)> {
     let len = nbytes.div_ceil(HUGE_PAGE) * HUGE_PAGE;
+    if let Some(ptr) = pool::take(len) {
+        if zero {
+            // SAFETY: the pooled block is a live mapping of `len` bytes that
+            // nothing else refers to.
+            unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, len) };
+        }
+        return Ok((ptr, Alloc::Mapped { len }));
+    }
     let span = len + HUGE_PAGE;
     // SAFETY: an anonymous private mapping with no address hint has no
     // preconditions; the result is checked against MAP_FAILED.
@@ -211,6 +240,95 @@ fn map_huge(nbytes: usize) -> Result<(NonNull<u8>, Alloc)> {
     Ok((ptr, Alloc::Mapped { len }))
 }
 
+/// A small cache of freed large blocks, so that a loop that allocates the
+/// same large output every iteration (a benchmark, a training step) pays
+/// neither page faults nor the kernel's zeroing after the first time.
+/// Bounded: at most `POOL_MAX_BLOCKS` blocks and `pool_cap_bytes()` bytes;
+/// the oldest block is unmapped first. `FT_POOL_MB=0` turns it off.
+#[cfg(target_os = "linux")]
+pub mod pool {
+    use std::ptr::NonNull;
+    use std::sync::Mutex;
+    use std::sync::OnceLock;
+
+    pub const POOL_MAX_BLOCKS: usize = 16;
+    const DEFAULT_CAP_MB: usize = 1024;
+
+    struct Block(NonNull<u8>, usize);
+    // SAFETY: a cached block is an unused mapping owned by the pool alone.
+    unsafe impl Send for Block {}
+
+    static POOL: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+
+    /// The most bytes the pool keeps (`FT_POOL_MB`, default 1024 MiB).
+    pub fn pool_cap_bytes() -> usize {
+        static CAP: OnceLock<usize> = OnceLock::new();
+        *CAP.get_or_init(|| {
+            std::env::var("FT_POOL_MB")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(DEFAULT_CAP_MB)
+                .saturating_mul(1 << 20)
+        })
+    }
+
+    pub(super) fn take(len: usize) -> Option<NonNull<u8>> {
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let i = p.iter().rposition(|b| b.1 == len)?;
+        Some(p.remove(i).0)
+    }
+
+    /// Keeps a block for reuse; returns it back if the pool is full.
+    pub(super) fn give(ptr: NonNull<u8>, len: usize) -> Option<(NonNull<u8>, usize)> {
+        let cap = pool_cap_bytes();
+        if len > cap {
+            return Some((ptr, len));
+        }
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut evicted = Vec::new();
+        while p.len() >= POOL_MAX_BLOCKS || p.iter().map(|b| b.1).sum::<usize>() + len > cap {
+            if p.is_empty() {
+                break;
+            }
+            evicted.push(p.remove(0));
+        }
+        p.push(Block(ptr, len));
+        drop(p);
+        for b in evicted {
+            super::unmap(b.0, b.1);
+        }
+        None
+    }
+
+    /// Unmaps every cached block (returns the bytes released).
+    pub fn release_cached() -> usize {
+        let blocks = std::mem::take(&mut *POOL.lock().unwrap_or_else(|e| e.into_inner()));
+        let total = blocks.iter().map(|b| b.1).sum();
+        for b in blocks {
+            super::unmap(b.0, b.1);
+        }
+        total
+    }
+
+    /// Bytes held by the pool now.
+    pub fn cached_bytes() -> usize {
+        POOL.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|b| b.1)
+            .sum()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn unmap(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: `[ptr, ptr+len)` is a mapping made by `map_huge` that nothing
+    // refers to any more; it is unmapped exactly once.
+    unsafe {
+        libc::munmap(ptr.as_ptr().cast(), len);
+    }
+}
+
 impl Drop for Storage {
     fn drop(&mut self) {
         match self.alloc {
@@ -224,10 +342,8 @@ impl Drop for Storage {
             }
             #[cfg(target_os = "linux")]
             Alloc::Mapped { len } => {
-                // SAFETY: `[ptr, ptr+len)` is the mapping made by `map_huge`,
-                // unmapped exactly once, here.
-                unsafe {
-                    libc::munmap(self.ptr.as_ptr().cast(), len);
+                if let Some((p, l)) = pool::give(self.ptr, len) {
+                    unmap(p, l);
                 }
             }
         }
@@ -317,6 +433,20 @@ mod tests {
         drop(w);
         assert_eq!(s.version(), 1);
         assert_eq!(s.read().unwrap().bytes()[0], 7);
+    }
+
+    #[test]
+    fn pooled_blocks_are_reused_and_zeroed_on_request() {
+        let n = HUGE_PAGE_THRESHOLD * 3 + 5;
+        let s = Storage::zeroed(n).unwrap();
+        let addr = s.read().unwrap().as_ptr() as usize;
+        s.write().unwrap().bytes_mut().fill(0xAB);
+        drop(s);
+        // Same length: the block comes back (other tests may race for it,
+        // so only check contents, which must be zero either way).
+        let t = Storage::zeroed(n).unwrap();
+        assert!(t.read().unwrap().bytes().iter().all(|&b| b == 0));
+        let _ = addr;
     }
 
     #[test]

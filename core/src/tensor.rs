@@ -267,6 +267,49 @@ impl TensorImpl {
         })
     }
 
+    /// A zero-filled tensor with the given strides (non-negative), over a
+    /// storage just large enough for them.
+    pub fn empty_strided(shape: &[usize], strides: &[isize], dtype: DType) -> Result<Self> {
+        Self::strided_inner(shape, strides, dtype, true)
+    }
+
+    /// As `empty_strided`, but the storage's bytes are unspecified.
+    ///
+    /// # Safety
+    /// Every element of the result must be written before any is read, and
+    /// the layout must not leave bytes of the storage that are never
+    /// written but could be read through a later view (a dense layout, as
+    /// kernel outputs are, satisfies this).
+    pub unsafe fn uninit_strided(shape: &[usize], strides: &[isize], dtype: DType) -> Result<Self> {
+        Self::strided_inner(shape, strides, dtype, false)
+    }
+
+    fn strided_inner(shape: &[usize], strides: &[isize], dtype: DType, zero: bool) -> Result<Self> {
+        if strides.iter().any(|&s| s < 0) {
+            return Err(Error::value(
+                "empty_strided: negative strides are not supported",
+            ));
+        }
+        let layout = Layout::new(shape, strides, 0)?;
+        let elems = match layout.offset_range()? {
+            Some((_, hi)) => hi as usize + 1,
+            None => 0,
+        };
+        let nbytes = checked_nbytes(&[elems], dtype.size())?;
+        let storage = if zero {
+            Storage::zeroed(nbytes)?
+        } else {
+            // SAFETY: forwarded to our caller (see `uninit_strided`).
+            unsafe { Storage::uninit(nbytes)? }
+        };
+        Ok(TensorImpl {
+            storage: Arc::new(storage),
+            layout,
+            dtype,
+            device: Device::CPU,
+        })
+    }
+
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Self> {
         Self::empty(shape, dtype)
     }

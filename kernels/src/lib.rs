@@ -6,5 +6,18 @@ pub mod simd;
 
 pub use isa::{Isa, Job, available_isas, detected_isa, dispatch, dispatch_on, force_isa, isa};
 pub use simd::Vf32;
+pub mod iter;
 pub mod map;
 pub mod math;
+pub mod ops;
+
+pub use ops::binary::{
+    BinaryOp, add, add_, add_out, binary, binary_, binary_out, binary_scalar, binary_scalar_,
+    scalar_binary, sub, where_,
+};
+pub use ops::reduce::{
+    NormP, all, any, argmax, argmin, logsumexp, max, max_dim, mean, min, min_dim, norm, prod, std,
+    sum, var,
+};
+pub use ops::softmax::{log_softmax, softmax};
+pub use ops::unary::{UnaryOp, cast, clamp, clamp_out, copy_, unary, unary_, unary_out};

@@ -1,0 +1,791 @@
+//! The strided loop engine, after PyTorch's TensorIterator.
+//!
+//! Broadcast the input shapes, give every operand its strides over the
+//! broadcast shape (0 where it broadcasts), order the dims fastest first by
+//! the operands' strides, coalesce dims that are contiguous in every operand,
+//! then walk rows of the fastest dim. Each row goes to the kernel as
+//! contiguous slices or broadcast scalars: operands that are strided, of
+//! another dtype, or aliased with the output pass through a small stack
+//! buffer (gather + convert); an operand that walks across the rows (a
+//! transposed view) is gathered tile by tile so both operands' cache lines
+//! stay hot. Above `PAR_GRAIN` elements the work is split into one chunk per
+//! rayon thread along the outermost large dim.
+//!
+//! The unsafe code of the crate lives here: raw pointers into storages that
+//! the caller keeps borrowed (read guards for inputs, a write guard for the
+//! output) for the whole call, and layouts checked to lie inside them.
+
+use crate::isa::{Job, dispatch};
+use crate::map::Src;
+use crate::simd::Vf32;
+use ft_core::layout::{DimVec, MAX_DIMS, contiguous_strides};
+use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
+use std::mem::MaybeUninit;
+
+/// Below this many elements an op runs on the calling thread (PyTorch's
+/// grain size).
+pub const PAR_GRAIN: usize = 32_768;
+/// Elements per buffered piece of a row.
+const BUF: usize = 256;
+/// Side of the square tile used to gather a transposed operand.
+const TILE: usize = 64;
+
+/// An elementwise kernel over contiguous runs: `out[i] = f(ins[0][i], ...)`.
+pub trait Kernel<const NIN: usize>: Sync {
+    /// The type inputs are converted to before the kernel sees them.
+    type In: Element;
+    /// The type the kernel writes (converted to the output's dtype after).
+    type Out: Element;
+    fn run<S: Vf32>(&self, s: S, out: &mut [Self::Out], ins: [Src<'_, Self::In>; NIN]);
+}
+
+/// Broadcasts shapes as PyTorch does (right-aligned, size 1 stretches).
+pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<DimVec<usize>> {
+    let nd = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = DimVec::filled(nd, 1usize)?;
+    for (k, s) in shapes.iter().enumerate() {
+        for (i, &d) in s.iter().enumerate() {
+            let j = nd - s.len() + i;
+            if out[j] == 1 {
+                out[j] = d;
+            } else if d != 1 && d != out[j] {
+                // PyTorch names the first mismatching pair "a" and "b".
+                let _ = k;
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "The size of tensor a ({}) must match the size of tensor b ({d}) at \
+                         non-singleton dimension {j}",
+                        out[j]
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Strides of `t` over the broadcast `shape` (0 on broadcast dims).
+fn broadcast_strides(t: &TensorImpl, shape: &[usize]) -> DimVec<isize> {
+    let mut st = DimVec::filled(shape.len(), 0isize).expect("same rank as shape");
+    let lead = shape.len() - t.ndim();
+    for i in 0..t.ndim() {
+        if t.shape()[i] != 1 {
+            st[lead + i] = t.strides()[i];
+        }
+    }
+    st
+}
+
+/// PyTorch's `reorder_dimensions`: a permutation listing dims fastest first,
+/// decided by the first operand whose strides disagree; equal strides put
+/// the smaller dim first; broadcast dims (stride 0) have no say.
+fn reorder(shape: &[usize], strides: &[&[isize]]) -> DimVec<usize> {
+    let nd = shape.len();
+    // perm[0] is the fastest dim; start from row-major (last dim fastest).
+    let mut perm = DimVec::filled(nd, 0usize).expect("rank checked");
+    for (i, p) in perm.iter_mut().enumerate() {
+        *p = nd - 1 - i;
+    }
+    let should_swap = |d0: usize, d1: usize| -> i32 {
+        for st in strides {
+            let (s0, s1) = (st[d0], st[d1]);
+            if s0 == 0 || s1 == 0 {
+                continue;
+            }
+            if s0 < s1 {
+                return -1;
+            } else if s0 > s1 {
+                return 1;
+            }
+            if shape[d0] > shape[d1] {
+                return 1;
+            }
+        }
+        0
+    };
+    for i in 1..nd {
+        let mut dim1 = i;
+        for dim0 in (0..i).rev() {
+            let c = should_swap(perm[dim0], perm[dim1]);
+            if c > 0 {
+                perm.swap(dim0, dim1);
+                dim1 = dim0;
+            } else if c < 0 {
+                break;
+            }
+        }
+    }
+    perm
+}
+
+/// The dims whose size passes `keep`, in a caller's buffer (no allocation).
+fn dims_where<'a>(
+    shape: &[usize],
+    keep: impl Fn(usize) -> bool,
+    buf: &'a mut [usize; MAX_DIMS],
+) -> &'a mut [usize] {
+    let mut n = 0;
+    for (d, &size) in shape.iter().enumerate() {
+        if keep(size) {
+            buf[n] = d;
+            n += 1;
+        }
+    }
+    &mut buf[..n]
+}
+
+/// Whether a layout is dense (covers `numel` consecutive elements without
+/// overlap), as PyTorch's `is_non_overlapping_and_dense`.
+fn is_dense(shape: &[usize], strides: &[isize]) -> bool {
+    let mut buf = [0usize; MAX_DIMS];
+    let dims = dims_where(shape, |n| n != 1, &mut buf);
+    dims.sort_unstable_by_key(|&d| strides[d]);
+    let mut expected = 1isize;
+    for &mut d in dims {
+        if strides[d] != expected {
+            return false;
+        }
+        expected *= shape[d] as isize;
+    }
+    true
+}
+
+/// Whether no two elements of a layout share memory (sufficient check:
+/// sorted by stride, each stride clears the span of the faster dims).
+fn is_non_overlapping(shape: &[usize], strides: &[isize]) -> bool {
+    let mut buf = [0usize; MAX_DIMS];
+    let dims = dims_where(shape, |n| n > 1, &mut buf);
+    dims.sort_unstable_by_key(|&d| strides[d].unsigned_abs());
+    let mut span = 0usize;
+    for &mut d in dims {
+        let st = strides[d].unsigned_abs();
+        if st == 0 || st <= span {
+            return false;
+        }
+        span += st * (shape[d] - 1);
+    }
+    true
+}
+
+/// The strides PyTorch gives a fresh output of an elementwise op: the
+/// inputs' own strides when they all agree and are dense, else row-major
+/// order permuted like the inputs (`reorder_dimensions`).
+pub fn output_strides<const N: usize>(
+    shape: &[usize],
+    inputs: &[&TensorImpl; N],
+) -> Result<DimVec<isize>> {
+    let same = |t: &&TensorImpl| t.shape() == shape;
+    if let Some(first) = inputs.first()
+        && inputs.iter().all(same)
+        && inputs.iter().all(|t| t.strides() == first.strides())
+        && is_dense(shape, first.strides())
+    {
+        return DimVec::from_slice(first.strides());
+    }
+    if inputs.iter().all(|t| same(t) && t.is_contiguous()) {
+        return contiguous_strides(shape);
+    }
+    let bstrides: [DimVec<isize>; N] = std::array::from_fn(|k| broadcast_strides(inputs[k], shape));
+    let refs: [&[isize]; N] = std::array::from_fn(|k| &bstrides[k][..]);
+    let perm = reorder(shape, &refs);
+    let mut strides = DimVec::filled(shape.len(), 0isize)?;
+    let mut acc: isize = 1;
+    for &d in perm.iter() {
+        strides[d] = acc;
+        acc = acc.saturating_mul(shape[d].max(1) as isize);
+    }
+    Ok(strides)
+}
+
+/// PyTorch's overlap classes between a written tensor and one it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Overlap {
+    No,
+    /// Same elements in the same layout: in place.
+    Full,
+    /// Some memory in common but not the same layout.
+    Partial,
+}
+
+fn overlap(out: &TensorImpl, input: &TensorImpl) -> Overlap {
+    if !out.shares_storage(input) || out.numel() == 0 || input.numel() == 0 {
+        return Overlap::No;
+    }
+    if out.storage_offset() == input.storage_offset()
+        && out.shape() == input.shape()
+        && out.strides() == input.strides()
+    {
+        return Overlap::Full;
+    }
+    let range = |t: &TensorImpl| {
+        let (lo, hi) = t.layout().offset_range().ok().flatten().unwrap_or((0, 0));
+        (lo, hi)
+    };
+    let (a0, a1) = range(out);
+    let (b0, b1) = range(input);
+    if a0 <= b1 && b0 <= a1 {
+        Overlap::Partial
+    } else {
+        Overlap::No
+    }
+}
+
+const PARTIAL_OVERLAP: &str = "unsupported operation: some elements of the input tensor and \
+     the written-to tensor refer to a single memory location. Please clone() the tensor before \
+     performing the operation.";
+const INTERNAL_OVERLAP: &str = "unsupported operation: more than one element of the \
+     written-to tensor refers to a single memory location. Please clone() the tensor before \
+     performing the operation.";
+
+/// Checks that `out` may be written while `inputs` are read, as PyTorch
+/// does: no element of `out` twice (a 0 stride over a size > 1), and no
+/// input that shares memory with it in another layout. Dense overlaps are
+/// PyTorch's error; overlaps PyTorch cannot classify are resolved here by
+/// reading a copy of that input (never undefined behaviour).
+pub fn check_overlap<const N: usize>(
+    out: &TensorImpl,
+    inputs: &[&TensorImpl; N],
+) -> Result<[Option<TensorImpl>; N]> {
+    if out
+        .shape()
+        .iter()
+        .zip(out.strides())
+        .any(|(&n, &s)| n > 1 && s == 0)
+    {
+        return Err(Error::new(ErrorKind::Value, INTERNAL_OVERLAP));
+    }
+    let mut copies: [Option<TensorImpl>; N] = std::array::from_fn(|_| None);
+    for (c, t) in copies.iter_mut().zip(inputs) {
+        if overlap(out, t) == Overlap::Partial {
+            let dense = is_dense(out.shape(), out.strides()) && is_dense(t.shape(), t.strides());
+            if dense {
+                return Err(Error::new(ErrorKind::Value, PARTIAL_OVERLAP));
+            }
+            *c = Some(copy_of(t)?);
+        }
+    }
+    Ok(copies)
+}
+
+/// A fresh contiguous copy that never shares storage with `t`.
+fn copy_of(t: &TensorImpl) -> Result<TensorImpl> {
+    with_dtype!(t.dtype(), T => TensorImpl::from_slice(&t.to_vec::<T>()?, t.shape()))
+}
+
+/// One operand of a plan.
+#[derive(Clone, Copy)]
+struct Operand {
+    ptr: *mut u8,
+    dtype: DType,
+    strides: [isize; MAX_DIMS],
+    /// The same memory as the output, in the same layout (in place).
+    alias: bool,
+}
+
+/// The iteration over one output and `NIN` inputs, dims fastest first.
+#[derive(Clone, Copy)]
+pub struct Plan<const NIN: usize> {
+    ndim: usize,
+    shape: [usize; MAX_DIMS],
+    out: Operand,
+    ins: [Operand; NIN],
+    /// The output is provably free of self-overlap: chunks may run in
+    /// parallel.
+    parallel_ok: bool,
+}
+
+// SAFETY: a plan's pointers refer to storages that the creator of the plan
+// keeps borrowed (guards) until every job using it has finished; chunks
+// given to different threads write disjoint output elements
+// (`parallel_ok`), and inputs are only read.
+unsafe impl<const NIN: usize> Send for Plan<NIN> {}
+// SAFETY: as for `Send`.
+unsafe impl<const NIN: usize> Sync for Plan<NIN> {}
+
+impl<const NIN: usize> Plan<NIN> {
+    /// Builds the iteration. `out_ptr`/`in_ptrs` are the storage base
+    /// pointers (offset 0) the caller holds guards for.
+    ///
+    /// # Safety
+    /// Each pointer must be the base of the storage of the corresponding
+    /// tensor and stay valid and borrowed (reads for inputs, a write for
+    /// the output) until the plan is dropped; `inputs` must broadcast to
+    /// `out`'s shape, and no input may overlap `out` except in the same
+    /// layout (see [`check_overlap`]).
+    pub unsafe fn new(
+        out: &TensorImpl,
+        out_ptr: *mut u8,
+        inputs: [&TensorImpl; NIN],
+        in_ptrs: [*const u8; NIN],
+    ) -> Result<Self> {
+        let shape = out.shape();
+        let nd = shape.len();
+        let out_st = out.strides();
+        let in_st: [DimVec<isize>; NIN] =
+            std::array::from_fn(|k| broadcast_strides(inputs[k], shape));
+        // Order dims fastest first, the output's strides deciding first.
+        let mut all: [&[isize]; MAX_DIMS] = [&[]; MAX_DIMS];
+        all[0] = out_st;
+        for k in 0..NIN {
+            all[k + 1] = &in_st[k][..];
+        }
+        let perm = reorder(shape, &all[..NIN + 1]);
+        let mut pshape = [1usize; MAX_DIMS];
+        let mut pout = [0isize; MAX_DIMS];
+        let mut pin = [[0isize; MAX_DIMS]; NIN];
+        for (i, &d) in perm.iter().enumerate() {
+            pshape[i] = shape[d];
+            pout[i] = out_st[d];
+            for k in 0..NIN {
+                pin[k][i] = in_st[k][d];
+            }
+        }
+        // Coalesce dims i and i+1 where every operand steps evenly across.
+        let mut n = 0usize;
+        for i in 0..nd {
+            if n > 0 {
+                let prev = n - 1;
+                let fits = |st: &[isize; MAX_DIMS], cur: usize| {
+                    pshape[prev] == 1
+                        || pshape[cur] == 1
+                        || st[prev] * pshape[prev] as isize == st[cur]
+                };
+                if fits(&pout, i) && pin.iter().all(|st| fits(st, i)) {
+                    let take_cur = pshape[prev] == 1;
+                    if take_cur {
+                        pout[prev] = pout[i];
+                        for st in pin.iter_mut() {
+                            st[prev] = st[i];
+                        }
+                    }
+                    pshape[prev] *= pshape[i];
+                    continue;
+                }
+            }
+            pshape[n] = pshape[i];
+            pout[n] = pout[i];
+            for st in pin.iter_mut() {
+                st[n] = st[i];
+            }
+            n += 1;
+        }
+        if n == 0 {
+            // A 0-dim iteration: one element.
+            n = 1;
+            pshape[0] = 1;
+        }
+        let off = |t: &TensorImpl, p: *const u8| -> *mut u8 {
+            // SAFETY: the offset lies inside the storage (checked when the
+            // tensor was made).
+            unsafe { p.add(t.storage_offset() * t.dtype().size()) as *mut u8 }
+        };
+        let out_op = Operand {
+            ptr: off(out, out_ptr),
+            dtype: out.dtype(),
+            strides: pout,
+            alias: false,
+        };
+        let ins = std::array::from_fn(|k| Operand {
+            ptr: off(inputs[k], in_ptrs[k]),
+            dtype: inputs[k].dtype(),
+            strides: pin[k],
+            alias: overlap(out, inputs[k]) == Overlap::Full,
+        });
+        Ok(Plan {
+            ndim: n,
+            shape: pshape,
+            out: out_op,
+            ins,
+            parallel_ok: is_non_overlapping(out.shape(), out.strides()),
+        })
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape[..self.ndim].iter().product()
+    }
+
+    /// The same plan restricted to `[start, start+len)` of dim `d`.
+    fn sub(&self, d: usize, start: usize, len: usize) -> Self {
+        let mut p = *self;
+        p.shape[d] = len;
+        let shift = |op: &mut Operand| {
+            let bytes = start as isize * op.strides[d] * op.dtype.size() as isize;
+            op.ptr = op.ptr.wrapping_offset(bytes);
+        };
+        shift(&mut p.out);
+        for op in p.ins.iter_mut() {
+            shift(op);
+        }
+        p
+    }
+
+    /// Runs the kernel over the plan, in parallel above `PAR_GRAIN`.
+    pub fn run<K: Kernel<NIN>>(&self, k: &K) {
+        let n = self.numel();
+        if n == 0 {
+            return;
+        }
+        let threads = rayon::current_num_threads();
+        if n < PAR_GRAIN || threads < 2 || !self.parallel_ok {
+            return dispatch(Serial { plan: self, k });
+        }
+        // Split the outermost dim with room for every thread, else the
+        // largest; rows of the fastest dim are split at 64-element steps.
+        let d = (0..self.ndim)
+            .rev()
+            .find(|&d| self.shape[d] >= threads)
+            .unwrap_or_else(|| (0..self.ndim).max_by_key(|&d| self.shape[d]).unwrap_or(0));
+        let extent = self.shape[d];
+        let align = if d == 0 { 64 } else { 1 };
+        let per = extent.div_ceil(threads).next_multiple_of(align);
+        rayon::scope(|sc| {
+            let mut start = 0;
+            while start < extent {
+                let len = per.min(extent - start);
+                let sub = self.sub(d, start, len);
+                sc.spawn(move |_| dispatch(Serial { plan: &sub, k }));
+                start += len;
+            }
+        });
+    }
+}
+
+/// One chunk of a plan, run on one thread.
+struct Serial<'a, const NIN: usize, K> {
+    plan: &'a Plan<NIN>,
+    k: &'a K,
+}
+
+impl<const NIN: usize, K: Kernel<NIN>> Job for Serial<'_, NIN, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        let p = self.plan;
+        if let Some(t) = tiled_operand(p) {
+            return run_tiled(s, p, self.k, t);
+        }
+        let rows: usize = p.shape[1..p.ndim].iter().product();
+        let mut idx = [0usize; MAX_DIMS];
+        let mut out = p.out.ptr;
+        let mut ins: [*mut u8; NIN] = std::array::from_fn(|k| p.ins[k].ptr);
+        for _ in 0..rows {
+            let ins_cur = std::array::from_fn(|k| In::Ptr(p.ins[k], ins[k]));
+            segment(s, self.k, OutCur::new(p.out, out), ins_cur, p.shape[0]);
+            // Odometer over dims 1.. (fastest of them first).
+            for d in 1..p.ndim {
+                idx[d] += 1;
+                out = step(out, p.out, d, 1);
+                for k in 0..NIN {
+                    ins[k] = step(ins[k], p.ins[k], d, 1);
+                }
+                if idx[d] < p.shape[d] {
+                    break;
+                }
+                out = step(out, p.out, d, -(p.shape[d] as isize));
+                for k in 0..NIN {
+                    ins[k] = step(ins[k], p.ins[k], d, -(p.shape[d] as isize));
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn step(ptr: *mut u8, op: Operand, d: usize, by: isize) -> *mut u8 {
+    ptr.wrapping_offset(by * op.strides[d] * op.dtype.size() as isize)
+}
+
+/// An input that walks across rows (non-unit stride in the fastest dim but
+/// unit stride in the next): worth gathering in tiles.
+fn tiled_operand<const NIN: usize>(p: &Plan<NIN>) -> Option<usize> {
+    if p.ndim < 2 || p.shape[0] < 8 || p.shape[1] < 8 {
+        return None;
+    }
+    (0..NIN).find(|&k| {
+        let st = p.ins[k].strides;
+        st[0].unsigned_abs() > 1 && st[1] == 1
+    })
+}
+
+/// The output position of one row.
+#[derive(Clone, Copy)]
+struct OutCur {
+    ptr: *mut u8,
+    stride: isize,
+    dtype: DType,
+}
+
+impl OutCur {
+    fn new(op: Operand, ptr: *mut u8) -> Self {
+        OutCur {
+            ptr,
+            stride: op.strides[0],
+            dtype: op.dtype,
+        }
+    }
+}
+
+/// One input of a row: memory (with its operand description), or a row of
+/// an already gathered tile.
+#[derive(Clone, Copy)]
+enum In<'a, T> {
+    Ptr(Operand, *mut u8),
+    Buf(&'a [T]),
+}
+
+/// Runs the kernel over one row of `len` elements.
+#[inline(always)]
+fn segment<S: Vf32, K: Kernel<NIN>, const NIN: usize>(
+    s: S,
+    k: &K,
+    out: OutCur,
+    ins: [In<'_, K::In>; NIN],
+    len: usize,
+) {
+    let out_direct = out.dtype == <K::Out as Element>::DTYPE && out.stride == 1;
+    let direct = |i: &In<'_, K::In>| match i {
+        In::Buf(_) => true,
+        In::Ptr(op, _) => {
+            let st = op.strides[0];
+            st == 0 || (st == 1 && op.dtype == <K::In as Element>::DTYPE && !op.alias)
+        }
+    };
+    if out_direct && ins.iter().all(direct) {
+        // SAFETY: the output row is `len` contiguous elements of `K::Out`
+        // inside its storage, written only by this chunk (plan invariant).
+        let o = unsafe { std::slice::from_raw_parts_mut(out.ptr as *mut K::Out, len) };
+        let srcs = std::array::from_fn(|j| src_direct(ins[j], 0, len));
+        k.run(s, o, srcs);
+        return;
+    }
+    let mut bufs: [[MaybeUninit<K::In>; BUF]; NIN] = [[const { MaybeUninit::uninit() }; BUF]; NIN];
+    let mut obuf: [MaybeUninit<K::Out>; BUF] = [const { MaybeUninit::uninit() }; BUF];
+    let mut start = 0;
+    while start < len {
+        let n = BUF.min(len - start);
+        let mut srcs: [Src<'_, K::In>; NIN] = [Src::Splat(<K::In as Element>::zero()); NIN];
+        for (j, (b, i)) in bufs.iter_mut().zip(ins.iter()).enumerate() {
+            srcs[j] = if direct(i) {
+                src_direct(*i, start, n)
+            } else {
+                let In::Ptr(op, ptr) = *i else {
+                    unreachable!("buffers are direct")
+                };
+                let p =
+                    ptr.wrapping_offset(start as isize * op.strides[0] * op.dtype.size() as isize);
+                // SAFETY: `p` is element `start` of this row of the operand;
+                // `n` elements at its stride stay inside its storage.
+                Src::Slice(unsafe { load_run(p, op.dtype, op.strides[0], &mut b[..n]) })
+            };
+        }
+        let optr = out
+            .ptr
+            .wrapping_offset(start as isize * out.stride * out.dtype.size() as isize);
+        if out_direct {
+            // SAFETY: as in the all-direct case, for `n` elements from `start`.
+            let o = unsafe { std::slice::from_raw_parts_mut(optr as *mut K::Out, n) };
+            k.run(s, o, srcs);
+        } else {
+            // Write into the buffer first: it is initialised before use.
+            for x in obuf[..n].iter_mut() {
+                x.write(<K::Out as Element>::zero());
+            }
+            // SAFETY: the first `n` elements were just initialised.
+            let o = unsafe { std::slice::from_raw_parts_mut(obuf.as_mut_ptr() as *mut K::Out, n) };
+            k.run(s, o, srcs);
+            // SAFETY: `optr` is element `start` of the output row; `n`
+            // elements at its stride stay inside its storage.
+            unsafe { store_run(o, optr, out.dtype, out.stride) };
+        }
+        start += n;
+    }
+}
+
+/// A direct input as a `Src` over `[start, start+n)`.
+#[inline(always)]
+fn src_direct<T: Element>(i: In<'_, T>, start: usize, n: usize) -> Src<'_, T> {
+    match i {
+        In::Buf(b) => Src::Slice(&b[start..start + n]),
+        In::Ptr(op, ptr) => {
+            if op.strides[0] == 0 {
+                // SAFETY: `ptr` points at one element of the operand.
+                Src::Splat(unsafe { read_as::<T>(ptr, op.dtype) })
+            } else {
+                // SAFETY: a unit-stride run of `T` (dtype checked by the
+                // caller) inside the operand's storage, not written during
+                // the call (no alias with the output).
+                Src::Slice(unsafe { std::slice::from_raw_parts((ptr as *const T).add(start), n) })
+            }
+        }
+    }
+}
+
+/// Reads one element of `dtype` at `ptr`, converted to `T`.
+///
+/// # Safety
+/// `ptr` must point at an element of `dtype`.
+#[inline(always)]
+unsafe fn read_as<T: Element>(ptr: *const u8, dtype: DType) -> T {
+    with_dtype!(dtype, U => {
+        // SAFETY: by the caller's contract; storages are 64-byte aligned and
+        // element offsets keep elements aligned.
+        cast::<U, T>(unsafe { *(ptr as *const U) })
+    })
+}
+
+/// Gathers `buf.len()` elements of `dtype` at `stride` from `ptr` into
+/// `buf`, converted to `T`; returns them initialised.
+///
+/// # Safety
+/// Every element read must lie inside one storage of `dtype` values.
+#[inline(always)]
+unsafe fn load_run<T: Element>(
+    ptr: *const u8,
+    dtype: DType,
+    stride: isize,
+    buf: &mut [MaybeUninit<T>],
+) -> &[T] {
+    with_dtype!(dtype, U => {
+        let p = ptr as *const U;
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: by the caller's contract.
+            b.write(cast::<U, T>(unsafe { *p.offset(i as isize * stride) }));
+        }
+    });
+    // SAFETY: every element was written just above.
+    unsafe { std::slice::from_raw_parts(buf.as_ptr() as *const T, buf.len()) }
+}
+
+/// Scatters `vals` converted to `dtype` at `stride` from `ptr`.
+///
+/// # Safety
+/// Every element written must lie inside the output storage, written only
+/// by this chunk.
+#[inline(always)]
+unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: isize) {
+    with_dtype!(dtype, U => {
+        let p = ptr as *mut U;
+        for (i, &v) in vals.iter().enumerate() {
+            // SAFETY: by the caller's contract.
+            unsafe { *p.offset(i as isize * stride) = cast::<T, U>(v) };
+        }
+    });
+}
+
+/// The tiled walk: dims 0 and 1 in `TILE x TILE` blocks; operand `t` is
+/// gathered into a buffer transposed, reading `TILE` contiguous elements per
+/// row, so that each of its cache lines is used whole.
+fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: &K, t: usize) {
+    let outer: usize = p.shape[2..p.ndim].iter().product();
+    let mut idx = [0usize; MAX_DIMS];
+    let mut base_out = p.out.ptr;
+    let mut base_in: [*mut u8; NIN] = std::array::from_fn(|j| p.ins[j].ptr);
+    let mut tile: Vec<MaybeUninit<K::In>> = Vec::new();
+    tile.resize_with(TILE * TILE, MaybeUninit::uninit);
+    let top = p.ins[t];
+    for _ in 0..outer {
+        let mut j0 = 0;
+        while j0 < p.shape[1] {
+            let tj = TILE.min(p.shape[1] - j0);
+            let mut i0 = 0;
+            while i0 < p.shape[0] {
+                let ti = TILE.min(p.shape[0] - i0);
+                // Gather: for each i, tj contiguous elements (unit stride in
+                // dim 1) into column i of the tile (tile[jj][ii]).
+                let src = step(step(base_in[t], top, 0, i0 as isize), top, 1, j0 as isize);
+                for ii in 0..ti {
+                    let row = step(src, top, 0, ii as isize);
+                    with_dtype!(top.dtype, U => {
+                        let r = row as *const U;
+                        for jj in 0..tj {
+                            // SAFETY: element (i0+ii, j0+jj) of operand t.
+                            let v = unsafe { *r.add(jj) };
+                            tile[jj * TILE + ii].write(cast::<U, K::In>(v));
+                        }
+                    });
+                }
+                for jj in 0..tj {
+                    let off_o = step(
+                        step(base_out, p.out, 0, i0 as isize),
+                        p.out,
+                        1,
+                        (j0 + jj) as isize,
+                    );
+                    // SAFETY: row jj of the tile: its first `ti` elements
+                    // were written by the gather above.
+                    let trow = unsafe {
+                        std::slice::from_raw_parts(tile.as_ptr().add(jj * TILE) as *const K::In, ti)
+                    };
+                    let ins = std::array::from_fn(|j| {
+                        if j == t {
+                            In::Buf(trow)
+                        } else {
+                            let op = p.ins[j];
+                            In::Ptr(
+                                op,
+                                step(
+                                    step(base_in[j], op, 0, i0 as isize),
+                                    op,
+                                    1,
+                                    (j0 + jj) as isize,
+                                ),
+                            )
+                        }
+                    });
+                    segment(s, k, OutCur::new(p.out, off_o), ins, ti);
+                }
+                i0 += ti;
+            }
+            j0 += tj;
+        }
+        for d in 2..p.ndim {
+            idx[d] += 1;
+            base_out = step(base_out, p.out, d, 1);
+            for j in 0..NIN {
+                base_in[j] = step(base_in[j], p.ins[j], d, 1);
+            }
+            if idx[d] < p.shape[d] {
+                break;
+            }
+            base_out = step(base_out, p.out, d, -(p.shape[d] as isize));
+            for j in 0..NIN {
+                base_in[j] = step(base_in[j], p.ins[j], d, -(p.shape[d] as isize));
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_follows_pytorch() {
+        assert_eq!(
+            &*broadcast_shapes(&[&[4, 1, 3], &[2, 1]]).unwrap(),
+            &[4, 2, 3]
+        );
+        assert_eq!(&*broadcast_shapes(&[&[], &[2]]).unwrap(), &[2]);
+        let e = broadcast_shapes(&[&[2, 3], &[2, 4]]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "The size of tensor a (3) must match the size of tensor b (4) at non-singleton \
+             dimension 1"
+        );
+    }
+
+    #[test]
+    fn output_follows_the_first_inputs_layout() {
+        let a = TensorImpl::zeros(&[3, 4], DType::F32).unwrap();
+        let b = TensorImpl::zeros(&[4, 3], DType::F32).unwrap();
+        // a.t() + b: PyTorch allocates the output in a.t()'s order.
+        let st = output_strides(&[4, 3], &[&a.t().unwrap(), &b]).unwrap();
+        assert_eq!(&*st, &[1, 4]);
+        let st = output_strides(&[4, 3], &[&b, &a.t().unwrap()]).unwrap();
+        assert_eq!(&*st, &[3, 1]);
+    }
+}

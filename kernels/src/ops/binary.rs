@@ -1,0 +1,585 @@
+//! Binary elementwise ops with PyTorch's dtype rules: arithmetic, division,
+//! remainder, pow, maximum/minimum, comparisons, logical ops, and `where`.
+
+use super::{Out, compute_dtype, not_implemented, run_elementwise};
+use crate::iter::Kernel;
+use crate::map::{Src, VecFn2, map2};
+use crate::math::F;
+use crate::simd::Vf32;
+use ft_core::{DType, Element, Error, ErrorKind, Operand, Result, Scalar, TensorImpl, result_type};
+use std::marker::PhantomData;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Remainder,
+    Pow,
+    Maximum,
+    Minimum,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogicalAnd,
+    LogicalOr,
+    LogicalXor,
+}
+
+impl BinaryOp {
+    pub const ALL: [BinaryOp; 17] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Remainder,
+        BinaryOp::Pow,
+        BinaryOp::Maximum,
+        BinaryOp::Minimum,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::LogicalAnd,
+        BinaryOp::LogicalOr,
+        BinaryOp::LogicalXor,
+    ];
+
+    /// PyTorch's name for the op.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Remainder => "remainder",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Maximum => "maximum",
+            BinaryOp::Minimum => "minimum",
+            BinaryOp::Eq => "eq",
+            BinaryOp::Ne => "ne",
+            BinaryOp::Lt => "lt",
+            BinaryOp::Le => "le",
+            BinaryOp::Gt => "gt",
+            BinaryOp::Ge => "ge",
+            BinaryOp::LogicalAnd => "logical_and",
+            BinaryOp::LogicalOr => "logical_or",
+            BinaryOp::LogicalXor => "logical_xor",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
+    }
+
+    pub fn is_logical(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::LogicalAnd | BinaryOp::LogicalOr | BinaryOp::LogicalXor
+        )
+    }
+}
+
+/// The dtypes of one binary call: what the result is, and what the kernel
+/// computes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BinaryTypes {
+    pub result: DType,
+    pub compute: DType,
+}
+
+/// PyTorch's dtype rules for `op` over these operands.
+pub fn binary_types(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes> {
+    let common = result_type(&[a, b]).expect("two operands");
+    let result = match op {
+        _ if op.is_comparison() || op.is_logical() => DType::Bool,
+        BinaryOp::Div if !common.is_floating_point() => ft_core::dtype::DEFAULT_FLOAT,
+        BinaryOp::Sub if common == DType::Bool => {
+            return Err(Error::new(
+                ErrorKind::DType,
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the \
+                 `^` or `logical_xor()` operator instead.",
+            ));
+        }
+        BinaryOp::Pow | BinaryOp::Remainder if common == DType::Bool => {
+            return Err(not_implemented(op.name(), common));
+        }
+        _ => common,
+    };
+    let compute = if op.is_logical() {
+        DType::Bool
+    } else if op.is_comparison() {
+        compute_dtype(common)
+    } else {
+        compute_dtype(result)
+    };
+    Ok(BinaryTypes { result, compute })
+}
+
+fn operand(t: &TensorImpl) -> Operand {
+    if t.ndim() == 0 {
+        Operand::ZeroDim(t.dtype())
+    } else {
+        Operand::Tensor(t.dtype())
+    }
+}
+
+/// `op(a, b)` into a new tensor.
+pub fn binary(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    let ty = binary_types(op, operand(a), operand(b))?;
+    run(op, a, b, Scalar::Int(1), Out::New(ty.result), ty)
+}
+
+/// `op(a, b)` written into `out` (no allocation when nothing needs a copy).
+pub fn binary_out(op: BinaryOp, a: &TensorImpl, b: &TensorImpl, out: &TensorImpl) -> Result<()> {
+    let ty = binary_types(op, operand(a), operand(b))?;
+    run(op, a, b, Scalar::Int(1), Out::Into(out, ty.result), ty).map(drop)
+}
+
+/// `a.op_(b)`: in place into `a`.
+pub fn binary_(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    binary_out(op, a, b, a)
+}
+
+/// `op(a, s)` for a Python-style number `s` (promotes as a wrapped number).
+pub fn binary_scalar(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<TensorImpl> {
+    let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
+    let b = scalar_tensor(s, ty)?;
+    run(op, a, &b, Scalar::Int(1), Out::New(ty.result), ty)
+}
+
+/// `op(s, a)` for a number on the left (e.g. `2 - a`, `2 ** a`).
+pub fn scalar_binary(op: BinaryOp, s: Scalar, a: &TensorImpl) -> Result<TensorImpl> {
+    let ty = binary_types(op, Operand::Scalar(s), operand(a))?;
+    let b = scalar_tensor(s, ty)?;
+    run(op, &b, a, Scalar::Int(1), Out::New(ty.result), ty)
+}
+
+/// `a.op_(s)` in place.
+pub fn binary_scalar_(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<()> {
+    let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
+    let b = scalar_tensor(s, ty)?;
+    run(op, a, &b, Scalar::Int(1), Out::Into(a, ty.result), ty).map(drop)
+}
+
+/// The scalar as a 0-dim tensor of the dtype the kernel computes in (PyTorch
+/// converts the number to the common dtype once).
+fn scalar_tensor(s: Scalar, ty: BinaryTypes) -> Result<TensorImpl> {
+    TensorImpl::full(&[], s, ty.compute)
+}
+
+/// `a + alpha * b`.
+pub fn add(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
+    let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
+    run(BinaryOp::Add, a, b, alpha, Out::New(ty.result), ty)
+}
+
+/// `a - alpha * b`.
+pub fn sub(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
+    let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
+    run(BinaryOp::Sub, a, b, alpha, Out::New(ty.result), ty)
+}
+
+/// `out = a + alpha * b`.
+pub fn add_out(a: &TensorImpl, b: &TensorImpl, alpha: Scalar, out: &TensorImpl) -> Result<()> {
+    let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
+    run(BinaryOp::Add, a, b, alpha, Out::Into(out, ty.result), ty).map(drop)
+}
+
+/// `a += alpha * b` in place.
+pub fn add_(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<()> {
+    add_out(a, b, alpha, a)
+}
+
+fn check_alpha(op: BinaryOp, alpha: Scalar, result: DType) -> Result<()> {
+    if !matches!(op, BinaryOp::Add | BinaryOp::Sub) || alpha == Scalar::Int(1) {
+        return Ok(());
+    }
+    if matches!(alpha, Scalar::Float(_)) && !result.is_floating_point() {
+        return Err(Error::new(
+            ErrorKind::Value,
+            "For integral input tensors, argument alpha must not be a floating point number.",
+        ));
+    }
+    if matches!(alpha, Scalar::Bool(_)) && result != DType::Bool {
+        return Err(Error::new(
+            ErrorKind::Value,
+            "Boolean alpha only supported for Boolean results.",
+        ));
+    }
+    Ok(())
+}
+
+fn run(
+    op: BinaryOp,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    alpha: Scalar,
+    out: Out<'_>,
+    ty: BinaryTypes,
+) -> Result<TensorImpl> {
+    check_alpha(op, alpha, ty.result)?;
+    // Sub is add with -alpha, exactly as PyTorch defines it.
+    let (op, alpha) = match (op, alpha) {
+        (BinaryOp::Sub, Scalar::Int(i)) => (BinaryOp::Add, Scalar::Int(i.wrapping_neg())),
+        (BinaryOp::Sub, Scalar::Float(f)) => (BinaryOp::Add, Scalar::Float(-f)),
+        other => other,
+    };
+    if op == BinaryOp::Remainder && ty.compute.is_integral(false) {
+        check_no_zero_divisor(b)?;
+    }
+    let ins = [a, b];
+    macro_rules! scalar {
+        ($T:ty, $O:ty, $f:expr) => {
+            run_elementwise(ins, out, &ScalarBin::<$T, $O, _>($f, PhantomData))
+        };
+    }
+    macro_rules! simd {
+        ($g:expr) => {
+            run_elementwise(ins, out, &SimdBin($g))
+        };
+    }
+    match ty.compute {
+        DType::F32 => match op {
+            BinaryOp::Add if alpha == Scalar::Int(1) => simd!(AddF),
+            BinaryOp::Add => simd!(AddAlphaF(alpha.to_f64() as f32)),
+            BinaryOp::Mul => simd!(MulF),
+            BinaryOp::Div => simd!(DivF),
+            BinaryOp::Maximum => simd!(MaxF),
+            BinaryOp::Minimum => simd!(MinF),
+            _ => typed::<f32>(op, alpha, ins, out),
+        },
+        DType::F64 => typed::<f64>(op, alpha, ins, out),
+        DType::I64 => typed::<i64>(op, alpha, ins, out),
+        DType::I32 => typed::<i32>(op, alpha, ins, out),
+        DType::U8 => typed::<u8>(op, alpha, ins, out),
+        DType::Bool => match op {
+            BinaryOp::Add | BinaryOp::Maximum | BinaryOp::LogicalOr => {
+                scalar!(bool, bool, |x: bool, y: bool| x | y)
+            }
+            BinaryOp::Mul | BinaryOp::Minimum | BinaryOp::LogicalAnd => {
+                scalar!(bool, bool, |x: bool, y: bool| x & y)
+            }
+            BinaryOp::LogicalXor | BinaryOp::Ne => scalar!(bool, bool, |x: bool, y: bool| x ^ y),
+            BinaryOp::Eq => scalar!(bool, bool, |x: bool, y: bool| x == y),
+            BinaryOp::Lt => scalar!(bool, bool, |x: bool, y: bool| !x & y),
+            BinaryOp::Le => scalar!(bool, bool, |x: bool, y: bool| x <= y),
+            BinaryOp::Gt => scalar!(bool, bool, |x: bool, y: bool| x & !y),
+            BinaryOp::Ge => scalar!(bool, bool, |x: bool, y: bool| x >= y),
+            _ => Err(not_implemented(op.name(), DType::Bool)),
+        },
+        d => Err(not_implemented(op.name(), d)),
+    }
+}
+
+/// PyTorch raises on integer division by zero in `remainder`.
+fn check_no_zero_divisor(b: &TensorImpl) -> Result<()> {
+    if b.to_vec_f64()?.contains(&0.0) {
+        return Err(Error::new(ErrorKind::Value, "ZeroDivisionError"));
+    }
+    Ok(())
+}
+
+/// Scalar arithmetic with PyTorch's semantics for one compute type.
+pub trait Arith: Element + PartialOrd {
+    fn add(a: Self, b: Self) -> Self;
+    fn add_alpha(a: Self, b: Self, alpha: Self) -> Self;
+    fn mul(a: Self, b: Self) -> Self;
+    fn div(a: Self, b: Self) -> Self;
+    fn rem(a: Self, b: Self) -> Self;
+    fn pow(a: Self, b: Self) -> Self;
+    fn maximum(a: Self, b: Self) -> Self;
+    fn minimum(a: Self, b: Self) -> Self;
+}
+
+macro_rules! arith_float {
+    ($t:ty) => {
+        impl Arith for $t {
+            #[inline(always)]
+            fn add(a: Self, b: Self) -> Self {
+                a + b
+            }
+            #[inline(always)]
+            fn add_alpha(a: Self, b: Self, alpha: Self) -> Self {
+                a + alpha * b
+            }
+            #[inline(always)]
+            fn mul(a: Self, b: Self) -> Self {
+                a * b
+            }
+            #[inline(always)]
+            fn div(a: Self, b: Self) -> Self {
+                a / b
+            }
+            #[inline(always)]
+            fn rem(a: Self, b: Self) -> Self {
+                // Python's modulo: the sign of the divisor.
+                let m = a % b;
+                if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+                    m + b
+                } else {
+                    m
+                }
+            }
+            #[inline(always)]
+            fn pow(a: Self, b: Self) -> Self {
+                a.powf(b)
+            }
+            #[inline(always)]
+            fn maximum(a: Self, b: Self) -> Self {
+                if a.is_nan() || b.is_nan() {
+                    Self::NAN
+                } else if a > b {
+                    a
+                } else {
+                    b
+                }
+            }
+            #[inline(always)]
+            fn minimum(a: Self, b: Self) -> Self {
+                if a.is_nan() || b.is_nan() {
+                    Self::NAN
+                } else if a < b {
+                    a
+                } else {
+                    b
+                }
+            }
+        }
+    };
+}
+arith_float!(f32);
+arith_float!(f64);
+
+macro_rules! arith_int {
+    ($t:ty, $signed:expr) => {
+        impl Arith for $t {
+            #[inline(always)]
+            fn add(a: Self, b: Self) -> Self {
+                a.wrapping_add(b)
+            }
+            #[inline(always)]
+            fn add_alpha(a: Self, b: Self, alpha: Self) -> Self {
+                a.wrapping_add(alpha.wrapping_mul(b))
+            }
+            #[inline(always)]
+            fn mul(a: Self, b: Self) -> Self {
+                a.wrapping_mul(b)
+            }
+            #[inline(always)]
+            fn div(a: Self, b: Self) -> Self {
+                // Integer true division never reaches here (it promotes to
+                // float); kept total for completeness.
+                if b == 0 { 0 } else { a.wrapping_div(b) }
+            }
+            #[inline(always)]
+            fn rem(a: Self, b: Self) -> Self {
+                if b == 0 {
+                    return 0; // checked before the kernel runs
+                }
+                let m = a.wrapping_rem(b);
+                #[allow(unused_comparisons)]
+                if $signed && m != 0 && ((m < 0) != (b < 0)) {
+                    m.wrapping_add(b)
+                } else {
+                    m
+                }
+            }
+            #[inline(always)]
+            fn pow(a: Self, b: Self) -> Self {
+                #[allow(unused_comparisons)]
+                if b < 0 {
+                    // PyTorch: 1 for base 1, +-1 for base -1, else 0.
+                    return match a as i64 {
+                        1 => 1,
+                        -1 => {
+                            if (b as i64) % 2 == 0 {
+                                1
+                            } else {
+                                (0 as $t).wrapping_sub(1)
+                            }
+                        }
+                        _ => 0,
+                    };
+                }
+                a.wrapping_pow(b as u32)
+            }
+            #[inline(always)]
+            fn maximum(a: Self, b: Self) -> Self {
+                a.max(b)
+            }
+            #[inline(always)]
+            fn minimum(a: Self, b: Self) -> Self {
+                a.min(b)
+            }
+        }
+    };
+}
+arith_int!(i64, true);
+arith_int!(i32, true);
+arith_int!(u8, false);
+
+/// The scalar-loop kernel of `op` for compute type `T`.
+fn typed<T: Arith>(
+    op: BinaryOp,
+    alpha: Scalar,
+    ins: [&TensorImpl; 2],
+    out: Out<'_>,
+) -> Result<TensorImpl> {
+    macro_rules! k {
+        ($O:ty, $f:expr) => {
+            run_elementwise(ins, out, &ScalarBin::<T, $O, _>($f, PhantomData))
+        };
+    }
+    let al = T::from_scalar(alpha);
+    match op {
+        BinaryOp::Add if alpha == Scalar::Int(1) => k!(T, T::add),
+        BinaryOp::Add => k!(T, move |x, y| T::add_alpha(x, y, al)),
+        BinaryOp::Mul => k!(T, T::mul),
+        BinaryOp::Div => k!(T, T::div),
+        BinaryOp::Remainder => k!(T, T::rem),
+        BinaryOp::Pow => k!(T, T::pow),
+        BinaryOp::Maximum => k!(T, T::maximum),
+        BinaryOp::Minimum => k!(T, T::minimum),
+        BinaryOp::Eq => k!(bool, |x: T, y: T| x == y),
+        BinaryOp::Ne => k!(bool, |x: T, y: T| x != y),
+        BinaryOp::Lt => k!(bool, |x: T, y: T| x < y),
+        BinaryOp::Le => k!(bool, |x: T, y: T| x <= y),
+        BinaryOp::Gt => k!(bool, |x: T, y: T| x > y),
+        BinaryOp::Ge => k!(bool, |x: T, y: T| x >= y),
+        BinaryOp::Sub | BinaryOp::LogicalAnd | BinaryOp::LogicalOr | BinaryOp::LogicalXor => {
+            unreachable!("sub is rewritten to add; logical ops compute in bool")
+        }
+    }
+}
+
+/// An f32 SIMD kernel of two inputs.
+struct SimdBin<G>(G);
+
+impl<G: VecFn2> Kernel<2> for SimdBin<G> {
+    type In = f32;
+    type Out = f32;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 2]) {
+        map2(s, self.0, ins[0], ins[1], out)
+    }
+}
+
+/// A scalar-loop kernel of two inputs (vectorized by the compiler where it
+/// can, inside the same per-ISA `target_feature` code).
+struct ScalarBin<I, O, Fun>(Fun, PhantomData<fn(I, I) -> O>);
+
+impl<I: Element, O: Element, Fun: Fn(I, I) -> O + Sync> Kernel<2> for ScalarBin<I, O, Fun> {
+    type In = I;
+    type Out = O;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, _s: S, out: &mut [O], ins: [Src<'_, I>; 2]) {
+        let f = &self.0;
+        match (ins[0], ins[1]) {
+            (Src::Slice(a), Src::Slice(b)) => {
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = f(x, y);
+                }
+            }
+            (Src::Slice(a), Src::Splat(y)) => {
+                for (o, &x) in out.iter_mut().zip(a) {
+                    *o = f(x, y);
+                }
+            }
+            (Src::Splat(x), Src::Slice(b)) => {
+                for (o, &y) in out.iter_mut().zip(b) {
+                    *o = f(x, y);
+                }
+            }
+            (Src::Splat(x), Src::Splat(y)) => out.fill(f(x, y)),
+        }
+    }
+}
+
+macro_rules! vecfn2 {
+    ($(#[$m:meta])* $name:ident, |$s:ident, $a:ident, $b:ident| $body:expr) => {
+        $(#[$m])*
+        #[derive(Clone, Copy)]
+        struct $name;
+        impl VecFn2 for $name {
+            #[inline(always)]
+            fn apply<S: Vf32>(self, $s: S, $a: F<S>, $b: F<S>) -> F<S> {
+                $body
+            }
+        }
+    };
+}
+
+vecfn2!(AddF, |s, a, b| s.add_f32s(a, b));
+vecfn2!(MulF, |s, a, b| s.mul_f32s(a, b));
+vecfn2!(DivF, |s, a, b| s.div_f32s(a, b));
+vecfn2!(
+    /// NaN in either input gives NaN (PyTorch's maximum).
+    MaxF,
+    |s, a, b| {
+        let m = s.max_f32s(a, b);
+        let m = s.select_f32s(s.equal_f32s(a, a), m, a);
+        s.select_f32s(s.equal_f32s(b, b), m, b)
+    }
+);
+vecfn2!(MinF, |s, a, b| {
+    let m = s.min_f32s(a, b);
+    let m = s.select_f32s(s.equal_f32s(a, a), m, a);
+    s.select_f32s(s.equal_f32s(b, b), m, b)
+});
+
+/// `a + alpha * b` (one rounding: fused).
+#[derive(Clone, Copy)]
+struct AddAlphaF(f32);
+impl VecFn2 for AddAlphaF {
+    #[inline(always)]
+    fn apply<S: Vf32>(self, s: S, a: F<S>, b: F<S>) -> F<S> {
+        s.mul_add_f32s(b, s.splat_f32s(self.0), a)
+    }
+}
+
+/// `where(cond, a, b)`: `a` where `cond` is true, else `b`, broadcast.
+pub fn where_(cond: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    if cond.dtype() != DType::Bool {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                cond.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    let result = result_type(&[operand(a), operand(b)]).expect("two operands");
+    let compute = compute_dtype(result);
+    ft_core::with_dtype!(compute, T => {
+        run_elementwise([cond, a, b], Out::New(result), &Where::<T>(PhantomData))
+    })
+}
+
+/// The condition arrives converted to `T` (1 or 0).
+struct Where<T>(PhantomData<fn() -> T>);
+
+impl<T: Element> Kernel<3> for Where<T> {
+    type In = T;
+    type Out = T;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, _s: S, out: &mut [T], ins: [Src<'_, T>; 3]) {
+        let zero = T::zero();
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = if ins[0].get(i) != zero {
+                ins[1].get(i)
+            } else {
+                ins[2].get(i)
+            };
+        }
+    }
+}

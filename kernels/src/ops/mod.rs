@@ -1,0 +1,115 @@
+//! The ops: dtype rules, output allocation and kernel choice on top of the
+//! loop engine ([`crate::iter`]).
+
+pub mod binary;
+pub mod reduce;
+pub mod softmax;
+pub mod unary;
+
+use crate::iter::{Kernel, Plan, broadcast_shapes, check_overlap, output_strides};
+use ft_core::error::fmt_shape;
+use ft_core::{DType, Error, ErrorKind, Result, TensorImpl};
+
+/// The dtype a kernel computes in for a result dtype: 16-bit floats compute
+/// in f32 registers.
+pub fn compute_dtype(d: DType) -> DType {
+    match d {
+        DType::F16 | DType::BF16 => DType::F32,
+        d => d,
+    }
+}
+
+/// PyTorch's `canCast`: no float to integer, nothing but bool to bool.
+pub fn can_cast(from: DType, to: DType) -> bool {
+    !(from.is_floating_point() && to.is_integral(false) || from != DType::Bool && to == DType::Bool)
+}
+
+pub(crate) fn not_implemented(op: &str, dtype: DType) -> Error {
+    Error::new(
+        ErrorKind::DType,
+        format!(
+            "\"{op}\" not implemented for '{}'",
+            dtype.scalar_type_name()
+        ),
+    )
+}
+
+/// Where an op writes.
+#[derive(Clone, Copy)]
+pub enum Out<'a> {
+    /// A new tensor of this dtype, laid out as PyTorch lays it out.
+    New(DType),
+    /// An existing tensor (`out=` or in place): its shape must be the
+    /// broadcast shape, and the result dtype must cast to its dtype.
+    Into(&'a TensorImpl, DType),
+}
+
+/// Broadcasts `inputs`, prepares the output, and runs `k` over them.
+pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
+    inputs: [&TensorImpl; N],
+    out: Out<'_>,
+    k: &K,
+) -> Result<TensorImpl> {
+    for t in inputs {
+        t.device().check_executable()?;
+    }
+    let shapes: [&[usize]; N] = std::array::from_fn(|i| inputs[i].shape());
+    let shape = broadcast_shapes(&shapes)?;
+    let out = match out {
+        Out::New(dtype) => {
+            let strides = output_strides(&shape, &inputs)?;
+            // SAFETY: the layout is dense and the engine writes every
+            // element before the tensor is returned.
+            unsafe { TensorImpl::uninit_strided(&shape, &strides, dtype)? }
+        }
+        Out::Into(o, result_dtype) => {
+            o.device().check_executable()?;
+            if o.shape() != &shape[..] {
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "output with shape {} doesn't match the broadcast shape {}",
+                        fmt_shape(o.shape()),
+                        fmt_shape(&shape)
+                    ),
+                ));
+            }
+            if !can_cast(result_dtype, o.dtype()) {
+                return Err(Error::new(
+                    ErrorKind::DType,
+                    format!(
+                        "result type {} can't be cast to the desired output type {}",
+                        result_dtype.scalar_type_name(),
+                        o.dtype().scalar_type_name()
+                    ),
+                ));
+            }
+            o.clone()
+        }
+    };
+    let copies = check_overlap(&out, &inputs)?;
+    let inputs: [&TensorImpl; N] = std::array::from_fn(|i| copies[i].as_ref().unwrap_or(inputs[i]));
+    let mut wg = out.storage().write()?;
+    let out_ptr = wg.as_mut_ptr();
+    // A fixed array, not a Vec: the `_out` path must not allocate.
+    let mut guards: [Option<ft_core::storage::ReadGuard<'_>>; N] = std::array::from_fn(|_| None);
+    let mut in_ptrs = [std::ptr::null::<u8>(); N];
+    for (i, t) in inputs.iter().enumerate() {
+        if t.shares_storage(&out) {
+            in_ptrs[i] = out_ptr;
+        } else {
+            let g = t.storage().read()?;
+            in_ptrs[i] = g.as_ptr();
+            guards[i] = Some(g);
+        }
+    }
+    // SAFETY: the pointers are the storage bases of `out` and `inputs`,
+    // borrowed by `wg` and `guards` until after `run` returns; shapes
+    // broadcast (checked above) and overlaps were resolved by
+    // `check_overlap`.
+    let plan = unsafe { Plan::new(&out, out_ptr, inputs, in_ptrs)? };
+    plan.run(k);
+    drop(guards);
+    drop(wg);
+    Ok(out)
+}

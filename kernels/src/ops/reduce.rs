@@ -1,0 +1,888 @@
+//! Reductions over all dims or a list of dims, with keepdim: sum, mean,
+//! prod, max/min (values and indices), argmax/argmin, var/std, logsumexp,
+//! norm, any/all.
+//!
+//! Every reduction is brought to the form `out[o, i] = reduce_r x[o, r, i]`
+//! over contiguous data (a copy is made only when the reduced dims are not
+//! one contiguous range of a contiguous tensor). Rows (`I == 1`) and columns
+//! (`I > 1`) are each reduced by a fixed pairwise tree over blocks of
+//! `BLOCK` elements (`ROW_BLOCK` rows), so the result is bitwise the same
+//! whatever the thread count: threads only decide who computes a subtree,
+//! never its shape. Pairwise summation bounds the rounding error by
+//! O(log n) ulps, like PyTorch's cascade sum.
+
+use crate::isa::{Job, dispatch};
+use crate::iter::PAR_GRAIN;
+use crate::simd::Vf32;
+use ft_core::layout::wrap_dim;
+use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
+
+/// Elements per leaf of the row tree.
+pub const BLOCK: usize = 2048;
+/// Rows per leaf of the column tree.
+pub const ROW_BLOCK: usize = 16;
+/// Columns reduced together in the column path.
+const COLS: usize = 512;
+
+/// `out[o * I + i] = reduce_r x[(o * R + r) * I + i]`.
+struct Geometry {
+    src: TensorImpl,
+    o: usize,
+    r: usize,
+    i: usize,
+    out_shape: Vec<usize>,
+}
+
+/// The reduced dims of `x` (None or empty: all), checked as PyTorch does.
+fn reduced_mask(x: &TensorImpl, dims: Option<&[isize]>) -> Result<Vec<bool>> {
+    let nd = x.ndim();
+    let mut mask = vec![false; nd];
+    match dims {
+        None | Some([]) => mask.fill(true),
+        Some(ds) => {
+            for &d in ds {
+                let w = wrap_dim(d, nd)?;
+                if nd == 0 {
+                    continue;
+                }
+                if mask[w] {
+                    return Err(Error::new(
+                        ErrorKind::Value,
+                        format!("dim {w} appears multiple times in the list of dims"),
+                    ));
+                }
+                mask[w] = true;
+            }
+        }
+    }
+    Ok(mask)
+}
+
+fn geometry(x: &TensorImpl, dims: Option<&[isize]>, keepdim: bool) -> Result<Geometry> {
+    x.device().check_executable()?;
+    let mask = reduced_mask(x, dims)?;
+    let shape = x.shape();
+    let out_shape: Vec<usize> = shape
+        .iter()
+        .zip(&mask)
+        .filter_map(|(&s, &m)| if m { keepdim.then_some(1) } else { Some(s) })
+        .collect();
+    let first = mask.iter().position(|&m| m);
+    let last = mask.iter().rposition(|&m| m);
+    let prod = |r: std::ops::Range<usize>| shape[r].iter().product::<usize>();
+    let (src, o, r, i) = match (first, last) {
+        (None, _) | (_, None) => (x.contiguous()?, x.numel(), 1, 1),
+        (Some(p), Some(q)) if x.is_contiguous() && mask[p..=q].iter().all(|&m| m) => (
+            x.clone(),
+            prod(0..p),
+            prod(p..q + 1),
+            prod(q + 1..shape.len()),
+        ),
+        _ => {
+            let perm: Vec<isize> = (0..shape.len())
+                .filter(|&d| !mask[d])
+                .chain((0..shape.len()).filter(|&d| mask[d]))
+                .map(|d| d as isize)
+                .collect();
+            let kept: usize = (0..shape.len())
+                .filter(|&d| !mask[d])
+                .map(|d| shape[d])
+                .product();
+            let red: usize = (0..shape.len())
+                .filter(|&d| mask[d])
+                .map(|d| shape[d])
+                .product();
+            (x.permute(&perm)?.contiguous()?, kept, red, 1)
+        }
+    };
+    Ok(Geometry {
+        src,
+        o,
+        r,
+        i,
+        out_shape,
+    })
+}
+
+/// How one reduction accumulates. `merge(a, b)` combines an earlier range
+/// `a` with a later range `b`.
+trait Reducer: Sync {
+    type In: Element;
+    type Acc: Copy + Send + Sync;
+    fn init(&self) -> Self::Acc;
+    fn feed(&self, acc: Self::Acc, x: Self::In, index: usize) -> Self::Acc;
+    fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// A leaf over contiguous elements; reducers with a SIMD body override.
+    #[inline(always)]
+    fn leaf<S: Vf32>(&self, _s: S, xs: &[Self::In], base: usize) -> Self::Acc {
+        let mut acc = self.init();
+        for (k, &x) in xs.iter().enumerate() {
+            acc = self.feed(acc, x, base + k);
+        }
+        acc
+    }
+}
+
+/// Runs a reducer over a geometry; one accumulator per output element.
+fn run_reducer<R: Reducer>(g: &Geometry, red: &R) -> Result<Vec<R::Acc>> {
+    let n_out = g.o * g.i;
+    let mut out = vec![red.init(); n_out];
+    if n_out == 0 {
+        return Ok(out);
+    }
+    let guard = g.src.storage().read()?;
+    let offset = g.src.storage_offset();
+    with_dtype!(g.src.dtype(), U => {
+        let all: &[U] = bytemuck_elems::<U>(guard.bytes());
+        let data = &all[offset..offset + g.src.numel()];
+        reduce_typed::<U, R>(data, g, red, &mut out);
+    });
+    Ok(out)
+}
+
+/// The bytes of a storage as elements (the storage is 64-byte aligned and
+/// only ever holds values of its dtype).
+fn bytemuck_elems<U: Element>(bytes: &[u8]) -> &[U] {
+    assert_eq!(bytes.as_ptr() as usize % align_of::<U>(), 0);
+    // SAFETY: aligned (checked), whole elements, and `Element` types accept
+    // every value the storage holds (the ft-core storage invariant).
+    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / size_of::<U>()) }
+}
+
+fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: &mut [R::Acc]) {
+    let total = g.o * g.r * g.i;
+    let par = total >= PAR_GRAIN && rayon::current_num_threads() > 1;
+    if g.i == 1 {
+        // Rows.
+        let row = |o: usize| tree(red, &data[o * g.r..(o + 1) * g.r], 0, par && g.o == 1);
+        if par && g.o > 1 {
+            use rayon::prelude::*;
+            out.par_iter_mut()
+                .enumerate()
+                .with_min_len(g.o.div_ceil(rayon::current_num_threads() * 4))
+                .for_each(|(o, acc)| *acc = row(o));
+        } else {
+            for (o, acc) in out.iter_mut().enumerate() {
+                *acc = row(o);
+            }
+        }
+    } else {
+        // Columns: chunks of COLS columns of one o, each reduced down r.
+        let chunks_per_o = g.i.div_ceil(COLS);
+        let work = |c: usize, dst: &mut [R::Acc]| {
+            let (o, ci) = (c / chunks_per_o, c % chunks_per_o);
+            let i0 = ci * COLS;
+            let w = COLS.min(g.i - i0);
+            let block = &data[o * g.r * g.i..(o + 1) * g.r * g.i];
+            let accs = col_tree(red, block, g.i, i0, w, 0, g.r);
+            dst[..w].copy_from_slice(&accs[..w]);
+        };
+        let n_chunks = g.o * chunks_per_o;
+        let chunk_out = |c: usize| (c / chunks_per_o) * g.i + (c % chunks_per_o) * COLS;
+        if par {
+            use rayon::prelude::*;
+            let mut parts: Vec<(usize, &mut [R::Acc])> = Vec::with_capacity(n_chunks);
+            let mut rest: &mut [R::Acc] = out;
+            let mut pos = 0;
+            for c in 0..n_chunks {
+                let start = chunk_out(c);
+                let w = COLS.min(g.i - (c % chunks_per_o) * COLS);
+                let (_, tail) = rest.split_at_mut(start - pos);
+                let (mine, tail) = tail.split_at_mut(w);
+                parts.push((c, mine));
+                rest = tail;
+                pos = start + w;
+            }
+            parts.into_par_iter().for_each(|(c, dst)| work(c, dst));
+        } else {
+            for c in 0..n_chunks {
+                let start = chunk_out(c);
+                let w = COLS.min(g.i - (c % chunks_per_o) * COLS);
+                work(c, &mut out[start..start + w]);
+            }
+        }
+    }
+}
+
+/// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets.
+fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize, par: bool) -> R::Acc {
+    if xs.len() <= BLOCK {
+        return leaf(red, xs, base);
+    }
+    let mid = (xs.len() / 2).next_multiple_of(BLOCK).min(xs.len() - 1);
+    let mid = mid.max(BLOCK);
+    let (l, r) = xs.split_at(mid);
+    let (a, b) = if par && xs.len() >= PAR_GRAIN {
+        rayon::join(
+            || tree(red, l, base, true),
+            || tree(red, r, base + mid, true),
+        )
+    } else {
+        (tree(red, l, base, false), tree(red, r, base + mid, false))
+    };
+    red.merge(a, b)
+}
+
+/// One leaf, converted to the reducer's input type and run on the active ISA.
+fn leaf<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
+    struct LeafJob<'a, U, R> {
+        red: &'a R,
+        xs: &'a [U],
+        base: usize,
+    }
+    impl<U: Element, R: Reducer> Job for LeafJob<'_, U, R> {
+        type Output = R::Acc;
+        #[inline(always)]
+        fn run<S: Vf32>(self, s: S) -> R::Acc {
+            if U::DTYPE == <R::In as Element>::DTYPE {
+                // SAFETY: the dtypes are equal, so U and R::In are the same
+                // type (one Element type per dtype).
+                let xs: &[R::In] = unsafe { &*(self.xs as *const [U] as *const [R::In]) };
+                return self.red.leaf(s, xs, self.base);
+            }
+            let mut buf = [<R::In as Element>::zero(); 256];
+            let mut acc = self.red.init();
+            for (c, chunk) in self.xs.chunks(256).enumerate() {
+                for (b, &x) in buf.iter_mut().zip(chunk) {
+                    *b = cast::<U, R::In>(x);
+                }
+                let part = self.red.leaf(s, &buf[..chunk.len()], self.base + c * 256);
+                acc = self.red.merge(acc, part);
+            }
+            acc
+        }
+    }
+    dispatch(LeafJob { red, xs, base })
+}
+
+/// Pairwise tree down rows `[r0, r1)` of `w` columns from column `i0`.
+fn col_tree<U: Element, R: Reducer>(
+    red: &R,
+    block: &[U],
+    stride: usize,
+    i0: usize,
+    w: usize,
+    r0: usize,
+    r1: usize,
+) -> [R::Acc; COLS] {
+    if r1 - r0 <= ROW_BLOCK {
+        let mut acc = [red.init(); COLS];
+        for r in r0..r1 {
+            let row = &block[r * stride + i0..r * stride + i0 + w];
+            for (a, &x) in acc.iter_mut().zip(row) {
+                *a = red.feed(*a, cast::<U, R::In>(x), r);
+            }
+        }
+        return acc;
+    }
+    let mid = r0
+        + ((r1 - r0) / 2)
+            .next_multiple_of(ROW_BLOCK)
+            .min(r1 - r0 - 1)
+            .max(ROW_BLOCK);
+    let mut a = col_tree(red, block, stride, i0, w, r0, mid);
+    let b = col_tree(red, block, stride, i0, w, mid, r1);
+    for (x, &y) in a.iter_mut().zip(&b).take(w) {
+        *x = red.merge(*x, y);
+    }
+    a
+}
+
+// ------------------------------------------------------------ reducers
+
+/// f32 sum with a SIMD leaf: four vector accumulators hide the add latency.
+struct SumF32;
+impl Reducer for SumF32 {
+    type In = f32;
+    type Acc = f32;
+    fn init(&self) -> f32 {
+        0.0
+    }
+    #[inline(always)]
+    fn feed(&self, acc: f32, x: f32, _: usize) -> f32 {
+        acc + x
+    }
+    fn merge(&self, a: f32, b: f32) -> f32 {
+        a + b
+    }
+    #[inline(always)]
+    fn leaf<S: Vf32>(&self, s: S, xs: &[f32], _: usize) -> f32 {
+        let (head, tail) = S::as_simd_f32s(xs);
+        let z = s.splat_f32s(0.0);
+        let mut acc = [z; 4];
+        let mut chunks = head.chunks_exact(4);
+        for c in &mut chunks {
+            for k in 0..4 {
+                acc[k] = s.add_f32s(acc[k], c[k]);
+            }
+        }
+        for (k, &v) in chunks.remainder().iter().enumerate() {
+            acc[k] = s.add_f32s(acc[k], v);
+        }
+        acc[0] = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
+        if !tail.is_empty() {
+            acc[0] = s.add_f32s(acc[0], s.partial_load_f32s(tail));
+        }
+        s.reduce_sum_f32s(acc[0])
+    }
+}
+
+/// Sum or product in an accumulation type.
+struct Fold<T> {
+    prod: bool,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+macro_rules! fold_impl {
+    ($t:ty, $add:ident, $mul:ident) => {
+        impl Reducer for Fold<$t> {
+            type In = $t;
+            type Acc = $t;
+            fn init(&self) -> $t {
+                if self.prod { 1 as $t } else { 0 as $t }
+            }
+            #[inline(always)]
+            fn feed(&self, acc: $t, x: $t, _: usize) -> $t {
+                if self.prod { acc.$mul(x) } else { acc.$add(x) }
+            }
+            fn merge(&self, a: $t, b: $t) -> $t {
+                self.feed(a, b, 0)
+            }
+        }
+    };
+}
+trait FloatOps: Sized {
+    fn fadd(self, o: Self) -> Self;
+    fn fmul(self, o: Self) -> Self;
+}
+impl FloatOps for f64 {
+    fn fadd(self, o: Self) -> Self {
+        self + o
+    }
+    fn fmul(self, o: Self) -> Self {
+        self * o
+    }
+}
+impl FloatOps for f32 {
+    fn fadd(self, o: Self) -> Self {
+        self + o
+    }
+    fn fmul(self, o: Self) -> Self {
+        self * o
+    }
+}
+fold_impl!(f64, fadd, fmul);
+fold_impl!(f32, fadd, fmul);
+fold_impl!(i64, wrapping_add, wrapping_mul);
+
+/// Max or min with the index of its first occurrence; NaN wins (first NaN).
+struct Extreme {
+    max: bool,
+}
+impl Reducer for Extreme {
+    type In = f64;
+    type Acc = (f64, i64);
+    fn init(&self) -> (f64, i64) {
+        (
+            if self.max {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
+            -1,
+        )
+    }
+    #[inline(always)]
+    fn feed(&self, acc: (f64, i64), x: f64, index: usize) -> (f64, i64) {
+        self.merge(acc, (x, index as i64))
+    }
+    #[inline(always)]
+    fn merge(&self, a: (f64, i64), b: (f64, i64)) -> (f64, i64) {
+        if a.1 < 0 {
+            return b;
+        }
+        if b.1 < 0 || a.0.is_nan() {
+            return a;
+        }
+        if b.0.is_nan() || (self.max && b.0 > a.0) || (!self.max && b.0 < a.0) {
+            b
+        } else {
+            a
+        }
+    }
+}
+
+/// Max/min over integers exactly (i64 values).
+struct ExtremeInt {
+    max: bool,
+}
+impl Reducer for ExtremeInt {
+    type In = i64;
+    type Acc = (i64, i64);
+    fn init(&self) -> (i64, i64) {
+        (0, -1)
+    }
+    #[inline(always)]
+    fn feed(&self, acc: (i64, i64), x: i64, index: usize) -> (i64, i64) {
+        self.merge(acc, (x, index as i64))
+    }
+    fn merge(&self, a: (i64, i64), b: (i64, i64)) -> (i64, i64) {
+        if a.1 < 0 {
+            return b;
+        }
+        if b.1 < 0 {
+            return a;
+        }
+        if (self.max && b.0 > a.0) || (!self.max && b.0 < a.0) {
+            b
+        } else {
+            a
+        }
+    }
+}
+
+/// Count, mean and sum of squared deviations (Chan et al.'s parallel
+/// update): stable, and merge keeps the tree deterministic.
+struct Moments;
+impl Reducer for Moments {
+    type In = f64;
+    type Acc = (f64, f64, f64);
+    fn init(&self) -> (f64, f64, f64) {
+        (0.0, 0.0, 0.0)
+    }
+    #[inline(always)]
+    fn feed(&self, (n, mean, m2): (f64, f64, f64), x: f64, _: usize) -> (f64, f64, f64) {
+        let n1 = n + 1.0;
+        let d = x - mean;
+        let mean1 = mean + d / n1;
+        (n1, mean1, m2 + d * (x - mean1))
+    }
+    fn merge(&self, a: (f64, f64, f64), b: (f64, f64, f64)) -> (f64, f64, f64) {
+        if a.0 == 0.0 {
+            return b;
+        }
+        if b.0 == 0.0 {
+            return a;
+        }
+        let n = a.0 + b.0;
+        let d = b.1 - a.1;
+        (n, a.1 + d * b.0 / n, a.2 + b.2 + d * d * a.0 * b.0 / n)
+    }
+}
+
+/// Running max and sum of exp(x - max), rescaled on merge.
+struct LogSumExp;
+impl Reducer for LogSumExp {
+    type In = f64;
+    type Acc = (f64, f64);
+    fn init(&self) -> (f64, f64) {
+        (f64::NEG_INFINITY, 0.0)
+    }
+    #[inline(always)]
+    fn feed(&self, acc: (f64, f64), x: f64, _: usize) -> (f64, f64) {
+        self.merge(acc, (x, 1.0))
+    }
+    fn merge(&self, a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+        if a.0.is_nan() || b.0.is_nan() {
+            return (f64::NAN, f64::NAN);
+        }
+        let m = a.0.max(b.0);
+        if m == f64::NEG_INFINITY {
+            return (m, a.1 + b.1);
+        }
+        if m == f64::INFINITY {
+            return (m, 1.0);
+        }
+        (m, a.1 * (a.0 - m).exp() + b.1 * (b.0 - m).exp())
+    }
+}
+
+/// Norms: p = 1 (sum |x|), 2 (sqrt of sum x^2), inf (max |x|).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NormP {
+    One,
+    Two,
+    Inf,
+}
+struct Norm(NormP);
+impl Reducer for Norm {
+    type In = f64;
+    type Acc = f64;
+    fn init(&self) -> f64 {
+        0.0
+    }
+    #[inline(always)]
+    fn feed(&self, acc: f64, x: f64, _: usize) -> f64 {
+        match self.0 {
+            NormP::One => acc + x.abs(),
+            NormP::Two => acc + x * x,
+            NormP::Inf => {
+                if x.is_nan() || acc.is_nan() {
+                    f64::NAN
+                } else {
+                    acc.max(x.abs())
+                }
+            }
+        }
+    }
+    fn merge(&self, a: f64, b: f64) -> f64 {
+        match self.0 {
+            NormP::Inf => {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a.max(b)
+                }
+            }
+            _ => a + b,
+        }
+    }
+}
+
+/// any (or) / all (and).
+struct AnyAll {
+    all: bool,
+}
+impl Reducer for AnyAll {
+    type In = bool;
+    type Acc = bool;
+    fn init(&self) -> bool {
+        self.all
+    }
+    #[inline(always)]
+    fn feed(&self, acc: bool, x: bool, _: usize) -> bool {
+        if self.all { acc & x } else { acc | x }
+    }
+    fn merge(&self, a: bool, b: bool) -> bool {
+        self.feed(a, b, 0)
+    }
+}
+
+// ----------------------------------------------------------------- ops
+
+fn write_out<T: Element>(values: Vec<T>, shape: &[usize]) -> Result<TensorImpl> {
+    TensorImpl::from_vec(values, shape)
+}
+
+/// The dtype a sum or prod returns: integers and bool widen to int64.
+fn sum_dtype(input: DType, dtype: Option<DType>) -> DType {
+    dtype.unwrap_or(if input.is_floating_point() {
+        input
+    } else {
+        DType::I64
+    })
+}
+
+fn fold(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+    prod: bool,
+) -> Result<TensorImpl> {
+    let out = sum_dtype(x.dtype(), dtype);
+    let g = geometry(x, dims, keepdim)?;
+    match out {
+        DType::F32 | DType::F16 | DType::BF16 if !prod => {
+            let v = run_reducer(&g, &SumF32)?;
+            cast_vec(v, out, &g.out_shape)
+        }
+        DType::F32 | DType::F16 | DType::BF16 => {
+            let v = run_reducer(
+                &g,
+                &Fold::<f32> {
+                    prod,
+                    _t: Default::default(),
+                },
+            )?;
+            cast_vec(v, out, &g.out_shape)
+        }
+        DType::F64 => write_out(
+            run_reducer(
+                &g,
+                &Fold::<f64> {
+                    prod,
+                    _t: Default::default(),
+                },
+            )?,
+            &g.out_shape,
+        ),
+        _ => {
+            let v = run_reducer(
+                &g,
+                &Fold::<i64> {
+                    prod,
+                    _t: Default::default(),
+                },
+            )?;
+            cast_vec(v, out, &g.out_shape)
+        }
+    }
+}
+
+fn cast_vec<T: Element>(v: Vec<T>, dtype: DType, shape: &[usize]) -> Result<TensorImpl> {
+    with_dtype!(dtype, U => write_out(v.into_iter().map(cast::<T, U>).collect::<Vec<U>>(), shape))
+}
+
+/// `x.sum(dims, keepdim, dtype=)`; integer and bool inputs sum in int64.
+pub fn sum(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<TensorImpl> {
+    fold(x, dims, keepdim, dtype, false)
+}
+
+/// `x.prod(dims, keepdim, dtype=)`.
+pub fn prod(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<TensorImpl> {
+    fold(x, dims, keepdim, dtype, true)
+}
+
+fn require_float(op: &str, x: &TensorImpl, dtype: Option<DType>) -> Result<DType> {
+    let d = dtype.unwrap_or(x.dtype());
+    if !d.is_floating_point() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "{op}(): could not infer output dtype. Input dtype must be either a floating point \
+                 or complex dtype. Got: {}",
+                d.scalar_type_name()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// `x.mean(dims, keepdim, dtype=)`: floating dtypes only; empty gives NaN.
+pub fn mean(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<TensorImpl> {
+    let d = require_float("mean", x, dtype)?;
+    let g = geometry(x, dims, keepdim)?;
+    let n = g.r as f64;
+    if d == DType::F64 {
+        let v = run_reducer(
+            &g,
+            &Fold::<f64> {
+                prod: false,
+                _t: Default::default(),
+            },
+        )?;
+        return write_out(v.into_iter().map(|s| s / n).collect(), &g.out_shape);
+    }
+    let v = run_reducer(&g, &SumF32)?;
+    cast_vec(
+        v.into_iter().map(|s| s / n as f32).collect::<Vec<f32>>(),
+        d,
+        &g.out_shape,
+    )
+}
+
+fn check_nonempty(op: &str, x: &TensorImpl, dim: Option<isize>) -> Result<()> {
+    if x.numel() != 0 {
+        return Ok(());
+    }
+    Err(match dim {
+        None => Error::new(
+            ErrorKind::Index,
+            format!(
+                "{op}(): Expected reduction dim to be specified for input.numel() == 0.{}",
+                if op.starts_with("arg") {
+                    ""
+                } else {
+                    " Specify the reduction dim with the 'dim' argument."
+                }
+            ),
+        ),
+        Some(d) => {
+            let w = wrap_dim(d, x.ndim())?;
+            Error::new(
+                ErrorKind::Index,
+                format!("{op}(): Expected reduction dim {w} to have non-zero size."),
+            )
+        }
+    })
+}
+
+fn extreme(
+    x: &TensorImpl,
+    dim: Option<isize>,
+    keepdim: bool,
+    max: bool,
+) -> Result<(TensorImpl, TensorImpl)> {
+    let name = if max { "max" } else { "min" };
+    check_nonempty(name, x, dim)?;
+    let dims = dim.map(|d| vec![d]);
+    let g = geometry(x, dims.as_deref(), keepdim)?;
+    let (values, idx) = if x.dtype().is_integral(true) {
+        // Exact through i64 (f64 would round large int64 values).
+        let (v, i): (Vec<i64>, Vec<i64>) =
+            run_reducer(&g, &ExtremeInt { max })?.into_iter().unzip();
+        (cast_vec(v, x.dtype(), &g.out_shape)?, i)
+    } else {
+        let (v, i): (Vec<f64>, Vec<i64>) = run_reducer(&g, &Extreme { max })?.into_iter().unzip();
+        (cast_vec(v, x.dtype(), &g.out_shape)?, i)
+    };
+    Ok((values, write_out(idx, &g.out_shape)?))
+}
+
+/// `x.max()`: the largest element (NaN if any is NaN).
+pub fn max(x: &TensorImpl) -> Result<TensorImpl> {
+    extreme(x, None, false, true).map(|v| v.0)
+}
+
+/// `x.min()`.
+pub fn min(x: &TensorImpl) -> Result<TensorImpl> {
+    extreme(x, None, false, false).map(|v| v.0)
+}
+
+/// `x.max(dim, keepdim)`: values and the index of their first occurrence.
+pub fn max_dim(x: &TensorImpl, dim: isize, keepdim: bool) -> Result<(TensorImpl, TensorImpl)> {
+    extreme(x, Some(dim), keepdim, true)
+}
+
+/// `x.min(dim, keepdim)`.
+pub fn min_dim(x: &TensorImpl, dim: isize, keepdim: bool) -> Result<(TensorImpl, TensorImpl)> {
+    extreme(x, Some(dim), keepdim, false)
+}
+
+/// `x.argmax(dim, keepdim)`; over all elements (flattened) when `dim` is None.
+pub fn argmax(x: &TensorImpl, dim: Option<isize>, keepdim: bool) -> Result<TensorImpl> {
+    arg(x, dim, keepdim, true)
+}
+
+/// `x.argmin(dim, keepdim)`.
+pub fn argmin(x: &TensorImpl, dim: Option<isize>, keepdim: bool) -> Result<TensorImpl> {
+    arg(x, dim, keepdim, false)
+}
+
+fn arg(x: &TensorImpl, dim: Option<isize>, keepdim: bool, max: bool) -> Result<TensorImpl> {
+    check_nonempty(if max { "argmax" } else { "argmin" }, x, dim)?;
+    match dim {
+        Some(d) => extreme(x, Some(d), keepdim, max).map(|v| v.1),
+        None => {
+            let flat = x.reshape(&[-1])?;
+            let i = extreme(&flat, Some(0), false, max)?.1;
+            if keepdim {
+                i.reshape(&vec![1isize; x.ndim()])
+            } else {
+                Ok(i)
+            }
+        }
+    }
+}
+
+/// `x.var(dims, correction, keepdim)`: floating dtypes only; computed in f64.
+pub fn var(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    correction: f64,
+    keepdim: bool,
+) -> Result<TensorImpl> {
+    moments(x, dims, correction, keepdim, false)
+}
+
+/// `x.std(dims, correction, keepdim)`.
+pub fn std(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    correction: f64,
+    keepdim: bool,
+) -> Result<TensorImpl> {
+    moments(x, dims, correction, keepdim, true)
+}
+
+fn moments(
+    x: &TensorImpl,
+    dims: Option<&[isize]>,
+    correction: f64,
+    keepdim: bool,
+    sqrt: bool,
+) -> Result<TensorImpl> {
+    if !x.dtype().is_floating_point() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            "std and var only support floating point and complex dtypes",
+        ));
+    }
+    let g = geometry(x, dims, keepdim)?;
+    let v: Vec<f64> = run_reducer(&g, &Moments)?
+        .into_iter()
+        .map(|(n, _, m2)| {
+            // PyTorch: divide by max(0, n - correction); 0 / 0 is NaN.
+            let v = m2 / (n - correction).max(0.0);
+            if sqrt { v.sqrt() } else { v }
+        })
+        .collect();
+    cast_vec(v, x.dtype(), &g.out_shape)
+}
+
+/// `torch.logsumexp(x, dims, keepdim)`; integer inputs give float32.
+pub fn logsumexp(x: &TensorImpl, dims: Option<&[isize]>, keepdim: bool) -> Result<TensorImpl> {
+    let out = if x.dtype().is_floating_point() {
+        x.dtype()
+    } else {
+        ft_core::dtype::DEFAULT_FLOAT
+    };
+    let g = geometry(x, dims, keepdim)?;
+    let v: Vec<f64> = run_reducer(&g, &LogSumExp)?
+        .into_iter()
+        .map(|(m, s)| if m.is_infinite() { m } else { m + s.ln() })
+        .collect();
+    cast_vec(v, out, &g.out_shape)
+}
+
+/// `torch.linalg.vector_norm(x, p, dims, keepdim)` for p = 1, 2, inf.
+pub fn norm(x: &TensorImpl, p: NormP, dims: Option<&[isize]>, keepdim: bool) -> Result<TensorImpl> {
+    if !x.dtype().is_floating_point() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+                x.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    let g = geometry(x, dims, keepdim)?;
+    if p == NormP::Inf && g.r == 0 {
+        return Err(Error::new(
+            ErrorKind::Index,
+            "linalg.vector_norm cannot compute the inf norm on an empty tensor because the \
+             operation does not have an identity",
+        ));
+    }
+    let v: Vec<f64> = run_reducer(&g, &Norm(p))?
+        .into_iter()
+        .map(|a| if p == NormP::Two { a.sqrt() } else { a })
+        .collect();
+    cast_vec(v, x.dtype(), &g.out_shape)
+}
+
+/// `x.any(dims, keepdim)`: bool, or uint8 for a uint8 input (as PyTorch).
+pub fn any(x: &TensorImpl, dims: Option<&[isize]>, keepdim: bool) -> Result<TensorImpl> {
+    any_all(x, dims, keepdim, false)
+}
+
+/// `x.all(dims, keepdim)`.
+pub fn all(x: &TensorImpl, dims: Option<&[isize]>, keepdim: bool) -> Result<TensorImpl> {
+    any_all(x, dims, keepdim, true)
+}
+
+fn any_all(x: &TensorImpl, dims: Option<&[isize]>, keepdim: bool, all: bool) -> Result<TensorImpl> {
+    let g = geometry(x, dims, keepdim)?;
+    let v = run_reducer(&g, &AnyAll { all })?;
+    let out = if x.dtype() == DType::U8 {
+        DType::U8
+    } else {
+        DType::Bool
+    };
+    cast_vec(v, out, &g.out_shape)
+}

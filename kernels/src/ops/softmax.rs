@@ -1,0 +1,211 @@
+//! softmax and log_softmax over any dim, numerically stable (the row max is
+//! subtracted before exp).
+//!
+//! Over the last dim each row is done while it sits in L1: one pass to find
+//! the max, one to write exp(x - max) and sum it, one to scale what was just
+//! written. Memory sees one read of the input and one write of the output,
+//! where PyTorch makes three passes over memory. Other dims are moved last,
+//! computed, and moved back.
+
+use crate::isa::{Job, dispatch};
+use crate::iter::PAR_GRAIN;
+use crate::math;
+use crate::simd::Vf32;
+use ft_core::layout::wrap_dim;
+use ft_core::{DType, Error, ErrorKind, Result, TensorImpl};
+
+/// `softmax(x, dim)`.
+pub fn softmax(x: &TensorImpl, dim: isize) -> Result<TensorImpl> {
+    run(x, dim, false)
+}
+
+/// `log_softmax(x, dim)`.
+pub fn log_softmax(x: &TensorImpl, dim: isize) -> Result<TensorImpl> {
+    run(x, dim, true)
+}
+
+fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
+    x.device().check_executable()?;
+    let d = wrap_dim(dim, x.ndim())?;
+    let last = x.ndim().saturating_sub(1);
+    if !x.dtype().is_floating_point() {
+        let name = match (log, d == last) {
+            (false, true) => "softmax_lastdim_kernel_impl",
+            (false, false) => "softmax_kernel_impl",
+            (true, true) => "log_softmax_lastdim_kernel_impl",
+            (true, false) => "log_softmax_kernel_impl",
+        };
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "\"{name}\" not implemented for '{}'",
+                x.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    if x.ndim() > 0 && d != last {
+        let moved = x.transpose(d as isize, -1)?;
+        let y = run(&moved, -1, log)?;
+        return y.transpose(d as isize, -1)?.contiguous();
+    }
+    let xc = x.contiguous()?;
+    let row = if x.ndim() == 0 { 1 } else { x.shape()[last] };
+    let rows = if row == 0 { 0 } else { x.numel() / row };
+    match x.dtype() {
+        DType::F32 => {
+            // SAFETY: contiguous and dense; every row is written below.
+            let out = unsafe { TensorImpl::uninit_strided(x.shape(), xc.strides(), DType::F32)? };
+            {
+                let src = xc.as_slice::<f32>()?;
+                let mut g = out.storage().write()?;
+                let dst: &mut [f32] = bytemuck::cast_slice_mut(g.bytes_mut());
+                rows_f32(&src, &mut dst[..x.numel()], row, rows, log);
+            }
+            Ok(out)
+        }
+        DType::F64 => {
+            let v = xc.to_vec::<f64>()?;
+            let mut o = vec![0.0f64; v.len()];
+            for (xs, os) in v.chunks(row.max(1)).zip(o.chunks_mut(row.max(1))) {
+                row_f64(xs, os, log);
+            }
+            TensorImpl::from_vec(o, x.shape())
+        }
+        d => {
+            // f16/bf16: compute in f32, round once at the end.
+            let v: Vec<f32> = xc.to_vec_f64()?.into_iter().map(|x| x as f32).collect();
+            let mut o = vec![0.0f32; v.len()];
+            rows_f32(&v, &mut o, row, rows, log);
+            let t = TensorImpl::from_vec(o, x.shape())?;
+            crate::ops::unary::cast(&t, d)
+        }
+    }
+}
+
+fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool) {
+    if rows == 0 {
+        return;
+    }
+    if rows * row >= PAR_GRAIN && rows > 1 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        let per = rows.div_ceil(rayon::current_num_threads() * 4).max(1);
+        src.par_chunks(per * row)
+            .zip(dst.par_chunks_mut(per * row))
+            .for_each(|(s, d)| {
+                dispatch(Rows {
+                    src: s,
+                    dst: d,
+                    row,
+                    log,
+                })
+            });
+    } else {
+        dispatch(Rows { src, dst, row, log });
+    }
+}
+
+struct Rows<'a> {
+    src: &'a [f32],
+    dst: &'a mut [f32],
+    row: usize,
+    log: bool,
+}
+
+impl Job for Rows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        for (x, o) in self
+            .src
+            .chunks_exact(self.row)
+            .zip(self.dst.chunks_exact_mut(self.row))
+        {
+            row_f32(s, x, o, self.log);
+        }
+    }
+}
+
+#[inline(always)]
+fn row_f32<S: Vf32>(s: S, x: &[f32], o: &mut [f32], log: bool) {
+    // Pass 1: max (four accumulators; a NaN in the row reaches the sum).
+    let (xh, xt) = S::as_simd_f32s(x);
+    let ninf = s.splat_f32s(f32::NEG_INFINITY);
+    let mut m = [ninf; 4];
+    let mut it = xh.chunks_exact(4);
+    for c in &mut it {
+        for k in 0..4 {
+            m[k] = s.max_f32s(m[k], c[k]);
+        }
+    }
+    for &v in it.remainder() {
+        m[0] = s.max_f32s(m[0], v);
+    }
+    let mut mx = s.reduce_max_f32s(s.max_f32s(s.max_f32s(m[0], m[1]), s.max_f32s(m[2], m[3])));
+    for &v in xt {
+        mx = mx.max(v);
+    }
+    let mv = s.splat_f32s(mx);
+    // Pass 2: o = exp(x - max), and its sum.
+    let mut sum = s.splat_f32s(0.0);
+    {
+        let (oh, ot) = S::as_mut_simd_f32s(o);
+        for (d, &v) in oh.iter_mut().zip(xh) {
+            let e = math::exp(s, s.sub_f32s(v, mv));
+            *d = e;
+            sum = s.add_f32s(sum, e);
+        }
+        if !xt.is_empty() {
+            let e = math::exp(s, s.sub_f32s(s.partial_load_f32s(xt), mv));
+            // Lanes past the tail load as 0 and give exp(-max): mask them out
+            // of the sum by storing first and re-loading.
+            s.partial_store_f32s(ot, e);
+            sum = s.add_f32s(sum, s.partial_load_f32s(ot));
+        }
+    }
+    let total = s.reduce_sum_f32s(sum);
+    // Pass 3, on the row while it is in L1.
+    if log {
+        let shift = s.splat_f32s(mx + total.ln());
+        let (oh, ot) = S::as_mut_simd_f32s(o);
+        for (d, &v) in oh.iter_mut().zip(xh) {
+            *d = s.sub_f32s(v, shift);
+        }
+        if !xt.is_empty() {
+            s.partial_store_f32s(ot, s.sub_f32s(s.partial_load_f32s(xt), shift));
+        }
+    } else {
+        let inv = s.splat_f32s(1.0 / total);
+        let (oh, ot) = S::as_mut_simd_f32s(o);
+        for d in oh.iter_mut() {
+            *d = s.mul_f32s(*d, inv);
+        }
+        if !ot.is_empty() {
+            s.partial_store_f32s(ot, s.mul_f32s(s.partial_load_f32s(ot), inv));
+        }
+    }
+}
+
+fn row_f64(x: &[f64], o: &mut [f64], log: bool) {
+    let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| {
+        if b.is_nan() || a.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b)
+        }
+    });
+    let mut sum = 0.0;
+    for (d, &v) in o.iter_mut().zip(x) {
+        *d = (v - m).exp();
+        sum += *d;
+    }
+    if log {
+        let shift = m + sum.ln();
+        for (d, &v) in o.iter_mut().zip(x) {
+            *d = v - shift;
+        }
+    } else {
+        for d in o.iter_mut() {
+            *d /= sum;
+        }
+    }
+}

@@ -1,0 +1,589 @@
+//! Every binary and unary op against a reference computed here (f64 for
+//! floats, i128 for integers), on every ISA, on contiguous, transposed,
+//! sliced, broadcast and empty inputs, for every dtype the op accepts.
+
+mod common;
+use common::*;
+use ft_core::{DType, TensorImpl};
+use ft_kernels::ops::binary::binary_types;
+use ft_kernels::{BinaryOp, UnaryOp, binary, unary};
+
+fn operand(t: &TensorImpl) -> ft_core::Operand {
+    ft_core::Operand::Tensor(t.dtype())
+}
+
+/// Wraps an integer to `dtype`'s width, as C++ casts do.
+fn wrap_int(v: i128, dtype: DType) -> i128 {
+    match dtype {
+        DType::U8 => (v as u8) as i128,
+        DType::I32 => (v as i32) as i128,
+        DType::I64 => (v as i64) as i128,
+        DType::Bool => (v != 0) as i128,
+        _ => unreachable!(),
+    }
+}
+
+fn wrap(v: i128, dtype: DType) -> f64 {
+    wrap_int(v, dtype) as f64
+}
+
+fn ipow(a: i128, b: i128, dtype: DType) -> f64 {
+    if b < 0 {
+        return match a {
+            1 => 1.0,
+            -1 => {
+                if b % 2 == 0 {
+                    1.0
+                } else {
+                    wrap(-1, dtype)
+                }
+            }
+            _ => 0.0,
+        };
+    }
+    let mut r: i128 = 1;
+    for _ in 0..b {
+        r = wrap_int(r.wrapping_mul(a), dtype);
+    }
+    wrap(r, dtype)
+}
+
+/// The reference of `op(a, b)` computed in `compute`, as f64.
+fn reference(op: BinaryOp, a: f64, b: f64, compute: DType) -> f64 {
+    use BinaryOp::*;
+    let bool_ = |v: bool| v as u8 as f64;
+    match op {
+        Eq => return bool_(a == b),
+        Ne => return bool_(a != b),
+        Lt => return bool_(a < b),
+        Le => return bool_(a <= b),
+        Gt => return bool_(a > b),
+        Ge => return bool_(a >= b),
+        LogicalAnd => return bool_(a != 0.0 && b != 0.0),
+        LogicalOr => return bool_(a != 0.0 || b != 0.0),
+        LogicalXor => return bool_((a != 0.0) != (b != 0.0)),
+        _ => {}
+    }
+    if compute.is_floating_point() {
+        let r = match op {
+            Add => a + b,
+            Sub => a - b,
+            Mul => a * b,
+            Div => a / b,
+            Remainder => {
+                let m = a % b;
+                if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+                    m + b
+                } else {
+                    m
+                }
+            }
+            Pow => a.powf(b),
+            Maximum => {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a.max(b)
+                }
+            }
+            Minimum => {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a.min(b)
+                }
+            }
+            _ => unreachable!(),
+        };
+        return stored(r, compute);
+    }
+    if compute == DType::Bool {
+        return match op {
+            Add | Maximum => bool_(a != 0.0 || b != 0.0),
+            Mul | Minimum => bool_(a != 0.0 && b != 0.0),
+            _ => unreachable!("{op:?} on bool"),
+        };
+    }
+    let (x, y) = (a as i128, b as i128);
+    match op {
+        Add => wrap(x + y, compute),
+        Sub => wrap(x - y, compute),
+        Mul => wrap(x * y, compute),
+        Remainder => {
+            let m = x % y;
+            wrap(
+                if m != 0 && ((m < 0) != (y < 0)) {
+                    m + y
+                } else {
+                    m
+                },
+                compute,
+            )
+        }
+        Pow => ipow(x, y, compute),
+        Maximum => wrap(x.max(y), compute),
+        Minimum => wrap(x.min(y), compute),
+        _ => unreachable!(),
+    }
+}
+
+const PAIRS: [(DType, DType); 12] = [
+    (DType::F32, DType::F32),
+    (DType::F64, DType::F64),
+    (DType::I64, DType::I64),
+    (DType::I32, DType::I32),
+    (DType::U8, DType::U8),
+    (DType::Bool, DType::Bool),
+    (DType::F16, DType::F16),
+    (DType::BF16, DType::BF16),
+    (DType::F32, DType::I64),
+    (DType::I32, DType::F64),
+    (DType::U8, DType::I32),
+    (DType::Bool, DType::F32),
+];
+
+const LAY_PAIRS: [(Lay, Lay); 7] = [
+    (Lay::Contiguous, Lay::Contiguous),
+    (Lay::Transposed, Lay::Contiguous),
+    (Lay::Contiguous, Lay::Transposed),
+    (Lay::Sliced, Lay::Contiguous),
+    (Lay::Broadcast, Lay::Contiguous),
+    (Lay::Contiguous, Lay::Broadcast),
+    (Lay::Sliced, Lay::Transposed),
+];
+
+fn check_binary(
+    op: BinaryOp,
+    da: DType,
+    db: DType,
+    shape: &[usize],
+    la: Lay,
+    lb: Lay,
+    isa: ft_kernels::Isa,
+) {
+    let n: usize = shape.iter().product();
+    let va = values(n, da, 1);
+    let mut vb = values(n, db, 2);
+    let ty = match binary_types(
+        op,
+        ft_core::Operand::Tensor(da),
+        ft_core::Operand::Tensor(db),
+    ) {
+        Ok(t) => t,
+        Err(_) => {
+            // The op refuses the dtypes: the tensor call must refuse too.
+            let a = make(shape, &va, da, la);
+            let b = make(shape, &vb, db, lb);
+            assert!(binary(op, &a, &b).is_err(), "{op:?} {da} {db}");
+            return;
+        }
+    };
+    if op == BinaryOp::Remainder && !ty.compute.is_floating_point() {
+        for v in vb.iter_mut() {
+            if *v == 0.0 {
+                *v = 3.0;
+            }
+        }
+    }
+    let a = make(shape, &va, da, la);
+    let b = make(shape, &vb, db, lb);
+    let ea = effective(shape, &va, la);
+    let eb = effective(shape, &vb, lb);
+    let out = binary(op, &a, &b).unwrap_or_else(|e| panic!("{op:?} {da} {db}: {e}"));
+    assert_eq!(out.shape(), shape);
+    assert_eq!(out.dtype(), ty.result, "{op:?} {da} {db}");
+    let got = out.to_vec_f64().unwrap();
+    for i in 0..n {
+        let (x, y) = (stored(ea[i], da), stored(eb[i], db));
+        let want = stored(
+            reference(op, stored(x, ty.compute), stored(y, ty.compute), ty.compute),
+            ty.result,
+        );
+        let tol = if op == BinaryOp::Pow && ty.compute.is_floating_point() {
+            2.0
+        } else {
+            0.0
+        };
+        let e = if ty.result.is_floating_point() {
+            ulps(got[i], want, ty.result)
+        } else if got[i] == want {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        assert!(
+            e <= tol,
+            "{op:?}({x}, {y}) [{da}, {db}, {la:?}/{lb:?}, {shape:?}, {isa}] = {}, want {want}",
+            got[i]
+        );
+    }
+}
+
+#[test]
+fn binary_ops_match_reference_on_every_isa_dtype_and_layout() {
+    for_each_isa(|isa| {
+        for op in BinaryOp::ALL {
+            for (da, db) in PAIRS {
+                for (la, lb) in LAY_PAIRS {
+                    for shape in [&[3usize, 5][..], &[0, 4], &[1, 17], &[2, 3, 4]] {
+                        check_binary(op, da, db, shape, la, lb, isa);
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn binary_f32_large_and_odd_shapes_run_in_parallel_correctly() {
+    // Above PAR_GRAIN, with odd sizes, so chunks split rows mid-way.
+    for_each_isa(|isa| {
+        for op in [
+            BinaryOp::Add,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Maximum,
+            BinaryOp::Lt,
+        ] {
+            for (la, lb) in LAY_PAIRS {
+                check_binary(op, DType::F32, DType::F32, &[257, 131], la, lb, isa);
+            }
+        }
+    });
+}
+
+#[test]
+fn broadcasting_across_ranks_matches_pytorch() {
+    for_each_isa(|_| {
+        let a = TensorImpl::from_fn(&[4, 1, 5], DType::F32, |i| i as f64).unwrap();
+        let b = TensorImpl::from_fn(&[3, 1], DType::F32, |i| 100.0 * i as f64).unwrap();
+        let c = binary(BinaryOp::Add, &a, &b).unwrap();
+        assert_eq!(c.shape(), &[4, 3, 5]);
+        let got = c.to_vec::<f32>().unwrap();
+        for i in 0..4 {
+            for j in 0..3 {
+                for k in 0..5 {
+                    assert_eq!(
+                        got[(i * 3 + j) * 5 + k],
+                        (i * 5 + k) as f32 + 100.0 * j as f32
+                    );
+                }
+            }
+        }
+        let e = binary(
+            BinaryOp::Add,
+            &a,
+            &TensorImpl::zeros(&[2, 4], DType::F32).unwrap(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("must match the size of tensor b"),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn transposed_add_keeps_pytorchs_output_layout() {
+    let a = TensorImpl::from_fn(&[64, 48], DType::F32, |i| i as f64).unwrap();
+    let b = TensorImpl::from_fn(&[48, 64], DType::F32, |i| (i * 7 % 13) as f64).unwrap();
+    let c = binary(BinaryOp::Add, &a.t().unwrap(), &b).unwrap();
+    // PyTorch: (a.t() + b).stride() == (1, 48)
+    assert_eq!(c.strides(), &[1, 48]);
+    let at = a
+        .t()
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .to_vec::<f32>()
+        .unwrap();
+    let bv = b.to_vec::<f32>().unwrap();
+    let got = c.to_vec::<f32>().unwrap();
+    for i in 0..at.len() {
+        assert_eq!(got[i], at[i] + bv[i]);
+    }
+}
+
+/// ulp bound of each unary op in f32 (math.rs table; exact ops 0; the
+/// composite ones one rounding more).
+fn unary_bound(op: UnaryOp) -> f64 {
+    use UnaryOp::*;
+    match op {
+        Neg | Abs | Sign | Relu | Floor | Ceil | Round | Sqrt | Reciprocal => 0.0,
+        Rsqrt | Log => 1.0,
+        Exp | Expm1 | Log1p | Tanh | Erf => 1.5,
+        Sin | Cos => 2.0,
+        Sigmoid | Gelu => 2.5,
+        Silu => 3.5,
+        GeluTanh => 4.0,
+    }
+}
+
+fn unary_reference(op: UnaryOp, x: f64) -> f64 {
+    use UnaryOp::*;
+    match op {
+        Neg => -x,
+        Abs => x.abs(),
+        Sign => {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }
+        Exp => x.exp(),
+        Expm1 => x.exp_m1(),
+        Log => x.ln(),
+        Log1p => x.ln_1p(),
+        Sqrt => x.sqrt(),
+        Rsqrt => 1.0 / x.sqrt(),
+        Reciprocal => 1.0 / x,
+        Sin => x.sin(),
+        Cos => x.cos(),
+        Tanh => x.tanh(),
+        Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        Relu => {
+            if x < 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
+        Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+        GeluTanh => {
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+        }
+        Silu => x / (1.0 + (-x).exp()),
+        Erf => libm::erf(x),
+        Floor => x.floor(),
+        Ceil => x.ceil(),
+        Round => x.round_ties_even(),
+    }
+}
+
+#[test]
+fn unary_ops_match_reference_on_every_isa_dtype_and_layout() {
+    for_each_isa(|isa| {
+        for op in UnaryOp::ALL {
+            for dt in ft_core::DType::ALL {
+                for lay in LAYS {
+                    for shape in [&[3usize, 5][..], &[0, 3], &[2, 1, 9], &[]] {
+                        let n: usize = shape.iter().product();
+                        let mut v = values(n, dt, 9);
+                        if matches!(op, UnaryOp::Gelu | UnaryOp::GeluTanh) && dt.is_floating_point()
+                        {
+                            // Keep to the bound's domain (x >= -1).
+                            v.iter_mut().for_each(|x| *x = x.abs() - 1.0);
+                        }
+                        let x = make(shape, &v, dt, lay);
+                        let ev = effective(shape, &v, lay);
+                        let r = match op.result_dtype(dt) {
+                            Ok(r) => r,
+                            Err(_) => {
+                                assert!(unary(op, &x).is_err());
+                                continue;
+                            }
+                        };
+                        let out = unary(op, &x).unwrap();
+                        assert_eq!(out.dtype(), r);
+                        assert_eq!(out.shape(), shape);
+                        let got = out.to_vec_f64().unwrap();
+                        for i in 0..n {
+                            let xi = stored(ev[i], dt);
+                            let want = if !r.is_floating_point() {
+                                match op {
+                                    UnaryOp::Neg => wrap(-(xi as i128), r),
+                                    UnaryOp::Abs => wrap((xi as i128).abs(), r),
+                                    UnaryOp::Sign => wrap((xi as i128).signum(), r),
+                                    _ => stored(unary_reference(op, xi), r),
+                                }
+                            } else {
+                                stored(unary_reference(op, xi), r)
+                            };
+                            let bound = match r {
+                                DType::F32 => unary_bound(op),
+                                DType::F64 => 2.0,
+                                DType::F16 | DType::BF16 => 1.0,
+                                _ => 0.0,
+                            };
+                            let e = if r.is_floating_point() {
+                                ulps(got[i], want, r)
+                            } else if got[i] == want {
+                                0.0
+                            } else {
+                                f64::INFINITY
+                            };
+                            assert!(
+                                e <= bound,
+                                "{op:?}({xi}) [{dt}, {lay:?}, {isa}] = {}, want {want} ({e} ulp)",
+                                got[i]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn float_edges_follow_pytorch() {
+    for_each_isa(|_| {
+        let x = TensorImpl::from_slice(&[0.5f32, 1.5, 2.5, -0.5, -0.0, f32::NAN], &[6]).unwrap();
+        let r = unary(UnaryOp::Round, &x).unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(&r[..4], &[0.0, 2.0, 2.0, -0.0]);
+        assert!(r[3].is_sign_negative() && r[5].is_nan());
+        let s = unary(UnaryOp::Sign, &x).unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(s[4].to_bits(), 0.0f32.to_bits(), "sign(-0.0) is +0.0");
+        assert_eq!(s[5], 0.0, "sign(NaN) is 0");
+        let r = unary(UnaryOp::Relu, &x).unwrap().to_vec::<f32>().unwrap();
+        assert!(
+            r[4].is_sign_negative() && r[5].is_nan(),
+            "relu keeps -0.0 and NaN"
+        );
+        let m = binary(
+            BinaryOp::Maximum,
+            &x,
+            &TensorImpl::zeros(&[6], DType::F32).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            m.to_vec::<f32>().unwrap()[5].is_nan(),
+            "maximum propagates NaN"
+        );
+    });
+}
+
+#[test]
+fn scalar_forms_promote_as_wrapped_numbers() {
+    use ft_core::Scalar;
+    use ft_kernels::{binary_scalar, scalar_binary};
+    let i32t = TensorImpl::from_slice(&[3i32, -2], &[2]).unwrap();
+    let r = binary_scalar(BinaryOp::Add, &i32t, Scalar::Float(2.5)).unwrap();
+    assert_eq!(r.dtype(), DType::F32);
+    assert_eq!(r.to_vec::<f32>().unwrap(), vec![5.5, 0.5]);
+    let u = TensorImpl::from_slice(&[3u8, 200], &[2]).unwrap();
+    let r = binary_scalar(BinaryOp::Sub, &u, Scalar::Int(300)).unwrap();
+    assert_eq!(
+        r.to_vec::<u8>().unwrap(),
+        vec![215, 156],
+        "PyTorch: U - 300"
+    );
+    let r = scalar_binary(
+        BinaryOp::Pow,
+        Scalar::Int(2),
+        &TensorImpl::from_slice(&[3i64, -1], &[2]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r.to_vec::<i64>().unwrap(), vec![8, 0]);
+}
+
+#[test]
+fn in_place_and_out_forms_write_where_asked() {
+    use ft_core::Scalar;
+    for_each_isa(|_| {
+        let a = TensorImpl::from_fn(&[4, 3], DType::F32, |i| i as f64).unwrap();
+        let b = TensorImpl::full(&[3], 10.0, DType::F32).unwrap();
+        let v0 = a.version();
+        ft_kernels::add_(&a, &b, Scalar::Float(2.0)).unwrap();
+        assert!(a.version() > v0);
+        assert_eq!(a.to_vec::<f32>().unwrap()[..3], [20.0, 21.0, 22.0]);
+        // In place through a transposed view of the same storage.
+        let at = a.t().unwrap();
+        ft_kernels::unary_(UnaryOp::Neg, &at).unwrap();
+        assert_eq!(a.to_vec::<f32>().unwrap()[..3], [-20.0, -21.0, -22.0]);
+        // Out of the wrong shape or a dtype the result cannot cast to.
+        let out = TensorImpl::zeros(&[4, 3], DType::I64).unwrap();
+        assert!(ft_kernels::binary_out(BinaryOp::Add, &a, &b, &out).is_err());
+        let out = TensorImpl::zeros(&[3, 4], DType::F32).unwrap();
+        assert!(ft_kernels::binary_out(BinaryOp::Add, &a, &b, &out).is_err());
+        // Partial overlap is PyTorch's error; an expanded output too.
+        let x = TensorImpl::zeros(&[8], DType::F32).unwrap();
+        let (lo, hi) = (x.narrow(0, 0, 6).unwrap(), x.narrow(0, 2, 6).unwrap());
+        assert!(
+            ft_kernels::binary_out(BinaryOp::Add, &lo, &lo, &hi)
+                .unwrap_err()
+                .to_string()
+                .contains("single memory location")
+        );
+        let e = TensorImpl::zeros(&[1], DType::F32)
+            .unwrap()
+            .expand(&[4])
+            .unwrap();
+        assert!(
+            ft_kernels::unary_out(
+                UnaryOp::Neg,
+                &TensorImpl::zeros(&[4], DType::F32).unwrap(),
+                &e
+            )
+            .is_err()
+        );
+        // Disjoint halves of one storage: fine.
+        let y = TensorImpl::from_fn(&[8], DType::F32, |i| i as f64).unwrap();
+        let (l, r) = (y.narrow(0, 0, 4).unwrap(), y.narrow(0, 4, 4).unwrap());
+        ft_kernels::binary_out(BinaryOp::Add, &r, &r, &l).unwrap();
+        assert_eq!(
+            y.to_vec::<f32>().unwrap(),
+            vec![8., 10., 12., 14., 4., 5., 6., 7.]
+        );
+    });
+}
+
+#[test]
+fn where_clamp_and_cast_follow_pytorch() {
+    use ft_core::Scalar;
+    let c = TensorImpl::from_slice(&[true, false, true], &[3]).unwrap();
+    let a = TensorImpl::from_slice(&[1i64, 2, 3], &[3]).unwrap();
+    let b = TensorImpl::from_slice(&[0.5f32], &[1]).unwrap();
+    let w = ft_kernels::where_(&c, &a, &b).unwrap();
+    assert_eq!(w.dtype(), DType::F32);
+    assert_eq!(w.to_vec::<f32>().unwrap(), vec![1.0, 0.5, 3.0]);
+    assert!(ft_kernels::where_(&a, &a, &a).is_err());
+    let x = TensorImpl::from_slice(&[f32::NAN, -3.0, 0.2, 9.0], &[4]).unwrap();
+    let y = ft_kernels::clamp(&x, Some(Scalar::Float(0.0)), Some(Scalar::Float(1.0))).unwrap();
+    let yv = y.to_vec::<f32>().unwrap();
+    assert!(yv[0].is_nan());
+    assert_eq!(&yv[1..], &[0.0, 0.2, 1.0]);
+    let y = ft_kernels::clamp(&x, Some(Scalar::Int(1)), Some(Scalar::Int(0))).unwrap();
+    assert_eq!(
+        &y.to_vec::<f32>().unwrap()[1..],
+        &[0.0, 0.0, 0.0],
+        "min > max gives max"
+    );
+    let i = TensorImpl::from_slice(&[1i64, 2, 3], &[3]).unwrap();
+    assert_eq!(
+        ft_kernels::clamp(&i, Some(Scalar::Float(1.5)), None)
+            .unwrap()
+            .dtype(),
+        DType::F32
+    );
+    assert!(ft_kernels::clamp(&i, None, None).is_err());
+    // Casts: float to int truncates, to bool is != 0, NaN to bool is true.
+    let f = TensorImpl::from_slice(&[-2.7f32, 0.0, f32::NAN, 300.0], &[4]).unwrap();
+    assert_eq!(
+        ft_kernels::cast(&f, DType::Bool)
+            .unwrap()
+            .to_vec::<bool>()
+            .unwrap(),
+        vec![true, false, true, true]
+    );
+    assert_eq!(
+        ft_kernels::cast(&f.narrow(0, 0, 2).unwrap(), DType::I32)
+            .unwrap()
+            .to_vec::<i32>()
+            .unwrap(),
+        vec![-2, 0]
+    );
+    for from in DType::ALL {
+        for to in DType::ALL {
+            let v = values(7, from, 5);
+            let t = make(&[7], &v, from, Lay::Sliced);
+            let c = ft_kernels::cast(&t, to).unwrap();
+            let want: Vec<f64> = v.iter().map(|&x| stored(stored(x, from), to)).collect();
+            assert_eq!(c.to_vec_f64().unwrap(), want, "{from} -> {to}");
+        }
+    }
+}

@@ -290,6 +290,18 @@ fn col_tree<U: Element, R: Reducer>(
 
 // ------------------------------------------------------------ reducers
 
+/// Elements per sub-block of an f32 sum leaf: each sub-block is summed by
+/// four vector accumulators, then the sub-blocks pairwise.
+pub const SUM_SUB: usize = 256;
+
+/// The worst-case count of roundings one element of an f32 sum goes
+/// through, on an ISA with `lanes` f32 lanes, for `n` elements: serial adds
+/// in an accumulator, the horizontal reduction, and the pairwise levels.
+pub fn sum_rounding_depth(lanes: usize, n: usize) -> usize {
+    let levels = |k: usize| k.max(1).next_power_of_two().trailing_zeros() as usize;
+    SUM_SUB / (4 * lanes) + 2 + levels(lanes) + levels(BLOCK / SUM_SUB) + levels(n.div_ceil(BLOCK))
+}
+
 /// f32 sum with a SIMD leaf: four vector accumulators hide the add latency.
 struct SumF32;
 impl Reducer for SumF32 {
@@ -307,24 +319,45 @@ impl Reducer for SumF32 {
     }
     #[inline(always)]
     fn leaf<S: Vf32>(&self, s: S, xs: &[f32], _: usize) -> f32 {
-        let (head, tail) = S::as_simd_f32s(xs);
-        let z = s.splat_f32s(0.0);
-        let mut acc = [z; 4];
-        let mut chunks = head.chunks_exact(4);
-        for c in &mut chunks {
-            for k in 0..4 {
-                acc[k] = s.add_f32s(acc[k], c[k]);
+        let mut parts = [0.0f32; BLOCK / SUM_SUB];
+        let mut n = 0;
+        for sub in xs.chunks(SUM_SUB) {
+            parts[n] = sum_sub(s, sub);
+            n += 1;
+        }
+        // Pairwise over the sub-block sums.
+        while n > 1 {
+            for k in 0..n / 2 {
+                parts[k] = parts[2 * k] + parts[2 * k + 1];
             }
+            if n % 2 == 1 {
+                parts[n / 2] = parts[n - 1];
+            }
+            n = n.div_ceil(2);
         }
-        for (k, &v) in chunks.remainder().iter().enumerate() {
-            acc[k] = s.add_f32s(acc[k], v);
-        }
-        acc[0] = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
-        if !tail.is_empty() {
-            acc[0] = s.add_f32s(acc[0], s.partial_load_f32s(tail));
-        }
-        s.reduce_sum_f32s(acc[0])
+        parts[0]
     }
+}
+
+#[inline(always)]
+fn sum_sub<S: Vf32>(s: S, xs: &[f32]) -> f32 {
+    let (head, tail) = S::as_simd_f32s(xs);
+    let z = s.splat_f32s(0.0);
+    let mut acc = [z; 4];
+    let mut chunks = head.chunks_exact(4);
+    for c in &mut chunks {
+        for k in 0..4 {
+            acc[k] = s.add_f32s(acc[k], c[k]);
+        }
+    }
+    for (k, &v) in chunks.remainder().iter().enumerate() {
+        acc[k] = s.add_f32s(acc[k], v);
+    }
+    if !tail.is_empty() {
+        acc[3] = s.add_f32s(acc[3], s.partial_load_f32s(tail));
+    }
+    let v = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
+    s.reduce_sum_f32s(v)
 }
 
 /// Sum or product in an accumulation type.
@@ -690,6 +723,7 @@ fn check_nonempty(op: &str, x: &TensorImpl, dim: Option<isize>) -> Result<()> {
     if x.numel() != 0 {
         return Ok(());
     }
+    // A 0-dim tensor always has its one element; only shapes can be empty.
     Err(match dim {
         None => Error::new(
             ErrorKind::Index,
@@ -704,6 +738,9 @@ fn check_nonempty(op: &str, x: &TensorImpl, dim: Option<isize>) -> Result<()> {
         ),
         Some(d) => {
             let w = wrap_dim(d, x.ndim())?;
+            if x.ndim() > 0 && x.shape()[w] != 0 {
+                return Ok(()); // empty elsewhere: an empty result, as PyTorch
+            }
             Error::new(
                 ErrorKind::Index,
                 format!("{op}(): Expected reduction dim {w} to have non-zero size."),

@@ -1,0 +1,515 @@
+//! Reductions and softmax against f64 references on every ISA and layout;
+//! bitwise identity across thread counts; summation accuracy.
+
+mod common;
+use common::*;
+use ft_core::{DType, Generator, TensorImpl};
+use ft_kernels::{NormP, UnaryOp};
+
+/// Reference reduction of `vals` (row-major over `shape`) over `dims`:
+/// returns (out_shape without keepdim, groups of values per output).
+fn groups(shape: &[usize], vals: &[f64], dims: &[usize]) -> (Vec<usize>, Vec<Vec<f64>>) {
+    let kept: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
+    let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+    let n_out: usize = out_shape.iter().product();
+    let mut g = vec![Vec::new(); n_out];
+    for (p, &v) in vals.iter().enumerate() {
+        let mut idx = vec![0; shape.len()];
+        let mut r = p;
+        for d in (0..shape.len()).rev() {
+            idx[d] = r % shape[d];
+            r /= shape[d];
+        }
+        let mut o = 0;
+        for &d in &kept {
+            o = o * shape[d] + idx[d];
+        }
+        g[o].push(v);
+    }
+    (out_shape, g)
+}
+
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    if want.is_nan() {
+        return got.is_nan();
+    }
+    if want.is_infinite() {
+        return got == want;
+    }
+    (got - want).abs() <= rel * want.abs().max(1.0)
+}
+
+#[test]
+fn reductions_match_reference_on_every_isa_and_layout() {
+    let shapes: [(&[usize], &[&[isize]]); 4] = [
+        (&[4, 5, 6], &[&[0], &[1], &[2], &[0, 2], &[-1, -2], &[]]),
+        (&[37, 3], &[&[0], &[1]]),
+        (&[0, 3], &[&[0], &[1]]),
+        (&[], &[&[]]),
+    ];
+    for_each_isa(|isa| {
+        for (shape, dimsets) in shapes {
+            for dt in [
+                DType::F32,
+                DType::F64,
+                DType::F16,
+                DType::I64,
+                DType::I32,
+                DType::U8,
+                DType::Bool,
+            ] {
+                for lay in LAYS {
+                    let n: usize = shape.iter().product();
+                    let v = values(n, dt, 3);
+                    let x = make(shape, &v, dt, lay);
+                    let ev: Vec<f64> = effective(shape, &v, lay)
+                        .iter()
+                        .map(|&a| stored(a, dt))
+                        .collect();
+                    for dims in dimsets {
+                        let wd: Vec<usize> = if dims.is_empty() {
+                            (0..shape.len()).collect()
+                        } else {
+                            dims.iter()
+                                .map(|&d| {
+                                    if d < 0 {
+                                        (d + shape.len() as isize) as usize
+                                    } else {
+                                        d as usize
+                                    }
+                                })
+                                .collect()
+                        };
+                        let (oshape, g) = groups(shape, &ev, &wd);
+                        let tag = format!("{dt} {lay:?} {shape:?} dims {dims:?} {isa}");
+                        for keepdim in [false, true] {
+                            let dsel = Some(*dims);
+                            let s = ft_kernels::sum(&x, dsel, keepdim, None).unwrap();
+                            let want_shape: Vec<usize> = if keepdim {
+                                (0..shape.len())
+                                    .map(|d| if wd.contains(&d) { 1 } else { shape[d] })
+                                    .collect()
+                            } else {
+                                oshape.clone()
+                            };
+                            assert_eq!(s.shape(), &want_shape[..], "sum shape {tag}");
+                            let sv = s.to_vec_f64().unwrap();
+                            let od = s.dtype();
+                            let tol = match od {
+                                DType::F16 => 2e-3,
+                                DType::F32 => 1e-6,
+                                _ => 1e-12,
+                            };
+                            for (i, grp) in g.iter().enumerate() {
+                                let want = stored(grp.iter().sum(), od);
+                                assert!(close(sv[i], want, tol), "sum {tag}: {} vs {want}", sv[i]);
+                            }
+                            let p = ft_kernels::prod(&x, dsel, keepdim, None)
+                                .unwrap()
+                                .to_vec_f64()
+                                .unwrap();
+                            for (i, grp) in g.iter().enumerate() {
+                                let want = if od == DType::I64 {
+                                    grp.iter().fold(1i64, |a, &x| a.wrapping_mul(x as i64)) as f64
+                                } else {
+                                    stored(grp.iter().product(), od)
+                                };
+                                assert!(
+                                    close(p[i], want, tol.max(1e-5)),
+                                    "prod {tag}: {} vs {want}",
+                                    p[i]
+                                );
+                            }
+                            if dt.is_floating_point() {
+                                let m = ft_kernels::mean(&x, dsel, keepdim, None)
+                                    .unwrap()
+                                    .to_vec_f64()
+                                    .unwrap();
+                                let vr = ft_kernels::var(&x, dsel, 1.0, keepdim)
+                                    .unwrap()
+                                    .to_vec_f64()
+                                    .unwrap();
+                                let sd = ft_kernels::std(&x, dsel, 0.0, keepdim)
+                                    .unwrap()
+                                    .to_vec_f64()
+                                    .unwrap();
+                                let lse = ft_kernels::logsumexp(&x, dsel, keepdim)
+                                    .unwrap()
+                                    .to_vec_f64()
+                                    .unwrap();
+                                let n2 = ft_kernels::norm(&x, NormP::Two, dsel, keepdim)
+                                    .unwrap()
+                                    .to_vec_f64()
+                                    .unwrap();
+                                let n1 = ft_kernels::norm(&x, NormP::One, dsel, keepdim)
+                                    .unwrap()
+                                    .to_vec_f64()
+                                    .unwrap();
+                                for (i, grp) in g.iter().enumerate() {
+                                    let k = grp.len() as f64;
+                                    let mu = grp.iter().sum::<f64>() / k;
+                                    let ss: f64 = grp.iter().map(|x| (x - mu) * (x - mu)).sum();
+                                    assert!(close(m[i], mu, tol), "mean {tag}");
+                                    assert!(
+                                        close(vr[i], ss / (k - 1.0).max(0.0), tol.max(1e-6)),
+                                        "var {tag}: {} vs {}",
+                                        vr[i],
+                                        ss / (k - 1.0)
+                                    );
+                                    assert!(
+                                        close(sd[i], (ss / k).sqrt(), tol.max(1e-6)),
+                                        "std {tag}"
+                                    );
+                                    let mx = grp.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                                    let want = if grp.is_empty() {
+                                        f64::NEG_INFINITY
+                                    } else {
+                                        mx + grp.iter().map(|x| (x - mx).exp()).sum::<f64>().ln()
+                                    };
+                                    assert!(close(lse[i], want, tol.max(1e-6)), "logsumexp {tag}");
+                                    assert!(
+                                        close(
+                                            n2[i],
+                                            grp.iter().map(|x| x * x).sum::<f64>().sqrt(),
+                                            tol.max(1e-6)
+                                        ),
+                                        "norm2 {tag}"
+                                    );
+                                    assert!(
+                                        close(
+                                            n1[i],
+                                            grp.iter().map(|x| x.abs()).sum::<f64>(),
+                                            tol.max(1e-6)
+                                        ),
+                                        "norm1 {tag}"
+                                    );
+                                }
+                            }
+                            let an = ft_kernels::any(&x, dsel, keepdim)
+                                .unwrap()
+                                .to_vec_f64()
+                                .unwrap();
+                            let al = ft_kernels::all(&x, dsel, keepdim)
+                                .unwrap()
+                                .to_vec_f64()
+                                .unwrap();
+                            for (i, grp) in g.iter().enumerate() {
+                                assert_eq!(
+                                    an[i],
+                                    grp.iter().any(|&x| x != 0.0) as u8 as f64,
+                                    "any {tag}"
+                                );
+                                assert_eq!(
+                                    al[i],
+                                    grp.iter().all(|&x| x != 0.0) as u8 as f64,
+                                    "all {tag}"
+                                );
+                            }
+                        }
+                        // max/min with indices over one dim.
+                        if dims.len() == 1 && shape[wd[0]] > 0 {
+                            let (vals, idx) = ft_kernels::max_dim(&x, dims[0], false).unwrap();
+                            let (mv, mi) =
+                                (vals.to_vec_f64().unwrap(), idx.to_vec::<i64>().unwrap());
+                            let am = ft_kernels::argmin(&x, Some(dims[0]), false)
+                                .unwrap()
+                                .to_vec::<i64>()
+                                .unwrap();
+                            for (i, grp) in g.iter().enumerate() {
+                                let best = grp.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                                let first = grp.iter().position(|&v| v == best).unwrap() as i64;
+                                assert_eq!((mv[i], mi[i]), (best, first), "max_dim {tag}");
+                                let lo = grp.iter().cloned().fold(f64::INFINITY, f64::min);
+                                assert_eq!(
+                                    am[i],
+                                    grp.iter().position(|&v| v == lo).unwrap() as i64,
+                                    "argmin {tag}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn reduction_edges_follow_pytorch() {
+    let nan = TensorImpl::from_slice(&[1.0f32, f32::NAN, 3.0, f32::NAN], &[4]).unwrap();
+    assert!(ft_kernels::max(&nan).unwrap().to_vec::<f32>().unwrap()[0].is_nan());
+    assert_eq!(
+        ft_kernels::argmax(&nan, None, false)
+            .unwrap()
+            .to_vec::<i64>()
+            .unwrap(),
+        vec![1]
+    );
+    let ties = TensorImpl::from_slice(&[3.0f32, 1.0, 3.0], &[3]).unwrap();
+    assert_eq!(
+        ft_kernels::argmax(&ties, None, false)
+            .unwrap()
+            .to_vec::<i64>()
+            .unwrap(),
+        vec![0]
+    );
+    let empty = TensorImpl::zeros(&[0], DType::F32).unwrap();
+    assert!(
+        ft_kernels::max(&empty)
+            .unwrap_err()
+            .to_string()
+            .contains("Specify the reduction dim")
+    );
+    assert!(
+        ft_kernels::mean(&empty, None, false, None)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()[0]
+            .is_nan()
+    );
+    let e2 = TensorImpl::zeros(&[2, 0], DType::F32).unwrap();
+    assert_eq!(
+        ft_kernels::sum(&e2, Some(&[1]), false, None)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        vec![0.0, 0.0]
+    );
+    assert_eq!(
+        ft_kernels::prod(&e2, Some(&[1]), false, None)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        vec![1.0, 1.0]
+    );
+    assert!(
+        ft_kernels::max_dim(&e2, 1, false)
+            .unwrap_err()
+            .to_string()
+            .contains("Expected reduction dim 1 to have non-zero size")
+    );
+    let i = TensorImpl::from_slice(&[3i64, -2], &[2]).unwrap();
+    assert!(
+        ft_kernels::mean(&i, None, false, None)
+            .unwrap_err()
+            .to_string()
+            .contains("Got: Long")
+    );
+    assert!(ft_kernels::var(&i, None, 1.0, false).is_err());
+    assert_eq!(
+        ft_kernels::sum(
+            &TensorImpl::from_slice(&[true, true], &[2]).unwrap(),
+            None,
+            false,
+            None
+        )
+        .unwrap()
+        .dtype(),
+        DType::I64
+    );
+    assert_eq!(
+        ft_kernels::any(
+            &TensorImpl::from_slice(&[0u8, 2], &[2]).unwrap(),
+            None,
+            false
+        )
+        .unwrap()
+        .dtype(),
+        DType::U8
+    );
+    let big = i64::MAX - 5;
+    let bi = TensorImpl::from_slice(&[big, 1], &[2]).unwrap();
+    assert_eq!(
+        ft_kernels::max(&bi).unwrap().to_vec::<i64>().unwrap(),
+        vec![big],
+        "int64 max is exact"
+    );
+    assert!(
+        ft_kernels::sum(&i, Some(&[0, 0]), false, None)
+            .unwrap_err()
+            .to_string()
+            .contains("appears multiple times")
+    );
+    assert!(ft_kernels::sum(&i, Some(&[1]), false, None).is_err());
+}
+
+/// Runs `f` on a rayon pool of `n` threads.
+fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+#[test]
+fn reductions_are_bitwise_identical_across_thread_counts() {
+    let mut g = Generator::new(11);
+    let x = TensorImpl::rand(&[1 << 20], DType::F32, &mut g).unwrap();
+    let m = TensorImpl::randn(&[515, 1031], DType::F32, &mut g).unwrap();
+    let run = || {
+        let mut bits: Vec<Vec<u64>> = Vec::new();
+        let mut push = |t: TensorImpl| {
+            bits.push(
+                t.to_vec_f64()
+                    .unwrap()
+                    .into_iter()
+                    .map(f64::to_bits)
+                    .collect(),
+            )
+        };
+        push(ft_kernels::sum(&x, None, false, None).unwrap());
+        push(ft_kernels::sum(&m, Some(&[0]), false, None).unwrap());
+        push(ft_kernels::sum(&m, Some(&[1]), false, None).unwrap());
+        push(ft_kernels::mean(&m.t().unwrap(), Some(&[1]), false, None).unwrap());
+        push(ft_kernels::var(&x, None, 1.0, false).unwrap());
+        push(ft_kernels::logsumexp(&m, Some(&[0]), false).unwrap());
+        push(ft_kernels::norm(&x, NormP::Two, None, false).unwrap());
+        push(ft_kernels::softmax(&m, -1).unwrap());
+        bits
+    };
+    let names = [
+        "sum",
+        "sum dim 0",
+        "sum dim 1",
+        "mean of a view",
+        "var",
+        "logsumexp",
+        "norm",
+        "softmax",
+    ];
+    // Inside the ISA lock: other tests switch ISAs, which changes results.
+    for_each_isa(|isa| {
+        let one = with_threads(1, run);
+        for n in [2, 3] {
+            let other = with_threads(n, run);
+            for (k, name) in names.iter().enumerate() {
+                assert!(
+                    one[k] == other[k],
+                    "{name} on {isa}: 1 vs {n} threads differ"
+                );
+            }
+        }
+    });
+}
+
+/// Float sums are pairwise over fixed blocks: each element passes through
+/// at most `sum_rounding_depth` roundings (a few dozen on the scalar path, a
+/// dozen or two with vectors), so the error is O(log n) like PyTorch's
+/// cascade sum and not the O(n) of a plain loop. The data is the worst
+/// case for rounding (every add rounds the same way).
+#[test]
+fn float_sum_is_at_least_as_accurate_as_a_cascade_sum() {
+    let n = 1 << 24;
+    let x = TensorImpl::full(&[n], 0.1f64, DType::F32).unwrap();
+    let exact = n as f64 * (0.1f32 as f64);
+    for_each_isa(|isa| {
+        let got = ft_kernels::sum(&x, None, false, None)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()[0] as f64;
+        let rel = (got - exact).abs() / exact;
+        let depth = ft_kernels::ops::reduce::sum_rounding_depth(isa.f32_lanes(), n);
+        let bound = depth as f64 * f32::EPSILON as f64 / 2.0;
+        assert!(
+            rel <= bound,
+            "{isa}: relative error {rel:e} > {depth} half-ulps ({bound:e})"
+        );
+        eprintln!("{isa}: relative error {rel:e}, bound {bound:e} ({depth} roundings)");
+    });
+    let mut naive = 0f32;
+    for _ in 0..n {
+        naive += 0.1f32;
+    }
+    let naive_rel = ((naive as f64 - exact) / exact).abs();
+    assert!(
+        naive_rel > 0.1,
+        "the data is hard for a plain loop: {naive_rel:e}"
+    );
+}
+
+#[test]
+fn softmax_matches_reference_and_is_stable() {
+    for_each_isa(|isa| {
+        for dt in [DType::F32, DType::F64, DType::F16, DType::BF16] {
+            for lay in LAYS {
+                for (shape, dim) in [
+                    (&[3usize, 70][..], -1isize),
+                    (&[5, 4, 3], 0),
+                    (&[5, 4, 3], 1),
+                    (&[4, 0], -1),
+                    (&[], 0),
+                ] {
+                    let n: usize = shape.iter().product();
+                    let v: Vec<f64> = values(n, dt, 4).iter().map(|x| x * 30.0).collect();
+                    let x = make(shape, &v, dt, lay);
+                    let ev: Vec<f64> = effective(shape, &v, lay)
+                        .iter()
+                        .map(|&a| stored(a, dt))
+                        .collect();
+                    let d = if shape.is_empty() {
+                        0
+                    } else if dim < 0 {
+                        shape.len() - 1
+                    } else {
+                        dim as usize
+                    };
+                    let s = ft_kernels::softmax(&x, dim).unwrap();
+                    let ls = ft_kernels::log_softmax(&x, dim).unwrap();
+                    assert_eq!((s.shape(), s.dtype()), (shape, dt));
+                    let (sv, lv) = (s.to_vec_f64().unwrap(), ls.to_vec_f64().unwrap());
+                    // Reference per element: group by all dims but d.
+                    for p in 0..n {
+                        let mut idx = vec![0; shape.len()];
+                        let mut r = p;
+                        for k in (0..shape.len()).rev() {
+                            idx[k] = r % shape[k];
+                            r /= shape[k];
+                        }
+                        let row: Vec<f64> = if shape.is_empty() {
+                            vec![ev[0]]
+                        } else {
+                            (0..shape[d])
+                                .map(|j| {
+                                    let mut q = 0;
+                                    for k in 0..shape.len() {
+                                        q = q * shape[k] + if k == d { j } else { idx[k] };
+                                    }
+                                    ev[q]
+                                })
+                                .collect()
+                        };
+                        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let z: f64 = row.iter().map(|x| (x - m).exp()).sum();
+                        let want = (ev[p] - m).exp() / z;
+                        let want_log = ev[p] - m - z.ln();
+                        let tol = match dt {
+                            DType::F64 => 1e-12,
+                            DType::F32 => 1e-5,
+                            _ => 1e-2,
+                        };
+                        assert!(
+                            (sv[p] - want).abs() <= tol * want.max(1e-30).max(1e-3),
+                            "softmax {dt} {lay:?} {shape:?} {isa}: {} vs {want}",
+                            sv[p]
+                        );
+                        assert!(
+                            (lv[p] - want_log).abs() <= tol * want_log.abs().max(1.0),
+                            "log_softmax {dt} {lay:?} {shape:?} {isa}"
+                        );
+                    }
+                }
+            }
+        }
+        // Huge inputs do not overflow; NaN poisons its row only.
+        let x = TensorImpl::from_slice(&[1000.0f32, 1000.0, f32::NAN, 0.0], &[2, 2]).unwrap();
+        let s = ft_kernels::softmax(&x, -1)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(&s[..2], &[0.5, 0.5]);
+        assert!(s[2].is_nan() && s[3].is_nan());
+        assert!(ft_kernels::softmax(&TensorImpl::zeros(&[2], DType::I64).unwrap(), 0).is_err());
+    });
+    let _ = UnaryOp::Exp;
+}

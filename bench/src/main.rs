@@ -1,50 +1,261 @@
-//! `ft-bench`: the benchmark suite report (see bench/WORKLOADS.md).
+//! `ft-bench`: the FrankenTorch benchmark suite (bench/WORKLOADS.md).
 //!
-//! Usage: `ft-bench run [--filter SUBSTRING]`, `ft-bench list`.
+//! ```text
+//! ft-bench run [--threads N] [--filter SUBSTR]   the suite table
+//! ft-bench ceilings                              measure and cache the machine's ceilings
+//! ft-bench record --label L [--filter SUBSTR] [--hyperfine]
+//! ft-bench compare A B                           before/after table + output verdict
+//! ft-bench torch [--filter SUBSTR] [--record L]  side by side with PyTorch
+//! ft-bench list                                  the suite and what is implemented
+//! ```
 
-mod suite;
-
+use ft_bench::measure::Measurement;
+use ft_bench::suite::{Figure, SUITE, Workload};
+use ft_bench::{ceilings, measure, record, targets};
+use std::io::Write as _;
 use std::process::ExitCode;
-use suite::SUITE;
 
-fn usage() -> ExitCode {
-    eprintln!("usage: ft-bench run [--filter SUBSTRING] | ft-bench list");
-    ExitCode::from(2)
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Args {
+    cmd: String,
+    positional: Vec<String>,
+    threads: Option<usize>,
+    filter: Option<String>,
+    label: Option<String>,
+    record: Option<String>,
+    hyperfine: bool,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut a = Args {
+        cmd: it.next().unwrap_or_else(|| "run".into()),
+        positional: vec![],
+        threads: None,
+        filter: None,
+        label: None,
+        record: None,
+        hyperfine: false,
+    };
+    while let Some(x) = it.next() {
+        let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match x.as_str() {
+            "--threads" => {
+                a.threads = Some(
+                    val("--threads")?
+                        .parse()
+                        .map_err(|_| "--threads takes a number")?,
+                )
+            }
+            "--filter" => a.filter = Some(val("--filter")?),
+            "--label" => a.label = Some(val("--label")?),
+            "--record" => a.record = Some(val("--record")?),
+            "--hyperfine" => a.hyperfine = true,
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            _ => a.positional.push(x),
+        }
+    }
+    Ok(a)
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filter = match args.iter().position(|a| a == "--filter") {
-        Some(i) => match args.get(i + 1) {
-            Some(f) => Some(f.as_str()),
-            None => return usage(),
-        },
-        None => None,
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ft-bench: {e}");
+            return usage();
+        }
     };
-    match args.first().map(String::as_str) {
-        Some("run") | Some("list") | None => {
-            print_suite(filter);
+    match args.cmd.as_str() {
+        "run" => {
+            let results = run_suite(&args);
+            print_table(&results);
             ExitCode::SUCCESS
         }
-        Some(_) => usage(),
+        "list" => {
+            list();
+            ExitCode::SUCCESS
+        }
+        "ceilings" => {
+            let c = ceilings::measure_and_cache(max_threads());
+            println!("{}", serde_json::to_string_pretty(&c).expect("json"));
+            ExitCode::SUCCESS
+        }
+        "record" => match &args.label {
+            Some(l) => record(&args, l),
+            None => {
+                eprintln!("ft-bench record: --label L is required");
+                usage()
+            }
+        },
+        "compare" => match &args.positional[..] {
+            [a, b] => compare(a, b),
+            _ => usage(),
+        },
+        "torch" => torch(&args),
+        "-h" | "--help" | "help" => {
+            let _ = usage();
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("ft-bench: unknown command {other}");
+            usage()
+        }
     }
 }
 
-fn print_suite(filter: Option<&str>) {
-    println!("FrankenTorch benchmark suite v1 (bench/WORKLOADS.md)\n");
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: ft-bench run [--threads N] [--filter S] | ceilings | record --label L [--filter S] \
+         [--hyperfine] | compare A B | torch [--filter S] [--record L] | list"
+    );
+    ExitCode::from(2)
+}
+
+fn max_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn selected(args: &Args) -> Vec<&'static Workload> {
+    SUITE
+        .iter()
+        .filter(|w| args.filter.as_deref().is_none_or(|f| w.id.contains(f)))
+        .collect()
+}
+
+fn thread_counts(args: &Args) -> Vec<usize> {
+    match args.threads {
+        Some(t) => vec![t.max(1)],
+        None if max_threads() > 1 => vec![1, max_threads()],
+        None => vec![1],
+    }
+}
+
+/// Measures every implemented selected workload at each thread count.
+fn run_suite(args: &Args) -> Vec<(&'static Workload, Measurement)> {
+    let work: Vec<_> = selected(args)
+        .into_iter()
+        .filter(|w| w.setup.is_some())
+        .collect();
+    let threads = thread_counts(args);
+    let total = work.len() * threads.len();
+    let mut out = Vec::new();
+    let mut done = 0;
+    for w in work {
+        let mut call = (w.setup.expect("filtered"))();
+        for &t in &threads {
+            progress(done, total, w.id, t);
+            out.push((w, measure::measure(w, &mut call, t)));
+            done += 1;
+        }
+    }
+    progress_clear(total);
+    out
+}
+
+fn progress(done: usize, total: usize, id: &str, t: usize) {
+    let width = 24;
+    let filled = (done * width).checked_div(total).unwrap_or(width);
+    eprint!(
+        "\r[{}{}] {done}/{total} {id} ({t}T)            ",
+        "#".repeat(filled),
+        ".".repeat(width - filled)
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn progress_clear(total: usize) {
+    progress(total, total, "done", 0);
+    eprintln!();
+}
+
+fn share(w: &Workload, m: &Measurement, c: &Option<ceilings::Ceilings>) -> String {
+    let ceil = c.as_ref().and_then(|c| match w.figure {
+        Figure::GBps => c.bandwidth(m.threads),
+        Figure::GFlops => c.flops(m.threads),
+        _ => None,
+    });
+    match ceil {
+        Some(x) => format!("{:.0}%", 100.0 * m.value / x),
+        None => "-".into(),
+    }
+}
+
+fn ensure_ceilings() -> Option<ceilings::Ceilings> {
+    if let Some(c) = ceilings::load() {
+        return Some(c);
+    }
+    eprintln!("ft-bench: no cached ceilings; measuring them first (ft-bench ceilings)");
+    Some(ceilings::measure_and_cache(max_threads()))
+}
+
+fn print_table(results: &[(&Workload, Measurement)]) {
+    let c = ensure_ceilings();
+    println!(
+        "FrankenTorch suite v1 on {} ({} ISA)\n",
+        record::fingerprint().cpu,
+        ft_kernels::isa()
+    );
+    if let Some(c) = &c {
+        let bw: Vec<String> = c
+            .triad_gbps
+            .iter()
+            .map(|(t, v)| format!("{v:.1} GB/s at {t}T"))
+            .collect();
+        let fl: Vec<String> = c
+            .fma_gflops
+            .iter()
+            .map(|(t, v)| format!("{v:.0} GFLOP/s at {t}T"))
+            .collect();
+        println!(
+            "ceilings: triad {}; peak FMA {}\n",
+            bw.join(", "),
+            fl.join(", ")
+        );
+    }
+    println!("| id | threads | median | figure | share of ceiling |");
+    println!("|---|---|---|---|---|");
+    for (w, m) in results {
+        println!(
+            "| {} | {} | {} | {:.2} {} | {} |",
+            w.id,
+            m.threads,
+            fmt_ns(m.median_ns),
+            m.value,
+            m.unit,
+            share(w, m, &c)
+        );
+    }
+    let missing: Vec<String> = SUITE
+        .iter()
+        .filter_map(|w| w.needs.map(|n| format!("{} ({n})", w.id)))
+        .collect();
+    if !missing.is_empty() {
+        println!("\nnot implemented yet: {}", missing.join(", "));
+    }
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn list() {
     println!("| id | op | shapes | figure | status |");
     println!("|---|---|---|---|---|");
-    let mut measured = 0;
-    for w in SUITE
-        .iter()
-        .filter(|w| filter.is_none_or(|f| w.id.contains(f)))
-    {
+    for w in SUITE {
         let status = match w.needs {
-            Some(issue) => format!("not implemented yet: needs {issue}"),
-            None => {
-                measured += 1;
-                "implemented".to_string()
-            }
+            Some(n) => format!("needs {n}"),
+            None => "implemented".into(),
         };
         println!(
             "| {} | {} | {} | {} | {status} |",
@@ -54,5 +265,209 @@ fn print_suite(filter: Option<&str>) {
             w.figure.unit()
         );
     }
-    println!("\n{measured} workload(s) can be measured in this build.");
+}
+
+fn record(args: &Args, label: &str) -> ExitCode {
+    let results: Vec<Measurement> = run_suite(args).into_iter().map(|(_, m)| m).collect();
+    let mut rec = record::Record {
+        label: label.to_string(),
+        fingerprint: record::fingerprint(),
+        results,
+        hyperfine: vec![],
+    };
+    if args.hyperfine {
+        rec.hyperfine = hyperfine(args);
+    }
+    let dir = record::runs_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("{label}.json"));
+    match std::fs::write(&path, serde_json::to_string_pretty(&rec).expect("json")) {
+        Ok(()) => {
+            println!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ft-bench record: {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whole-process timings of `ft-bench run --filter ID` by hyperfine.
+fn hyperfine(args: &Args) -> Vec<serde_json::Value> {
+    if std::process::Command::new("hyperfine")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("ft-bench: hyperfine not installed (scripts/setup.sh installs it); skipping");
+        return vec![];
+    }
+    let exe = std::env::current_exe().expect("exe");
+    let mut out = vec![];
+    for w in selected(args).into_iter().filter(|w| w.setup.is_some()) {
+        let tmp = std::env::temp_dir().join(format!("ft-hyperfine-{}.json", w.id));
+        let cmd = format!(
+            "{} run --threads {} --filter {}",
+            exe.display(),
+            max_threads(),
+            w.id
+        );
+        let st = std::process::Command::new("hyperfine")
+            .args([
+                "--runs",
+                "5",
+                "--warmup",
+                "1",
+                "--style",
+                "none",
+                "--export-json",
+            ])
+            .arg(&tmp)
+            .arg(&cmd)
+            .status();
+        if st.map(|s| s.success()).unwrap_or(false)
+            && let Ok(text) = std::fs::read_to_string(&tmp)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            out.push(serde_json::json!({"id": w.id, "command": cmd, "hyperfine": v["results"]}));
+        }
+    }
+    out
+}
+
+fn compare(a: &str, b: &str) -> ExitCode {
+    let (ra, rb) = match (
+        record::load(&record::resolve(a)),
+        record::load(&record::resolve(b)),
+    ) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("ft-bench compare: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (md, ok, ratios) = record::compare(&ra, &rb);
+    println!("{md}");
+    let svg_path = record::runs_dir().join(format!("{}_vs_{}.svg", ra.label, rb.label));
+    let title = format!("{} -> {}: speed ratio (after / before)", ra.label, rb.label);
+    if std::fs::write(&svg_path, record::svg(&ratios, &title)).is_ok() {
+        println!("chart: {}", svg_path.display());
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn python() -> String {
+    std::env::var("FT_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn torch(args: &Args) -> ExitCode {
+    let py = python();
+    let has_torch = std::process::Command::new(&py)
+        .args(["-c", "import torch"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_torch {
+        println!(
+            "PyTorch is not importable with `{py}`. Install it in a venv and point FT_PYTHON at it:\n\
+             \n    python3 -m venv .venv && .venv/bin/pip install torch numpy\
+             \n    FT_PYTHON=.venv/bin/python cargo run --release -p ft-bench -- torch\n"
+        );
+        return ExitCode::SUCCESS;
+    }
+    // Ours first, then PyTorch's: never both at once on a 2-core machine.
+    let ours = run_suite(args);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/torch/suite.py");
+    let threads: Vec<String> = thread_counts(args).iter().map(|t| t.to_string()).collect();
+    let mut cmd = std::process::Command::new(&py);
+    cmd.arg(script).args(["--threads", &threads.join(",")]);
+    if let Some(f) = &args.filter {
+        cmd.args(["--filter", f]);
+    }
+    let out = match cmd.output() {
+        Ok(o) if o.status.success() => o.stdout,
+        Ok(o) => {
+            eprintln!(
+                "ft-bench torch: suite.py failed:\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("ft-bench torch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tv: serde_json::Value = match serde_json::from_slice(&out) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ft-bench torch: bad output from suite.py: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let targets = targets::load();
+    let c = ensure_ceilings();
+    println!(
+        "FrankenTorch vs PyTorch {} on {}, measured in one run\n",
+        tv["torch_version"].as_str().unwrap_or("?"),
+        record::fingerprint().cpu
+    );
+    println!(
+        "| id | threads | ours | PyTorch | unit | ours/PyTorch | share of ceiling | target | status |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let empty = vec![];
+    let theirs = tv["results"].as_array().unwrap_or(&empty);
+    let mut misses = 0;
+    for (w, m) in &ours {
+        let t = theirs
+            .iter()
+            .find(|r| r["id"] == w.id && r["threads"].as_u64() == Some(m.threads as u64));
+        let tval = t.and_then(|r| r["value"].as_f64());
+        let lower_better = matches!(w.figure, Figure::NsPerOp | Figure::UsPerChain);
+        let ratio = tval.map(|v| {
+            if lower_better {
+                v / m.value
+            } else {
+                m.value / v
+            }
+        });
+        let (target, status) = targets::judge(&targets, w.id, m.threads, m.value, tval);
+        if status.starts_with("MISS") {
+            misses += 1;
+        }
+        println!(
+            "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
+            w.id,
+            m.threads,
+            m.value,
+            tval.map(|v| format!("{v:.2}")).unwrap_or("-".into()),
+            m.unit,
+            ratio.map(|r| format!("{r:.2}x")).unwrap_or("-".into()),
+            share(w, m, &c),
+            target,
+            status
+        );
+    }
+    println!("\n{misses} miss(es) against bench/TARGETS.md");
+    if let Some(label) = &args.record {
+        let rec = serde_json::json!({
+            "label": label,
+            "fingerprint": record::fingerprint(),
+            "ours": ours.iter().map(|(_, m)| m).collect::<Vec<_>>(),
+            "torch": tv,
+            "ceilings": c,
+        });
+        let path = record::runs_dir().join(format!("{label}.json"));
+        let _ = std::fs::create_dir_all(record::runs_dir());
+        if std::fs::write(&path, serde_json::to_string_pretty(&rec).expect("json")).is_ok() {
+            println!("wrote {}", path.display());
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -1,5 +1,8 @@
 //! The canonical workloads (WORKLOADS.md, suite v1), by id. A workload whose
-//! op does not exist yet has no body; adding it is one `body` entry here.
+//! op does not exist yet has no `setup`; adding it is one entry here.
+
+use ft_core::{DType, Generator, TensorImpl};
+use ft_kernels::{BinaryOp, UnaryOp};
 
 /// What a workload's throughput is reported in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,150 +37,267 @@ pub struct Workload {
     pub figure: Figure,
     /// The issue that adds the op, while the op is missing.
     pub needs: Option<&'static str>,
+    /// Bytes moved (GB/s) or floating-point operations (GFLOP/s) per call.
+    pub work: f64,
+    /// Builds the inputs (outside the timed region) and returns the call.
+    pub setup: Option<fn() -> Call>,
 }
 
+/// One timed call: allocates its output, as a user's `a + b` does.
+pub type Call = Box<dyn FnMut() -> TensorImpl + Send>;
+
+/// Uniform in [-1, 1) from a seeded generator (never zeros in practice).
+pub fn input(shape: &[usize], seed: u64) -> TensorImpl {
+    let mut g = Generator::new(seed);
+    TensorImpl::from_fn(shape, DType::F32, |_| g.uniform_f32() * 2.0 - 1.0).expect("input")
+}
+
+fn binop(a: TensorImpl, b: TensorImpl, transpose_a: bool) -> Call {
+    Box::new(move || {
+        let a = if transpose_a {
+            a.t().expect("2-D")
+        } else {
+            a.clone()
+        };
+        ft_kernels::binary(BinaryOp::Add, &a, &b).expect("add")
+    })
+}
+
+fn unop(op: UnaryOp) -> Call {
+    let a = input(&[4_194_304], 1);
+    Box::new(move || ft_kernels::unary(op, &a).expect("unary"))
+}
+
+const M: f64 = 1.0;
+const F4: f64 = 4.0;
+const N16M: f64 = 16_777_216.0;
+
 macro_rules! w {
-    ($id:literal, $op:literal, $shapes:literal, $fig:ident, $needs:expr) => {
+    ($id:literal, $op:literal, $shapes:literal, $fig:ident, $needs:expr, $work:expr, $setup:expr) => {
         Workload {
             id: $id,
             op: $op,
             shapes: $shapes,
             figure: Figure::$fig,
             needs: $needs,
+            work: $work,
+            setup: $setup,
         }
     };
 }
 
-const KERNELS: Option<&str> = Some("kernels (#3)");
 const GEMM: Option<&str> = Some("GEMM (#6)");
 const DISPATCH: Option<&str> = Some("dispatch (#4)");
 const AUTOGRAD: Option<&str> = Some("autograd (#7)");
 const NN: Option<&str> = Some("nn/optim (#8)");
 
-/// Every id of WORKLOADS.md, in its order.
+const fn flops(m: f64, n: f64, k: f64) -> f64 {
+    2.0 * m * n * k
+}
+
+/// Every id of WORKLOADS.md, in its order. `work` counts bytes read plus
+/// bytes written once (f32 = 4 bytes), or 2*M*N*K for products.
 pub const SUITE: &[Workload] = &[
     w!(
         "add_f32_256k",
         "a + b",
         "[262144] + [262144]",
         GBps,
-        KERNELS
+        None,
+        3.0 * 262_144.0 * F4,
+        Some(|| binop(input(&[262_144], 1), input(&[262_144], 2), false))
     ),
     w!(
         "add_f32_16m",
         "a + b",
         "[16777216] + [16777216]",
         GBps,
-        KERNELS
+        None,
+        3.0 * N16M * F4,
+        Some(|| binop(input(&[16_777_216], 1), input(&[16_777_216], 2), false))
     ),
     w!(
         "add_f32_bcast",
         "a + b",
         "[4096, 4096] + [4096]",
         GBps,
-        KERNELS
+        None,
+        (2.0 * N16M + 4096.0) * F4,
+        Some(|| binop(input(&[4096, 4096], 1), input(&[4096], 2), false))
     ),
     w!(
         "add_f32_transposed",
         "a.t() + b",
         "[4096, 4096]ᵀ + [4096, 4096]",
         GBps,
-        KERNELS
+        None,
+        3.0 * N16M * F4,
+        Some(|| binop(input(&[4096, 4096], 1), input(&[4096, 4096], 2), true))
     ),
-    w!("exp_f32_4m", "exp(a)", "[4194304]", GBps, KERNELS),
-    w!("tanh_f32_4m", "tanh(a)", "[4194304]", GBps, KERNELS),
-    w!("gelu_f32_4m", "gelu(a) (erf)", "[4194304]", GBps, KERNELS),
-    w!("sum_f32_16m", "a.sum()", "[16777216]", GBps, KERNELS),
+    w!(
+        "exp_f32_4m",
+        "exp(a)",
+        "[4194304]",
+        GBps,
+        None,
+        2.0 * 4_194_304.0 * F4,
+        Some(|| unop(UnaryOp::Exp))
+    ),
+    w!(
+        "tanh_f32_4m",
+        "tanh(a)",
+        "[4194304]",
+        GBps,
+        None,
+        2.0 * 4_194_304.0 * F4,
+        Some(|| unop(UnaryOp::Tanh))
+    ),
+    w!(
+        "gelu_f32_4m",
+        "gelu(a) (erf)",
+        "[4194304]",
+        GBps,
+        None,
+        2.0 * 4_194_304.0 * F4,
+        Some(|| unop(UnaryOp::Gelu))
+    ),
+    w!(
+        "sum_f32_16m",
+        "a.sum()",
+        "[16777216]",
+        GBps,
+        None,
+        (N16M + 1.0) * F4,
+        Some(|| {
+            let a = input(&[16_777_216], 1);
+            Box::new(move || ft_kernels::sum(&a, None, false, None).expect("sum"))
+        })
+    ),
     w!(
         "sum_dim1_f32",
         "a.sum(dim=1)",
         "[4096, 4096]",
         GBps,
-        KERNELS
+        None,
+        (N16M + 4096.0) * F4,
+        Some(|| {
+            let a = input(&[4096, 4096], 1);
+            Box::new(move || ft_kernels::sum(&a, Some(&[1]), false, None).expect("sum"))
+        })
     ),
     w!(
         "sum_dim0_f32",
         "a.sum(dim=0)",
         "[4096, 4096]",
         GBps,
-        KERNELS
+        None,
+        (N16M + 4096.0) * F4,
+        Some(|| {
+            let a = input(&[4096, 4096], 1);
+            Box::new(move || ft_kernels::sum(&a, Some(&[0]), false, None).expect("sum"))
+        })
     ),
     w!(
         "softmax_f32",
         "softmax(a, -1)",
         "[4096, 1024]",
         GBps,
-        KERNELS
+        None,
+        2.0 * 4_194_304.0 * F4,
+        Some(|| {
+            let a = input(&[4096, 1024], 1);
+            Box::new(move || ft_kernels::softmax(&a, -1).expect("softmax"))
+        })
     ),
     w!(
         "matmul_f32_64",
         "a @ b",
         "[64, 64] @ [64, 64]",
         GFlops,
-        GEMM
+        GEMM,
+        flops(64.0, 64.0, 64.0),
+        None
     ),
     w!(
         "matmul_f32_256",
         "a @ b",
         "[256, 256] @ [256, 256]",
         GFlops,
-        GEMM
+        GEMM,
+        flops(256.0, 256.0, 256.0),
+        None
     ),
     w!(
         "matmul_f32_1024",
         "a @ b",
         "[1024, 1024] @ [1024, 1024]",
         GFlops,
-        GEMM
+        GEMM,
+        flops(1024.0, 1024.0, 1024.0),
+        None
     ),
     w!(
         "matmul_f32_2048",
         "a @ b",
         "[2048, 2048] @ [2048, 2048]",
         GFlops,
-        GEMM
+        GEMM,
+        flops(2048.0, 2048.0, 2048.0),
+        None
     ),
     w!(
         "linear_f32_mlp",
         "x @ w",
         "[256, 784] @ [784, 512]",
         GFlops,
-        GEMM
+        GEMM,
+        flops(256.0, 512.0, 784.0),
+        None
     ),
     w!(
         "bmm_f32",
         "a @ b (batched)",
         "[64, 128, 128] @ [64, 128, 128]",
         GFlops,
-        GEMM
+        GEMM,
+        64.0 * flops(128.0, 128.0, 128.0),
+        None
     ),
     w!(
         "matmul_bf16_1024",
         "a @ b (bf16)",
         "[1024, 1024] @ [1024, 1024]",
         GFlops,
-        GEMM
+        GEMM,
+        flops(1024.0, 1024.0, 1024.0),
+        None
     ),
     w!(
         "mlp_train_step",
         "fwd + CE + bwd + SGD",
         "MLP 784-512-512-10, batch 256",
         StepsPerSec,
-        NN
+        NN,
+        M,
+        None
     ),
     w!(
         "small_add_latency",
         "a + b, one call",
         "[16] + [16]",
         NsPerOp,
-        DISPATCH
+        DISPATCH,
+        M,
+        None
     ),
     w!(
         "autograd_chain_latency",
         "100 x (x*1.0001+0.001), backward",
         "[16]",
         UsPerChain,
-        AUTOGRAD
+        AUTOGRAD,
+        M,
+        None
     ),
 ];
 

@@ -467,28 +467,49 @@ impl<const NIN: usize, K: Kernel<NIN>> Job for Serial<'_, NIN, K> {
             return run_tiled(s, p, self.k, t);
         }
         let rows: usize = p.shape[1..p.ndim].iter().product();
-        let mut idx = [0usize; MAX_DIMS];
-        let mut out = p.out.ptr;
-        let mut ins: [*mut u8; NIN] = std::array::from_fn(|k| p.ins[k].ptr);
+        let mut pos = Odometer::new(p, 1);
         for _ in 0..rows {
-            let ins_cur = std::array::from_fn(|k| In::Ptr(p.ins[k], ins[k]));
-            segment(s, self.k, OutCur::new(p.out, out), ins_cur, p.shape[0]);
-            // Odometer over dims 1.. (fastest of them first).
-            for d in 1..p.ndim {
-                idx[d] += 1;
-                out = step(out, p.out, d, 1);
-                for k in 0..NIN {
-                    ins[k] = step(ins[k], p.ins[k], d, 1);
-                }
-                if idx[d] < p.shape[d] {
-                    break;
-                }
-                out = step(out, p.out, d, -(p.shape[d] as isize));
-                for k in 0..NIN {
-                    ins[k] = step(ins[k], p.ins[k], d, -(p.shape[d] as isize));
-                }
-                idx[d] = 0;
+            let ins_cur = std::array::from_fn(|k| In::Ptr(p.ins[k], pos.ins[k]));
+            segment(s, self.k, OutCur::new(p.out, pos.out), ins_cur, p.shape[0]);
+            pos.advance(p);
+        }
+    }
+}
+
+/// The pointers of every operand at one position of dims `from..ndim`,
+/// advanced like an odometer (fastest of those dims first).
+struct Odometer<const NIN: usize> {
+    idx: [usize; MAX_DIMS],
+    out: *mut u8,
+    ins: [*mut u8; NIN],
+    from: usize,
+}
+
+impl<const NIN: usize> Odometer<NIN> {
+    #[inline(always)]
+    fn new(p: &Plan<NIN>, from: usize) -> Self {
+        Odometer {
+            idx: [0; MAX_DIMS],
+            out: p.out.ptr,
+            ins: std::array::from_fn(|k| p.ins[k].ptr),
+            from,
+        }
+    }
+
+    #[inline(always)]
+    fn advance(&mut self, p: &Plan<NIN>) {
+        for d in self.from..p.ndim {
+            self.idx[d] += 1;
+            let back = self.idx[d] == p.shape[d];
+            let by = if back { 1 - p.shape[d] as isize } else { 1 };
+            self.out = step(self.out, p.out, d, by);
+            for (ptr, op) in self.ins.iter_mut().zip(&p.ins) {
+                *ptr = step(*ptr, *op, d, by);
             }
+            if !back {
+                return;
+            }
+            self.idx[d] = 0;
         }
     }
 }
@@ -678,11 +699,10 @@ unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: 
 /// The tiled walk: dims 0 and 1 in `TILE x TILE` blocks; operand `t` is
 /// gathered into a buffer transposed, reading `TILE` contiguous elements per
 /// row, so that each of its cache lines is used whole.
+#[inline(always)]
 fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: &K, t: usize) {
     let outer: usize = p.shape[2..p.ndim].iter().product();
-    let mut idx = [0usize; MAX_DIMS];
-    let mut base_out = p.out.ptr;
-    let mut base_in: [*mut u8; NIN] = std::array::from_fn(|j| p.ins[j].ptr);
+    let mut pos = Odometer::new(p, 2);
     let mut tile: Vec<MaybeUninit<K::In>> = Vec::new();
     tile.resize_with(TILE * TILE, MaybeUninit::uninit);
     let top = p.ins[t];
@@ -695,7 +715,7 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                 let ti = TILE.min(p.shape[0] - i0);
                 // Gather: for each i, tj contiguous elements (unit stride in
                 // dim 1) into column i of the tile (tile[jj][ii]).
-                let src = step(step(base_in[t], top, 0, i0 as isize), top, 1, j0 as isize);
+                let src = step(step(pos.ins[t], top, 0, i0 as isize), top, 1, j0 as isize);
                 for ii in 0..ti {
                     let row = step(src, top, 0, ii as isize);
                     with_dtype!(top.dtype, U => {
@@ -709,7 +729,7 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                 }
                 for jj in 0..tj {
                     let off_o = step(
-                        step(base_out, p.out, 0, i0 as isize),
+                        step(pos.out, p.out, 0, i0 as isize),
                         p.out,
                         1,
                         (j0 + jj) as isize,
@@ -727,7 +747,7 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                             In::Ptr(
                                 op,
                                 step(
-                                    step(base_in[j], op, 0, i0 as isize),
+                                    step(pos.ins[j], op, 0, i0 as isize),
                                     op,
                                     1,
                                     (j0 + jj) as isize,
@@ -741,21 +761,7 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
             }
             j0 += tj;
         }
-        for d in 2..p.ndim {
-            idx[d] += 1;
-            base_out = step(base_out, p.out, d, 1);
-            for j in 0..NIN {
-                base_in[j] = step(base_in[j], p.ins[j], d, 1);
-            }
-            if idx[d] < p.shape[d] {
-                break;
-            }
-            base_out = step(base_out, p.out, d, -(p.shape[d] as isize));
-            for j in 0..NIN {
-                base_in[j] = step(base_in[j], p.ins[j], d, -(p.shape[d] as isize));
-            }
-            idx[d] = 0;
-        }
+        pos.advance(p);
     }
 }
 

@@ -8,10 +8,6 @@ use ft_core::{DType, TensorImpl};
 use ft_kernels::ops::binary::binary_types;
 use ft_kernels::{BinaryOp, UnaryOp, binary, unary};
 
-fn operand(t: &TensorImpl) -> ft_core::Operand {
-    ft_core::Operand::Tensor(t.dtype())
-}
-
 /// Wraps an integer to `dtype`'s width, as C++ casts do.
 fn wrap_int(v: i128, dtype: DType) -> i128 {
     match dtype {

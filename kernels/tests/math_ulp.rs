@@ -161,8 +161,8 @@ fn inputs(f: Fun) -> Vec<f32> {
         -0.34657,
         -0.999_999,
         -1.0 + 1e-7,
-        0.707_106_7,
-        1.414_213_5,
+        std::f32::consts::FRAC_1_SQRT_2,
+        std::f32::consts::SQRT_2,
     ];
     // Deterministic pseudo-random inputs over several scales.
     let mut state = 0x9E37_79B9_7F4A_7C15u64;

@@ -50,7 +50,7 @@ fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
     }
     let xc = x.contiguous()?;
     let row = if x.ndim() == 0 { 1 } else { x.shape()[last] };
-    let rows = if row == 0 { 0 } else { x.numel() / row };
+    let rows = x.numel().checked_div(row).unwrap_or(0);
     match x.dtype() {
         DType::F32 => {
             // SAFETY: contiguous and dense; every row is written below.

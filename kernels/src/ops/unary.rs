@@ -322,6 +322,8 @@ fn clamp_dtype(x: &TensorImpl, min: Option<Scalar>, max: Option<Scalar>) -> Resu
     Ok(if r == DType::Bool { DType::I64 } else { r })
 }
 
+// `with_dtype!` instantiates the comparisons for bool too.
+#[allow(clippy::bool_comparison)]
 fn run_clamp(
     x: &TensorImpl,
     min: Option<Scalar>,

@@ -1,0 +1,9 @@
+//! ft-bench: the suite of WORKLOADS.md (`suite`), timing (`measure`), the
+//! machine's ceilings, records and comparisons, and the targets. The
+//! `ft-bench` binary and the criterion benches are built on it.
+
+pub mod ceilings;
+pub mod measure;
+pub mod record;
+pub mod suite;
+pub mod targets;

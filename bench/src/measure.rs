@@ -1,0 +1,101 @@
+//! Timing: warm-up, then at least `MIN_RUNS` timed calls (more while under
+//! `MIN_TIME`), reporting the median. Each call allocates its output, as a
+//! user's call does; inputs were made beforehand.
+
+use crate::suite::{Call, Figure, Workload};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+pub const WARMUP: usize = 3;
+pub const MIN_RUNS: usize = 20;
+pub const MAX_RUNS: usize = 500;
+pub const MIN_TIME: Duration = Duration::from_millis(400);
+
+/// One workload measured at one thread count.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Measurement {
+    pub id: String,
+    pub threads: usize,
+    pub runs: usize,
+    pub median_ns: f64,
+    pub min_ns: f64,
+    /// The derived figure (GB/s, GFLOP/s, ...).
+    pub value: f64,
+    pub unit: String,
+    /// FNV-1a of the output's bytes: identical outputs, identical sums.
+    pub checksum: String,
+    /// Sum and absolute sum of the output in f64, for tolerance checks.
+    pub out_sum: f64,
+    pub out_abs_sum: f64,
+    pub out_numel: usize,
+    pub out_dtype: String,
+}
+
+/// Times `call` on a rayon pool of `threads` threads.
+pub fn measure(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
+        let mut out = None;
+        for _ in 0..WARMUP {
+            out = Some(call());
+        }
+        let mut times = Vec::with_capacity(MIN_RUNS);
+        let start = Instant::now();
+        while times.len() < MIN_RUNS || (start.elapsed() < MIN_TIME && times.len() < MAX_RUNS) {
+            let t0 = Instant::now();
+            let o = call();
+            times.push(t0.elapsed().as_nanos() as f64);
+            out = Some(o);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let out = out.expect("at least one run");
+        let (checksum, sum, abs_sum) = digest(&out);
+        Measurement {
+            id: w.id.to_string(),
+            threads,
+            runs: times.len(),
+            median_ns: median,
+            min_ns: times[0],
+            value: figure(w, median),
+            unit: w.figure.unit().to_string(),
+            checksum,
+            out_sum: sum,
+            out_abs_sum: abs_sum,
+            out_numel: out.numel(),
+            out_dtype: out.dtype().name().to_string(),
+        }
+    })
+}
+
+pub fn figure(w: &Workload, ns: f64) -> f64 {
+    match w.figure {
+        Figure::GBps | Figure::GFlops => w.work / ns,
+        Figure::StepsPerSec => 1e9 / ns,
+        Figure::NsPerOp => ns,
+        Figure::UsPerChain => ns / 1e3,
+    }
+}
+
+/// FNV-1a over the output's bytes (row-major), plus f64 sums.
+pub fn digest(t: &ft_core::TensorImpl) -> (String, f64, f64) {
+    let c = t.contiguous().expect("contiguous");
+    let g = c.storage().read().expect("read");
+    let start = c.storage_offset() * c.dtype().size();
+    let bytes = &g.bytes()[start..start + c.numel() * c.dtype().size()];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    drop(g);
+    let v = c.to_vec_f64().expect("values");
+    (
+        format!("{h:016x}"),
+        v.iter().sum(),
+        v.iter().map(|x| x.abs()).sum(),
+    )
+}

@@ -1,0 +1,108 @@
+//! The speed targets of bench/TARGETS.md (copied from the project brief):
+//! at 2 threads a fixed figure per id; at 1 thread at least PyTorch's own
+//! 1-thread figure measured in the same run.
+
+/// (id, comparison ">=" or "<=", value) parsed from the markdown table.
+pub type Target = (String, String, f64);
+
+pub fn load() -> Vec<Target> {
+    parse(include_str!("../TARGETS.md"))
+}
+
+pub fn parse(md: &str) -> Vec<Target> {
+    md.lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| id") && !l.starts_with("|---"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            // | id | PyTorch 1T | PyTorch 2T | best Rust 2T | target 2T | unit |
+            let id = cells.get(1)?.to_string();
+            let t = cells.get(5)?;
+            let (op, v) = if let Some(v) = t.strip_prefix(">=") {
+                (">=", v)
+            } else if let Some(v) = t.strip_prefix("<=") {
+                ("<=", v)
+            } else {
+                return None;
+            };
+            Some((id, op.to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The target text and a status for one measurement.
+pub fn judge(
+    targets: &[Target],
+    id: &str,
+    threads: usize,
+    ours: f64,
+    torch: Option<f64>,
+) -> (String, String) {
+    let lower_better = targets.iter().any(|t| t.0 == id && t.1 == "<=");
+    if threads == 1 {
+        return match torch {
+            Some(t) => {
+                let ok = if lower_better { ours <= t } else { ours >= t };
+                (
+                    "≥ PyTorch 1T".into(),
+                    if ok {
+                        "ok".into()
+                    } else {
+                        format!(
+                            "MISS ({:.0}%)",
+                            100.0 * if lower_better { t / ours } else { ours / t }
+                        )
+                    },
+                )
+            }
+            None => ("≥ PyTorch 1T".into(), "no PyTorch figure".into()),
+        };
+    }
+    match targets.iter().find(|t| t.0 == id) {
+        Some((_, op, v)) => {
+            let ok = if op == ">=" { ours >= *v } else { ours <= *v };
+            let pct = if op == ">=" { ours / v } else { v / ours };
+            (
+                format!("{op} {v}"),
+                if ok {
+                    "ok".into()
+                } else {
+                    format!("MISS ({:.0}%)", 100.0 * pct)
+                },
+            )
+        }
+        None => ("-".into(), "-".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_has_a_target() {
+        let t = load();
+        for w in crate::suite::SUITE {
+            assert!(t.iter().any(|x| x.0 == w.id), "{} has no target", w.id);
+        }
+        assert!(
+            t.iter()
+                .any(|x| x.0 == "small_add_latency" && x.1 == "<=" && x.2 == 50.0)
+        );
+    }
+
+    #[test]
+    fn judge_marks_misses() {
+        let t = load();
+        assert_eq!(judge(&t, "add_f32_16m", 2, 31.0, Some(7.7)).1, "ok");
+        assert!(
+            judge(&t, "add_f32_16m", 2, 15.0, Some(7.7))
+                .1
+                .starts_with("MISS")
+        );
+        assert!(
+            judge(&t, "add_f32_16m", 1, 4.0, Some(5.3))
+                .1
+                .starts_with("MISS")
+        );
+    }
+}

@@ -14,18 +14,26 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-# Rust components used by .ci/run.
+# Rust components and the aarch64 target (NEON tests under qemu).
 if command -v rustup >/dev/null; then
     for comp in rustfmt clippy; do
         if ! rustup component list --installed 2>/dev/null | grep -q "^$comp"; then
             rustup component add "$comp"
         fi
     done
+    if ! rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
+        rustup target add aarch64-unknown-linux-gnu
+    fi
 fi
 
-# Debian packages: command -> package.
+# Debian packages: command -> package. valgrind (memcheck of the kernels),
+# hyperfine (whole-process timings), the aarch64 cross linker and qemu
+# (NEON tests).
 declare -A PKGS=(
     [valgrind]=valgrind
+    [hyperfine]=hyperfine
+    [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu
+    [qemu-aarch64]=qemu-user
 )
 missing=()
 for cmd in "${!PKGS[@]}"; do

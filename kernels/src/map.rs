@@ -32,14 +32,27 @@ impl<T: Copy> Src<'_, T> {
     }
 }
 
+/// Writes the vector part of a row, with streaming stores when asked.
 #[inline(always)]
-pub fn map1<S: Vf32, G: VecFn1>(s: S, g: G, x: &[f32], out: &mut [f32]) {
+fn put<S: Vf32>(s: S, oh: &mut [F<S>], stream: bool, mut f: impl FnMut(usize) -> F<S>) {
+    if stream {
+        for (i, o) in oh.iter_mut().enumerate() {
+            s.stream_f32s(o, f(i));
+        }
+        s.stream_fence();
+    } else {
+        for (i, o) in oh.iter_mut().enumerate() {
+            *o = f(i);
+        }
+    }
+}
+
+#[inline(always)]
+pub fn map1<S: Vf32, G: VecFn1>(s: S, g: G, x: &[f32], out: &mut [f32], stream: bool) {
     debug_assert_eq!(x.len(), out.len());
     let (xh, xt) = S::as_simd_f32s(x);
     let (oh, ot) = S::as_mut_simd_f32s(out);
-    for (o, &v) in oh.iter_mut().zip(xh) {
-        *o = g.apply(s, v);
-    }
+    put(s, oh, stream, |i| g.apply(s, xh[i]));
     if !xt.is_empty() {
         let v = s.partial_load_f32s(xt);
         s.partial_store_f32s(ot, g.apply(s, v));
@@ -48,11 +61,18 @@ pub fn map1<S: Vf32, G: VecFn1>(s: S, g: G, x: &[f32], out: &mut [f32]) {
 
 /// `out = g(a, b)` where each of `a`, `b` is a slice or a splat.
 #[inline(always)]
-pub fn map2<S: Vf32, G: VecFn2>(s: S, g: G, a: Src<'_, f32>, b: Src<'_, f32>, out: &mut [f32]) {
+pub fn map2<S: Vf32, G: VecFn2>(
+    s: S,
+    g: G,
+    a: Src<'_, f32>,
+    b: Src<'_, f32>,
+    out: &mut [f32],
+    stream: bool,
+) {
     match (a, b) {
-        (Src::Slice(a), Src::Slice(b)) => map2_ss(s, g, a, b, out),
-        (Src::Slice(a), Src::Splat(b)) => map2_sv(s, g, a, s.splat_f32s(b), false, out),
-        (Src::Splat(a), Src::Slice(b)) => map2_sv(s, g, b, s.splat_f32s(a), true, out),
+        (Src::Slice(a), Src::Slice(b)) => map2_ss(s, g, a, b, out, stream),
+        (Src::Slice(a), Src::Splat(b)) => map2_sv(s, g, a, s.splat_f32s(b), false, out, stream),
+        (Src::Splat(a), Src::Slice(b)) => map2_sv(s, g, b, s.splat_f32s(a), true, out, stream),
         (Src::Splat(a), Src::Splat(b)) => {
             let v = g.apply(pulp::Scalar::new(), a, b);
             out.fill(v);
@@ -61,14 +81,12 @@ pub fn map2<S: Vf32, G: VecFn2>(s: S, g: G, a: Src<'_, f32>, b: Src<'_, f32>, ou
 }
 
 #[inline(always)]
-fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32]) {
+fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32], stream: bool) {
     debug_assert!(a.len() == out.len() && b.len() == out.len());
     let (ah, at) = S::as_simd_f32s(a);
     let (bh, bt) = S::as_simd_f32s(b);
     let (oh, ot) = S::as_mut_simd_f32s(out);
-    for ((o, &x), &y) in oh.iter_mut().zip(ah).zip(bh) {
-        *o = g.apply(s, x, y);
-    }
+    put(s, oh, stream, |i| g.apply(s, ah[i], bh[i]));
     if !at.is_empty() {
         let (x, y) = (s.partial_load_f32s(at), s.partial_load_f32s(bt));
         s.partial_store_f32s(ot, g.apply(s, x, y));
@@ -78,7 +96,15 @@ fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32]
 /// One slice operand and one splat `v`; `splat_first` says which side of
 /// `g` the splat is on.
 #[inline(always)]
-fn map2_sv<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], v: F<S>, splat_first: bool, out: &mut [f32]) {
+fn map2_sv<S: Vf32, G: VecFn2>(
+    s: S,
+    g: G,
+    a: &[f32],
+    v: F<S>,
+    splat_first: bool,
+    out: &mut [f32],
+    stream: bool,
+) {
     debug_assert_eq!(a.len(), out.len());
     let f = |x: F<S>| {
         if splat_first {
@@ -89,9 +115,7 @@ fn map2_sv<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], v: F<S>, splat_first: bool
     };
     let (ah, at) = S::as_simd_f32s(a);
     let (oh, ot) = S::as_mut_simd_f32s(out);
-    for (o, &x) in oh.iter_mut().zip(ah) {
-        *o = f(x);
-    }
+    put(s, oh, stream, |i| f(ah[i]));
     if !at.is_empty() {
         s.partial_store_f32s(ot, f(s.partial_load_f32s(at)));
     }

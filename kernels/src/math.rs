@@ -26,7 +26,7 @@
 // Published coefficients keep their digits; the compiler rounds them to f32.
 #![allow(clippy::excessive_precision)]
 
-use crate::simd::Vf32;
+use crate::simd::{Vf32, pow2i};
 
 /// A vector of `S`.
 pub type F<S> = <S as pulp::Simd>::f32s;
@@ -53,13 +53,6 @@ fn poly<S: Vf32>(s: S, x: F<S>, c: &[f32]) -> F<S> {
     acc
 }
 
-/// 2^n for integer-valued n in [-127, 128] (-127 gives 0, 128 gives inf).
-#[inline(always)]
-fn pow2i<S: Vf32>(s: S, n: F<S>) -> F<S> {
-    let e = s.add_i32s(s.cvt_f32s_i32s(n), s.splat_i32s(127));
-    s.transmute_f32s_i32s(s.shl23_i32s(e))
-}
-
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 // ln 2 split so that n * LN2_HI is exact for |n| < 2^9 (Cody-Waite).
 const LN2_HI: f32 = 0.693_359_4;
@@ -83,11 +76,7 @@ pub fn exp<S: Vf32>(s: S, x: F<S>) -> F<S> {
     let r = s.mul_add_f32s(n, splat(s, -LN2_LO), r);
     let p = poly(s, r, &EXP_POLY);
     let y = s.mul_add_f32s(s.mul_f32s(p, r), r, s.add_f32s(r, splat(s, 1.0)));
-    // Scale in two steps so that results in the subnormal range round once
-    // and n = 128 still overflows to inf.
-    let n1 = s.round_f32s(s.mul_f32s(n, splat(s, 0.5)));
-    let n2 = s.sub_f32s(n, n1);
-    keep_nan(s, x, s.mul_f32s(s.mul_f32s(y, pow2i(s, n1)), pow2i(s, n2)))
+    keep_nan(s, x, s.scale_f32s(y, n))
 }
 
 /// Taylor coefficients 1/2! .. 1/9! of expm1 on |r| <= ln2/2.

@@ -18,6 +18,35 @@ pub trait Vf32: Simd {
     fn shl23_i32s(self, x: Self::i32s) -> Self::i32s;
     /// `x >> 23` (logical): the exponent field (with sign bit) of a float's bits.
     fn shr23_i32s(self, x: Self::i32s) -> Self::i32s;
+
+    /// `y * 2^n` for integer-valued `n` in [-152, 128], rounded once
+    /// (subnormal results too; n = 128 overflows to inf for y >= 1).
+    #[inline(always)]
+    fn scale_f32s(self, y: Self::f32s, n: Self::f32s) -> Self::f32s {
+        // Two steps so that each factor is a normal power of two.
+        let n1 = self.round_f32s(self.mul_f32s(n, self.splat_f32s(0.5)));
+        let n2 = self.sub_f32s(n, n1);
+        self.mul_f32s(self.mul_f32s(y, pow2i(self, n1)), pow2i(self, n2))
+    }
+
+    /// Stores `v` at `dst`, bypassing the caches where the ISA can and
+    /// `dst` is aligned to the vector size (else a plain store). Follow a
+    /// run of these with `stream_fence`.
+    #[inline(always)]
+    fn stream_f32s(self, dst: &mut Self::f32s, v: Self::f32s) {
+        *dst = v;
+    }
+
+    /// Orders earlier streaming stores before any later store.
+    #[inline(always)]
+    fn stream_fence(self) {}
+}
+
+/// 2^n for integer-valued n in [-127, 128] (-127 gives 0, 128 gives inf).
+#[inline(always)]
+pub fn pow2i<S: Vf32>(s: S, n: S::f32s) -> S::f32s {
+    let e = s.add_i32s(s.cvt_f32s_i32s(n), s.splat_i32s(127));
+    s.transmute_f32s_i32s(s.shl23_i32s(e))
 }
 
 impl Vf32 for pulp::Scalar {
@@ -101,6 +130,21 @@ mod x86 {
         fn shr23_i32s(self, x: i32x8) -> i32x8 {
             cast(self.avx2._mm256_srli_epi32::<23>(cast(x)))
         }
+        #[inline(always)]
+        fn stream_f32s(self, dst: &mut f32x8, v: f32x8) {
+            let p = dst as *mut f32x8 as *mut f32;
+            if p as usize % 32 == 0 {
+                // SAFETY: `p` comes from a live exclusive reference to 8 f32
+                // and is 32-byte aligned (checked), as vmovntps requires.
+                unsafe { self.avx._mm256_stream_ps(p, cast(v)) }
+            } else {
+                *dst = v;
+            }
+        }
+        #[inline(always)]
+        fn stream_fence(self) {
+            self.sse._mm_sfence();
+        }
     }
 
     impl Vf32 for V4 {
@@ -135,6 +179,26 @@ mod x86 {
         #[inline(always)]
         fn shr23_i32s(self, x: i32x16) -> i32x16 {
             cast(self.avx512f._mm512_srli_epi32::<23>(cast(x)))
+        }
+        /// One instruction, rounding once, subnormals and overflow included.
+        #[inline(always)]
+        fn scale_f32s(self, y: f32x16, n: f32x16) -> f32x16 {
+            cast(self.avx512f._mm512_scalef_ps(cast(y), cast(n)))
+        }
+        #[inline(always)]
+        fn stream_f32s(self, dst: &mut f32x16, v: f32x16) {
+            let p = dst as *mut f32x16 as *mut f32;
+            if p as usize % 64 == 0 {
+                // SAFETY: `p` comes from a live exclusive reference to 16
+                // f32 and is 64-byte aligned (checked), as vmovntps requires.
+                unsafe { self.avx512f._mm512_stream_ps(p, cast(v)) }
+            } else {
+                *dst = v;
+            }
+        }
+        #[inline(always)]
+        fn stream_fence(self) {
+            self.sse._mm_sfence();
         }
     }
 }

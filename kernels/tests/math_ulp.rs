@@ -84,7 +84,7 @@ struct Apply<'a> {
 impl Job for Apply<'_> {
     type Output = ();
     fn run<S: Vf32>(self, s: S) {
-        map1(s, self.f, self.x, self.out)
+        map1(s, self.f, self.x, self.out, false)
     }
 }
 

@@ -469,8 +469,8 @@ impl<G: VecFn2> Kernel<2> for SimdBin<G> {
     type In = f32;
     type Out = f32;
     #[inline(always)]
-    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 2]) {
-        map2(s, self.0, ins[0], ins[1], out)
+    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 2], stream: bool) {
+        map2(s, self.0, ins[0], ins[1], out, stream)
     }
 }
 
@@ -482,7 +482,7 @@ impl<I: Element, O: Element, Fun: Fn(I, I) -> O + Sync> Kernel<2> for ScalarBin<
     type In = I;
     type Out = O;
     #[inline(always)]
-    fn run<S: Vf32>(&self, _s: S, out: &mut [O], ins: [Src<'_, I>; 2]) {
+    fn run<S: Vf32>(&self, _s: S, out: &mut [O], ins: [Src<'_, I>; 2], _stream: bool) {
         let f = &self.0;
         match (ins[0], ins[1]) {
             (Src::Slice(a), Src::Slice(b)) => {
@@ -572,7 +572,7 @@ impl<T: Element> Kernel<3> for Where<T> {
     type In = T;
     type Out = T;
     #[inline(always)]
-    fn run<S: Vf32>(&self, _s: S, out: &mut [T], ins: [Src<'_, T>; 3]) {
+    fn run<S: Vf32>(&self, _s: S, out: &mut [T], ins: [Src<'_, T>; 3], _stream: bool) {
         let zero = T::zero();
         for (i, o) in out.iter_mut().enumerate() {
             *o = if ins[0].get(i) != zero {

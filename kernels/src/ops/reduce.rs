@@ -13,6 +13,7 @@
 
 use crate::isa::{Job, dispatch};
 use crate::iter::PAR_GRAIN;
+use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::layout::wrap_dim;
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
@@ -21,8 +22,6 @@ use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_d
 pub const BLOCK: usize = 2048;
 /// Rows per leaf of the column tree.
 pub const ROW_BLOCK: usize = 16;
-/// Columns reduced together in the column path.
-const COLS: usize = 512;
 
 /// `out[o * I + i] = reduce_r x[(o * R + r) * I + i]`.
 struct Geometry {
@@ -121,6 +120,20 @@ trait Reducer: Sync {
         }
         acc
     }
+    /// Feeds row `r` into one accumulator per column.
+    #[inline(always)]
+    fn col_feed<S: Vf32>(&self, _s: S, acc: &mut [Self::Acc], row: &[Self::In], r: usize) {
+        for (a, &x) in acc.iter_mut().zip(row) {
+            *a = self.feed(*a, x, r);
+        }
+    }
+    /// `a[i] = merge(a[i], b[i])`.
+    #[inline(always)]
+    fn col_merge<S: Vf32>(&self, _s: S, a: &mut [Self::Acc], b: &[Self::Acc]) {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = self.merge(*x, y);
+        }
+    }
 }
 
 /// Runs a reducer over a geometry; one accumulator per output element.
@@ -167,41 +180,104 @@ fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: 
             }
         }
     } else {
-        // Columns: chunks of COLS columns of one o, each reduced down r.
-        let chunks_per_o = g.i.div_ceil(COLS);
-        let work = |c: usize, dst: &mut [R::Acc]| {
-            let (o, ci) = (c / chunks_per_o, c % chunks_per_o);
-            let i0 = ci * COLS;
-            let w = COLS.min(g.i - i0);
+        // Columns: each task owns a range of columns of one o and walks
+        // every row of it, ROW_BLOCK full-width rows per leaf.
+        let threads = if par { rayon::current_num_threads() } else { 1 };
+        let per = g.i.div_ceil(threads).next_multiple_of(16).max(16);
+        let tasks: Vec<(usize, usize, &mut [R::Acc])> = out
+            .chunks_mut(g.i)
+            .enumerate()
+            .flat_map(|(o, row)| {
+                row.chunks_mut(per)
+                    .enumerate()
+                    .map(move |(c, dst)| (o, c * per, dst))
+            })
+            .collect();
+        let work = |(o, i0, dst): (usize, usize, &mut [R::Acc])| {
             let block = &data[o * g.r * g.i..(o + 1) * g.r * g.i];
-            let accs = col_tree(red, block, g.i, i0, w, 0, g.r);
-            dst[..w].copy_from_slice(&accs[..w]);
+            dispatch(ColJob {
+                red,
+                block,
+                stride: g.i,
+                i0,
+                dst,
+                rows: g.r,
+            });
         };
-        let n_chunks = g.o * chunks_per_o;
-        let chunk_out = |c: usize| (c / chunks_per_o) * g.i + (c % chunks_per_o) * COLS;
-        if par {
+        if par && tasks.len() > 1 {
             use rayon::prelude::*;
-            let mut parts: Vec<(usize, &mut [R::Acc])> = Vec::with_capacity(n_chunks);
-            let mut rest: &mut [R::Acc] = out;
-            let mut pos = 0;
-            for c in 0..n_chunks {
-                let start = chunk_out(c);
-                let w = COLS.min(g.i - (c % chunks_per_o) * COLS);
-                let (_, tail) = rest.split_at_mut(start - pos);
-                let (mine, tail) = tail.split_at_mut(w);
-                parts.push((c, mine));
-                rest = tail;
-                pos = start + w;
-            }
-            parts.into_par_iter().for_each(|(c, dst)| work(c, dst));
+            tasks.into_par_iter().for_each(work);
         } else {
-            for c in 0..n_chunks {
-                let start = chunk_out(c);
-                let w = COLS.min(g.i - (c % chunks_per_o) * COLS);
-                work(c, &mut out[start..start + w]);
-            }
+            tasks.into_iter().for_each(work);
         }
     }
+}
+
+/// Columns `[i0, i0 + dst.len())` of one `[R, I]` block, reduced down the
+/// rows by a pairwise tree over leaves of `ROW_BLOCK` rows.
+struct ColJob<'a, U, R: Reducer> {
+    red: &'a R,
+    block: &'a [U],
+    stride: usize,
+    i0: usize,
+    dst: &'a mut [R::Acc],
+    rows: usize,
+}
+
+impl<U: Element, R: Reducer> Job for ColJob<'_, U, R> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        let w = self.dst.len();
+        let mut conv = vec![
+            <R::In as Element>::zero();
+            if U::DTYPE == <R::In as Element>::DTYPE {
+                0
+            } else {
+                w
+            }
+        ];
+        let acc = col_tree(s, &self, &mut conv, 0, self.rows);
+        self.dst.copy_from_slice(&acc);
+    }
+}
+
+#[inline(always)]
+fn col_tree<S: Vf32, U: Element, R: Reducer>(
+    s: S,
+    j: &ColJob<'_, U, R>,
+    conv: &mut [R::In],
+    r0: usize,
+    r1: usize,
+) -> Vec<R::Acc> {
+    let w = j.dst.len();
+    if r1 - r0 <= ROW_BLOCK {
+        let mut acc = vec![j.red.init(); w];
+        for r in r0..r1 {
+            let row = &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
+            if U::DTYPE == <R::In as Element>::DTYPE {
+                // SAFETY: equal dtypes mean U and R::In are the same type
+                // (one Element type per dtype).
+                let row: &[R::In] = unsafe { &*(row as *const [U] as *const [R::In]) };
+                j.red.col_feed(s, &mut acc, row, r);
+            } else {
+                for (c, &x) in conv.iter_mut().zip(row) {
+                    *c = cast::<U, R::In>(x);
+                }
+                j.red.col_feed(s, &mut acc, conv, r);
+            }
+        }
+        return acc;
+    }
+    let mid = r0
+        + ((r1 - r0) / 2)
+            .next_multiple_of(ROW_BLOCK)
+            .min(r1 - r0 - 1)
+            .max(ROW_BLOCK);
+    let mut a = col_tree(s, j, conv, r0, mid);
+    let b = col_tree(s, j, conv, mid, r1);
+    j.red.col_merge(s, &mut a, &b);
+    a
 }
 
 /// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets.
@@ -255,39 +331,6 @@ fn leaf<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
     dispatch(LeafJob { red, xs, base })
 }
 
-/// Pairwise tree down rows `[r0, r1)` of `w` columns from column `i0`.
-fn col_tree<U: Element, R: Reducer>(
-    red: &R,
-    block: &[U],
-    stride: usize,
-    i0: usize,
-    w: usize,
-    r0: usize,
-    r1: usize,
-) -> [R::Acc; COLS] {
-    if r1 - r0 <= ROW_BLOCK {
-        let mut acc = [red.init(); COLS];
-        for r in r0..r1 {
-            let row = &block[r * stride + i0..r * stride + i0 + w];
-            for (a, &x) in acc.iter_mut().zip(row) {
-                *a = red.feed(*a, cast::<U, R::In>(x), r);
-            }
-        }
-        return acc;
-    }
-    let mid = r0
-        + ((r1 - r0) / 2)
-            .next_multiple_of(ROW_BLOCK)
-            .min(r1 - r0 - 1)
-            .max(ROW_BLOCK);
-    let mut a = col_tree(red, block, stride, i0, w, r0, mid);
-    let b = col_tree(red, block, stride, i0, w, mid, r1);
-    for (x, &y) in a.iter_mut().zip(&b).take(w) {
-        *x = red.merge(*x, y);
-    }
-    a
-}
-
 // ------------------------------------------------------------ reducers
 
 /// Elements per sub-block of an f32 sum leaf: each sub-block is summed by
@@ -319,28 +362,45 @@ impl Reducer for SumF32 {
     }
     #[inline(always)]
     fn leaf<S: Vf32>(&self, s: S, xs: &[f32], _: usize) -> f32 {
-        let mut parts = [0.0f32; BLOCK / SUM_SUB];
+        // Vector partial sums of the sub-blocks, combined pairwise; one
+        // horizontal reduction per leaf.
+        let mut parts = [s.splat_f32s(0.0); BLOCK / SUM_SUB];
         let mut n = 0;
         for sub in xs.chunks(SUM_SUB) {
             parts[n] = sum_sub(s, sub);
             n += 1;
         }
-        // Pairwise over the sub-block sums.
         while n > 1 {
             for k in 0..n / 2 {
-                parts[k] = parts[2 * k] + parts[2 * k + 1];
+                parts[k] = s.add_f32s(parts[2 * k], parts[2 * k + 1]);
             }
             if n % 2 == 1 {
                 parts[n / 2] = parts[n - 1];
             }
             n = n.div_ceil(2);
         }
-        parts[0]
+        s.reduce_sum_f32s(parts[0])
+    }
+    #[inline(always)]
+    fn col_feed<S: Vf32>(&self, s: S, acc: &mut [f32], row: &[f32], _: usize) {
+        let (ah, at) = S::as_mut_simd_f32s(acc);
+        let (rh, rt) = S::as_simd_f32s(row);
+        for (a, &x) in ah.iter_mut().zip(rh) {
+            *a = s.add_f32s(*a, x);
+        }
+        for (a, &x) in at.iter_mut().zip(rt) {
+            *a += x;
+        }
+    }
+    #[inline(always)]
+    fn col_merge<S: Vf32>(&self, s: S, a: &mut [f32], b: &[f32]) {
+        self.col_feed(s, a, b, 0);
     }
 }
 
+/// One sub-block as a vector of partial sums (four accumulators).
 #[inline(always)]
-fn sum_sub<S: Vf32>(s: S, xs: &[f32]) -> f32 {
+fn sum_sub<S: Vf32>(s: S, xs: &[f32]) -> F<S> {
     let (head, tail) = S::as_simd_f32s(xs);
     let z = s.splat_f32s(0.0);
     let mut acc = [z; 4];
@@ -356,8 +416,7 @@ fn sum_sub<S: Vf32>(s: S, xs: &[f32]) -> f32 {
     if !tail.is_empty() {
         acc[3] = s.add_f32s(acc[3], s.partial_load_f32s(tail));
     }
-    let v = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
-    s.reduce_sum_f32s(v)
+    s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]))
 }
 
 /// Sum or product in an accumulation type.

@@ -375,12 +375,12 @@ impl<G: VecFn1> Kernel<1> for SimdUn<G> {
     type In = f32;
     type Out = f32;
     #[inline(always)]
-    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 1]) {
+    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 1], stream: bool) {
         match ins[0] {
-            Src::Slice(x) => map1(s, self.0, x, out),
+            Src::Slice(x) => map1(s, self.0, x, out, stream),
             Src::Splat(v) => {
                 let mut one = [0.0f32];
-                map1(pulp::Scalar::new(), self.0, &[v], &mut one);
+                map1(pulp::Scalar::new(), self.0, &[v], &mut one, false);
                 out.fill(one[0]);
             }
         }
@@ -395,7 +395,7 @@ impl Kernel<1> for Trig {
     type In = f32;
     type Out = f32;
     #[inline(always)]
-    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 1]) {
+    fn run<S: Vf32>(&self, s: S, out: &mut [f32], ins: [Src<'_, f32>; 1], _stream: bool) {
         let fix = |x: f32| {
             let x = x as f64;
             (if self.0 { x.cos() } else { x.sin() }) as f32
@@ -403,9 +403,9 @@ impl Kernel<1> for Trig {
         match ins[0] {
             Src::Slice(x) => {
                 if self.0 {
-                    map1(s, CosF, x, out)
+                    map1(s, CosF, x, out, false)
                 } else {
-                    map1(s, SinF, x, out)
+                    map1(s, SinF, x, out, false)
                 }
                 for (o, &v) in out.iter_mut().zip(x) {
                     if v.abs() > TRIG_REDUCE_MAX && v.is_finite() {
@@ -416,9 +416,9 @@ impl Kernel<1> for Trig {
             Src::Splat(v) => {
                 let mut one = [0.0f32];
                 if self.0 {
-                    map1(pulp::Scalar::new(), CosF, &[v], &mut one)
+                    map1(pulp::Scalar::new(), CosF, &[v], &mut one, false)
                 } else {
-                    map1(pulp::Scalar::new(), SinF, &[v], &mut one)
+                    map1(pulp::Scalar::new(), SinF, &[v], &mut one, false)
                 }
                 if v.abs() > TRIG_REDUCE_MAX && v.is_finite() {
                     one[0] = fix(v);
@@ -435,7 +435,7 @@ impl<I: Element, O: Element, Fun: Fn(I) -> O + Sync> Kernel<1> for ScalarUn<I, O
     type In = I;
     type Out = O;
     #[inline(always)]
-    fn run<S: Vf32>(&self, _s: S, out: &mut [O], ins: [Src<'_, I>; 1]) {
+    fn run<S: Vf32>(&self, _s: S, out: &mut [O], ins: [Src<'_, I>; 1], _stream: bool) {
         match ins[0] {
             Src::Slice(x) => {
                 for (o, &v) in out.iter_mut().zip(x) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# valgrind memcheck over the kernel tests on the scalar and AVX2 paths
+# (valgrind does not emulate AVX-512 and hides it from the program, so AVX2
+# is the widest path it can check). A representative subset of the tests:
+# every engine path (contiguous, splat, buffered, tiled, parallel, in place,
+# overlap copies), reductions and softmax. Fails on any memcheck error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bins=()
+for t in elementwise reductions; do
+    bins+=("$(cargo test --release -p ft-kernels --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
+done
+filters=(in_place_and_out transposed_add broadcasting where_clamp float_edges scalar_forms
+         reduction_edges softmax_matches)
+for isa in scalar avx2; do
+    for bin in "${bins[@]}"; do
+        for f in "${filters[@]}"; do
+            if "$bin" --list 2>/dev/null | grep -q "^$f"; then
+                echo "memcheck: FT_ISA=$isa $(basename "$bin") $f"
+                FT_ISA=$isa valgrind --tool=memcheck --error-exitcode=1 --quiet \
+                    "$bin" "$f" --test-threads=1 -q
+            fi
+        done
+    done
+done
+echo "memcheck: no errors"

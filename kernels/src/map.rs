@@ -32,19 +32,22 @@ impl<T: Copy> Src<'_, T> {
     }
 }
 
-/// Writes the vector part of a row, with streaming stores when asked.
-#[inline(always)]
-fn put<S: Vf32>(s: S, oh: &mut [F<S>], stream: bool, mut f: impl FnMut(usize) -> F<S>) {
-    if stream {
-        for (i, o) in oh.iter_mut().enumerate() {
-            s.stream_f32s(o, f(i));
+/// Writes the vector part of a row, with streaming stores when asked. A
+/// macro, not a closure: a closure is its own function, compiled without
+/// the ISA's `target_feature`s, and would not inline the SIMD body.
+macro_rules! put {
+    ($s:expr, $oh:expr, $stream:expr, |$i:ident| $body:expr) => {
+        if $stream {
+            for ($i, o) in $oh.iter_mut().enumerate() {
+                $s.stream_f32s(o, $body);
+            }
+            $s.stream_fence();
+        } else {
+            for ($i, o) in $oh.iter_mut().enumerate() {
+                *o = $body;
+            }
         }
-        s.stream_fence();
-    } else {
-        for (i, o) in oh.iter_mut().enumerate() {
-            *o = f(i);
-        }
-    }
+    };
 }
 
 #[inline(always)]
@@ -52,7 +55,7 @@ pub fn map1<S: Vf32, G: VecFn1>(s: S, g: G, x: &[f32], out: &mut [f32], stream: 
     debug_assert_eq!(x.len(), out.len());
     let (xh, xt) = S::as_simd_f32s(x);
     let (oh, ot) = S::as_mut_simd_f32s(out);
-    put(s, oh, stream, |i| g.apply(s, xh[i]));
+    put!(s, oh, stream, |i| g.apply(s, xh[i]));
     if !xt.is_empty() {
         let v = s.partial_load_f32s(xt);
         s.partial_store_f32s(ot, g.apply(s, v));
@@ -86,7 +89,7 @@ fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32]
     let (ah, at) = S::as_simd_f32s(a);
     let (bh, bt) = S::as_simd_f32s(b);
     let (oh, ot) = S::as_mut_simd_f32s(out);
-    put(s, oh, stream, |i| g.apply(s, ah[i], bh[i]));
+    put!(s, oh, stream, |i| g.apply(s, ah[i], bh[i]));
     if !at.is_empty() {
         let (x, y) = (s.partial_load_f32s(at), s.partial_load_f32s(bt));
         s.partial_store_f32s(ot, g.apply(s, x, y));
@@ -106,17 +109,20 @@ fn map2_sv<S: Vf32, G: VecFn2>(
     stream: bool,
 ) {
     debug_assert_eq!(a.len(), out.len());
-    let f = |x: F<S>| {
-        if splat_first {
+    let (ah, at) = S::as_simd_f32s(a);
+    let (oh, ot) = S::as_mut_simd_f32s(out);
+    if splat_first {
+        put!(s, oh, stream, |i| g.apply(s, v, ah[i]));
+    } else {
+        put!(s, oh, stream, |i| g.apply(s, ah[i], v));
+    }
+    if !at.is_empty() {
+        let x = s.partial_load_f32s(at);
+        let y = if splat_first {
             g.apply(s, v, x)
         } else {
             g.apply(s, x, v)
-        }
-    };
-    let (ah, at) = S::as_simd_f32s(a);
-    let (oh, ot) = S::as_mut_simd_f32s(out);
-    put(s, oh, stream, |i| f(ah[i]));
-    if !at.is_empty() {
-        s.partial_store_f32s(ot, f(s.partial_load_f32s(at)));
+        };
+        s.partial_store_f32s(ot, y);
     }
 }

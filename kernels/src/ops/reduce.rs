@@ -195,14 +195,15 @@ fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: 
             .collect();
         let work = |(o, i0, dst): (usize, usize, &mut [R::Acc])| {
             let block = &data[o * g.r * g.i..(o + 1) * g.r * g.i];
-            dispatch(ColJob {
+            ColJob {
                 red,
                 block,
                 stride: g.i,
                 i0,
                 dst,
                 rows: g.r,
-            });
+            }
+            .run();
         };
         if par && tasks.len() > 1 {
             use rayon::prelude::*;
@@ -214,7 +215,9 @@ fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: 
 }
 
 /// Columns `[i0, i0 + dst.len())` of one `[R, I]` block, reduced down the
-/// rows by a pairwise tree over leaves of `ROW_BLOCK` rows.
+/// rows by a pairwise tree over leaves of `ROW_BLOCK` rows. The tree is
+/// recursive (so it cannot inline into a `target_feature` function): each
+/// leaf and each merge is dispatched to the ISA on its own, as in `tree`.
 struct ColJob<'a, U, R: Reducer> {
     red: &'a R,
     block: &'a [U],
@@ -224,49 +227,22 @@ struct ColJob<'a, U, R: Reducer> {
     rows: usize,
 }
 
-impl<U: Element, R: Reducer> Job for ColJob<'_, U, R> {
-    type Output = ();
-    #[inline(always)]
-    fn run<S: Vf32>(self, s: S) {
-        let w = self.dst.len();
-        let mut conv = vec![
-            <R::In as Element>::zero();
-            if U::DTYPE == <R::In as Element>::DTYPE {
-                0
-            } else {
-                w
-            }
-        ];
-        let acc = col_tree(s, &self, &mut conv, 0, self.rows);
+impl<U: Element, R: Reducer> ColJob<'_, U, R> {
+    fn run(self) {
+        let acc = col_tree(&self, 0, self.rows);
         self.dst.copy_from_slice(&acc);
     }
 }
 
-#[inline(always)]
-fn col_tree<S: Vf32, U: Element, R: Reducer>(
-    s: S,
-    j: &ColJob<'_, U, R>,
-    conv: &mut [R::In],
-    r0: usize,
-    r1: usize,
-) -> Vec<R::Acc> {
-    let w = j.dst.len();
+fn col_tree<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) -> Vec<R::Acc> {
     if r1 - r0 <= ROW_BLOCK {
-        let mut acc = vec![j.red.init(); w];
-        for r in r0..r1 {
-            let row = &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
-            if U::DTYPE == <R::In as Element>::DTYPE {
-                // SAFETY: equal dtypes mean U and R::In are the same type
-                // (one Element type per dtype).
-                let row: &[R::In] = unsafe { &*(row as *const [U] as *const [R::In]) };
-                j.red.col_feed(s, &mut acc, row, r);
-            } else {
-                for (c, &x) in conv.iter_mut().zip(row) {
-                    *c = cast::<U, R::In>(x);
-                }
-                j.red.col_feed(s, &mut acc, conv, r);
-            }
-        }
+        let mut acc = vec![j.red.init(); j.dst.len()];
+        dispatch(ColLeaf {
+            j,
+            r0,
+            r1,
+            acc: &mut acc,
+        });
         return acc;
     }
     let mid = r0
@@ -274,10 +250,61 @@ fn col_tree<S: Vf32, U: Element, R: Reducer>(
             .next_multiple_of(ROW_BLOCK)
             .min(r1 - r0 - 1)
             .max(ROW_BLOCK);
-    let mut a = col_tree(s, j, conv, r0, mid);
-    let b = col_tree(s, j, conv, mid, r1);
-    j.red.col_merge(s, &mut a, &b);
+    let mut a = col_tree(j, r0, mid);
+    let b = col_tree(j, mid, r1);
+    dispatch(ColMerge {
+        red: j.red,
+        a: &mut a,
+        b: &b,
+    });
     a
+}
+
+struct ColLeaf<'a, 'b, U, R: Reducer> {
+    j: &'a ColJob<'b, U, R>,
+    r0: usize,
+    r1: usize,
+    acc: &'a mut [R::Acc],
+}
+
+impl<U: Element, R: Reducer> Job for ColLeaf<'_, '_, U, R> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        let (j, w) = (self.j, self.acc.len());
+        let mut conv = [<R::In as Element>::zero(); 256];
+        for r in self.r0..self.r1 {
+            let row = &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
+            if U::DTYPE == <R::In as Element>::DTYPE {
+                // SAFETY: equal dtypes mean U and R::In are the same type
+                // (one Element type per dtype).
+                let row: &[R::In] = unsafe { &*(row as *const [U] as *const [R::In]) };
+                j.red.col_feed(s, self.acc, row, r);
+            } else {
+                for (ci, chunk) in row.chunks(256).enumerate() {
+                    for (c, &x) in conv.iter_mut().zip(chunk) {
+                        *c = cast::<U, R::In>(x);
+                    }
+                    let a = &mut self.acc[ci * 256..ci * 256 + chunk.len()];
+                    j.red.col_feed(s, a, &conv[..chunk.len()], r);
+                }
+            }
+        }
+    }
+}
+
+struct ColMerge<'a, R: Reducer> {
+    red: &'a R,
+    a: &'a mut [R::Acc],
+    b: &'a [R::Acc],
+}
+
+impl<R: Reducer> Job for ColMerge<'_, R> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        self.red.col_merge(s, self.a, self.b);
+    }
 }
 
 /// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets.

@@ -133,7 +133,7 @@ mod x86 {
         #[inline(always)]
         fn stream_f32s(self, dst: &mut f32x8, v: f32x8) {
             let p = dst as *mut f32x8 as *mut f32;
-            if p as usize % 32 == 0 {
+            if (p as usize).is_multiple_of(32) {
                 // SAFETY: `p` comes from a live exclusive reference to 8 f32
                 // and is 32-byte aligned (checked), as vmovntps requires.
                 unsafe { self.avx._mm256_stream_ps(p, cast(v)) }
@@ -188,7 +188,7 @@ mod x86 {
         #[inline(always)]
         fn stream_f32s(self, dst: &mut f32x16, v: f32x16) {
             let p = dst as *mut f32x16 as *mut f32;
-            if p as usize % 64 == 0 {
+            if (p as usize).is_multiple_of(64) {
                 // SAFETY: `p` comes from a live exclusive reference to 16
                 // f32 and is 64-byte aligned (checked), as vmovntps requires.
                 unsafe { self.avx512f._mm512_stream_ps(p, cast(v)) }

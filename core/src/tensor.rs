@@ -65,8 +65,9 @@ macro_rules! with_dtype {
     };
 }
 
-/// Views a storage's bytes as elements.
-fn typed<T: Element>(bytes: &[u8]) -> &[T] {
+/// Views a storage's bytes as elements (storages are 64-byte aligned and
+/// hold only values of their dtype, so this is sound for any `Element`).
+pub fn typed<T: Element>(bytes: &[u8]) -> &[T] {
     assert_eq!(bytes.as_ptr() as usize % align_of::<T>(), 0);
     // SAFETY: the storage is aligned to 64 bytes (checked above for T), the
     // length is whole elements, and `Element` is sealed to primitive types

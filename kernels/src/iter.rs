@@ -54,14 +54,13 @@ pub trait Kernel<const NIN: usize>: Sync {
 pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<DimVec<usize>> {
     let nd = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut out = DimVec::filled(nd, 1usize)?;
-    for (k, s) in shapes.iter().enumerate() {
+    for s in shapes {
         for (i, &d) in s.iter().enumerate() {
             let j = nd - s.len() + i;
             if out[j] == 1 {
                 out[j] = d;
             } else if d != 1 && d != out[j] {
                 // PyTorch names the first mismatching pair "a" and "b".
-                let _ = k;
                 return Err(Error::new(
                     ErrorKind::Shape,
                     format!(

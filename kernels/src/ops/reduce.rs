@@ -146,20 +146,11 @@ fn run_reducer<R: Reducer>(g: &Geometry, red: &R) -> Result<Vec<R::Acc>> {
     let guard = g.src.storage().read()?;
     let offset = g.src.storage_offset();
     with_dtype!(g.src.dtype(), U => {
-        let all: &[U] = bytemuck_elems::<U>(guard.bytes());
+        let all: &[U] = ft_core::tensor::typed::<U>(guard.bytes());
         let data = &all[offset..offset + g.src.numel()];
         reduce_typed::<U, R>(data, g, red, &mut out);
     });
     Ok(out)
-}
-
-/// The bytes of a storage as elements (the storage is 64-byte aligned and
-/// only ever holds values of its dtype).
-fn bytemuck_elems<U: Element>(bytes: &[u8]) -> &[U] {
-    assert_eq!(bytes.as_ptr() as usize % align_of::<U>(), 0);
-    // SAFETY: aligned (checked), whole elements, and `Element` types accept
-    // every value the storage holds (the ft-core storage invariant).
-    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / size_of::<U>()) }
 }
 
 fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: &mut [R::Acc]) {

@@ -114,12 +114,10 @@ pub fn make(shape: &[usize], vals: &[f64], dtype: DType, lay: Lay) -> TensorImpl
             if shape.is_empty() || shape[0] == 0 {
                 return make(shape, vals, dtype, Lay::Contiguous);
             }
-            // Row 0 repeated: the reference must use `broadcast_vals`.
-            let row: usize = shape[1..].iter().product();
+            // Row 0 repeated: the reference must use `effective`.
             let mut one = shape.to_vec();
             one[0] = 1;
             let t = TensorImpl::from_fn(&one, dtype, |i| vals[i]).unwrap();
-            let _ = row;
             t.expand(&isz).unwrap()
         }
     }

@@ -44,3 +44,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     need_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq "${missing[@]}"
 fi
+
+# Optional: `scripts/setup.sh --gungraun` installs gungraun-runner, which
+# `cargo bench -p ft-bench --bench instructions` needs (same version as the
+# gungraun library in bench/Cargo.toml). CI does not need it: its
+# instruction-count gate (`ft-bench gate`) drives valgrind itself.
+if [ "${1:-}" = "--gungraun" ]; then
+    want=$(sed -n 's/^gungraun = "\(.*\)"/\1/p' "$(dirname "$0")/../bench/Cargo.toml")
+    if ! gungraun-runner --version 2>/dev/null | grep -q " $want"; then
+        cargo install --locked gungraun-runner --version "~$want"
+    fi
+fi

@@ -3,15 +3,17 @@
 //! ```text
 //! ft-bench run [--threads N] [--filter SUBSTR]   the suite table
 //! ft-bench ceilings                              measure and cache the machine's ceilings
-//! ft-bench record --label L [--filter SUBSTR] [--hyperfine]
+//! ft-bench record --label L [--filter SUBSTR] [--no-hyperfine]
 //! ft-bench compare A B                           before/after table + output verdict
 //! ft-bench torch [--filter SUBSTR] [--record L]  side by side with PyTorch
+//! ft-bench gate [--baseline FILE] [--max-regress PCT] [--update]
+//!                                                instruction counts against the baseline
 //! ft-bench list                                  the suite and what is implemented
 //! ```
 
 use ft_bench::measure::Measurement;
 use ft_bench::suite::{Figure, SUITE, Workload};
-use ft_bench::{ceilings, measure, record, targets};
+use ft_bench::{ceilings, counts, measure, record, targets};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -25,7 +27,12 @@ struct Args {
     filter: Option<String>,
     label: Option<String>,
     record: Option<String>,
+    /// `record` adds hyperfine's whole-process timings when hyperfine is
+    /// installed, unless `--no-hyperfine`.
     hyperfine: bool,
+    baseline: Option<String>,
+    max_regress: f64,
+    update: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -37,7 +44,10 @@ fn parse() -> Result<Args, String> {
         filter: None,
         label: None,
         record: None,
-        hyperfine: false,
+        hyperfine: true,
+        baseline: None,
+        max_regress: 2.0,
+        update: false,
     };
     while let Some(x) = it.next() {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -52,7 +62,15 @@ fn parse() -> Result<Args, String> {
             "--filter" => a.filter = Some(val("--filter")?),
             "--label" => a.label = Some(val("--label")?),
             "--record" => a.record = Some(val("--record")?),
-            "--hyperfine" => a.hyperfine = true,
+            "--no-hyperfine" => a.hyperfine = false,
+            "--baseline" => a.baseline = Some(val("--baseline")?),
+            "--max-regress" => {
+                a.max_regress = val("--max-regress")?
+                    .trim_end_matches('%')
+                    .parse()
+                    .map_err(|_| "--max-regress takes a percentage, e.g. 2")?
+            }
+            "--update" => a.update = true,
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => a.positional.push(x),
         }
@@ -95,6 +113,15 @@ fn main() -> ExitCode {
             _ => usage(),
         },
         "torch" => torch(&args),
+        "gate" => gate(&args),
+        // Internal: what `gate` runs under callgrind.
+        "count" => match &args.positional[..] {
+            [id] if counts::run_counted(id) => ExitCode::SUCCESS,
+            _ => {
+                eprintln!("ft-bench count: unknown kernel; `ft-bench gate` lists them");
+                ExitCode::from(2)
+            }
+        },
         "-h" | "--help" | "help" => {
             let _ = usage();
             ExitCode::SUCCESS
@@ -109,7 +136,8 @@ fn main() -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ft-bench run [--threads N] [--filter S] | ceilings | record --label L [--filter S] \
-         [--hyperfine] | compare A B | torch [--filter S] [--record L] | list"
+         [--no-hyperfine] | compare A B | torch [--filter S] [--record L] \
+         | gate [--baseline FILE] [--max-regress PCT] [--update] [--filter S] | list"
     );
     ExitCode::from(2)
 }
@@ -470,4 +498,98 @@ fn torch(args: &Args) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Counts every tracked kernel under callgrind and compares with the
+/// baseline; `--update` rewrites the baseline instead of judging.
+fn gate(args: &Args) -> ExitCode {
+    let path = args
+        .baseline
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(counts::default_baseline);
+    let exe = std::env::current_exe().expect("exe");
+    let work: Vec<_> = counts::COUNTED
+        .iter()
+        .filter(|c| args.filter.as_deref().is_none_or(|f| c.id.contains(f)))
+        .collect();
+    let mut now = std::collections::BTreeMap::new();
+    for (i, c) in work.iter().enumerate() {
+        progress(i, work.len(), c.id, 1);
+        match counts::count(&exe, c.id) {
+            Ok(n) => {
+                now.insert(c.id.to_string(), n);
+            }
+            Err(e) => {
+                progress_clear(work.len());
+                eprintln!("ft-bench gate: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    progress_clear(work.len());
+    let isa = std::env::var("FT_ISA").unwrap_or_else(|_| "auto (avx2 under valgrind)".into());
+    if args.update {
+        let mut base = counts::Baseline::default();
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(old) = serde_json::from_str::<counts::Baseline>(&text)
+        {
+            base = old;
+        }
+        base.made_with = format!(
+            "{}; FT_ISA={isa}; {}",
+            tool_version("valgrind"),
+            tool_version("rustc")
+        );
+        base.counts.extend(now);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let text = serde_json::to_string_pretty(&base).expect("json") + "\n";
+        return match std::fs::write(&path, text) {
+            Ok(()) => {
+                println!("updated {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ft-bench gate: {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let base: counts::Baseline = match std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!(
+                "ft-bench gate: cannot read baseline {}: {e}\n(make one with `ft-bench gate --update`)",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let verdicts = counts::judge(&base, &now, args.max_regress);
+    println!("instruction counts (callgrind Ir, one thread, FT_ISA={isa})");
+    println!("baseline {} made with {}\n", path.display(), base.made_with);
+    print!("{}", counts::verdict_table(&verdicts, args.max_regress));
+    let bad = verdicts.iter().filter(|v| v.regressed).count();
+    if bad > 0 {
+        println!("\ngate: FAIL, {bad} kernel(s) over +{}%", args.max_regress);
+        ExitCode::FAILURE
+    } else {
+        println!("\ngate: pass");
+        ExitCode::SUCCESS
+    }
+}
+
+fn tool_version(tool: &str) -> String {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| format!("{tool} ?"))
 }

@@ -293,6 +293,27 @@ struct Operand {
     alias: bool,
 }
 
+impl Operand {
+    /// What a row walk needs of the operand: 24 bytes instead of the whole
+    /// stride table (copying that per row stalled store forwarding).
+    #[inline(always)]
+    fn row(&self) -> RowOp {
+        RowOp {
+            stride: self.strides[0],
+            dtype: self.dtype,
+            alias: self.alias,
+        }
+    }
+}
+
+/// An operand as one row sees it: the fastest dim's stride and the dtype.
+#[derive(Clone, Copy)]
+struct RowOp {
+    stride: isize,
+    dtype: DType,
+    alias: bool,
+}
+
 /// The iteration over one output and `NIN` inputs, dims fastest first.
 #[derive(Clone, Copy)]
 pub struct Plan<const NIN: usize> {
@@ -482,11 +503,11 @@ impl<const NIN: usize, K: Kernel<NIN>> Job for Serial<'_, NIN, K> {
         let rows: usize = p.shape[1..p.ndim].iter().product();
         let mut pos = Odometer::new(p, 1);
         for _ in 0..rows {
-            let ins_cur = std::array::from_fn(|k| In::Ptr(p.ins[k], pos.ins[k]));
+            let ins_cur = std::array::from_fn(|k| In::Ptr(p.ins[k].row(), pos.ins[k]));
             segment(
                 s,
                 self.k,
-                OutCur::new(p.out, pos.out),
+                OutCur::new(&p.out, pos.out),
                 ins_cur,
                 p.shape[0],
                 p.stream,
@@ -522,9 +543,9 @@ impl<const NIN: usize> Odometer<NIN> {
             self.idx[d] += 1;
             let back = self.idx[d] == p.shape[d];
             let by = if back { 1 - p.shape[d] as isize } else { 1 };
-            self.out = step(self.out, p.out, d, by);
+            self.out = step(self.out, &p.out, d, by);
             for (ptr, op) in self.ins.iter_mut().zip(&p.ins) {
-                *ptr = step(*ptr, *op, d, by);
+                *ptr = step(*ptr, op, d, by);
             }
             if !back {
                 return;
@@ -535,7 +556,7 @@ impl<const NIN: usize> Odometer<NIN> {
 }
 
 #[inline(always)]
-fn step(ptr: *mut u8, op: Operand, d: usize, by: isize) -> *mut u8 {
+fn step(ptr: *mut u8, op: &Operand, d: usize, by: isize) -> *mut u8 {
     ptr.wrapping_offset(by * op.strides[d] * op.dtype.size() as isize)
 }
 
@@ -560,7 +581,8 @@ struct OutCur {
 }
 
 impl OutCur {
-    fn new(op: Operand, ptr: *mut u8) -> Self {
+    #[inline(always)]
+    fn new(op: &Operand, ptr: *mut u8) -> Self {
         OutCur {
             ptr,
             stride: op.strides[0],
@@ -573,7 +595,7 @@ impl OutCur {
 /// an already gathered tile.
 #[derive(Clone, Copy)]
 enum In<'a, T> {
-    Ptr(Operand, *mut u8),
+    Ptr(RowOp, *mut u8),
     Buf(&'a [T]),
 }
 
@@ -591,7 +613,7 @@ fn segment<S: Vf32, K: Kernel<NIN>, const NIN: usize>(
     let direct = |i: &In<'_, K::In>| match i {
         In::Buf(_) => true,
         In::Ptr(op, _) => {
-            let st = op.strides[0];
+            let st = op.stride;
             st == 0 || (st == 1 && op.dtype == <K::In as Element>::DTYPE && !op.alias)
         }
     };
@@ -616,11 +638,10 @@ fn segment<S: Vf32, K: Kernel<NIN>, const NIN: usize>(
                 let In::Ptr(op, ptr) = *i else {
                     unreachable!("buffers are direct")
                 };
-                let p =
-                    ptr.wrapping_offset(start as isize * op.strides[0] * op.dtype.size() as isize);
+                let p = ptr.wrapping_offset(start as isize * op.stride * op.dtype.size() as isize);
                 // SAFETY: `p` is element `start` of this row of the operand;
                 // `n` elements at its stride stay inside its storage.
-                Src::Slice(unsafe { load_run(p, op.dtype, op.strides[0], &mut b[..n]) })
+                Src::Slice(unsafe { load_run(p, op.dtype, op.stride, &mut b[..n]) })
             };
         }
         let optr = out
@@ -652,7 +673,7 @@ fn src_direct<T: Element>(i: In<'_, T>, start: usize, n: usize) -> Src<'_, T> {
     match i {
         In::Buf(b) => Src::Slice(&b[start..start + n]),
         In::Ptr(op, ptr) => {
-            if op.strides[0] == 0 {
+            if op.stride == 0 {
                 // SAFETY: `ptr` points at one element of the operand.
                 Src::Splat(unsafe { read_as::<T>(ptr, op.dtype) })
             } else {
@@ -683,7 +704,10 @@ unsafe fn read_as<T: Element>(ptr: *const u8, dtype: DType) -> T {
 ///
 /// # Safety
 /// Every element read must lie inside one storage of `dtype` values.
-#[inline(always)]
+///
+/// Out of line and generic over `T` only: one instance per element type
+/// serves every op on every ISA (a scalar loop needs no target feature).
+#[inline(never)]
 unsafe fn load_run<T: Element>(
     ptr: *const u8,
     dtype: DType,
@@ -705,8 +729,8 @@ unsafe fn load_run<T: Element>(
 ///
 /// # Safety
 /// Every element written must lie inside the output storage, written only
-/// by this chunk.
-#[inline(always)]
+/// by this chunk. Out of line, as [`load_run`].
+#[inline(never)]
 unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: isize) {
     with_dtype!(dtype, U => {
         let p = ptr as *mut U;
@@ -719,42 +743,41 @@ unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: 
 
 /// The tiled walk: dims 0 and 1 in `TILE x TILE` blocks; operand `t` is
 /// gathered into a buffer transposed, reading `TILE` contiguous elements per
-/// row, so that each of its cache lines is used whole.
+/// row, so that each of its cache lines is used whole. Every tile has the
+/// next one's lines prefetched: a tile touches `3 x TILE` short runs, too
+/// many and too short for the hardware prefetcher to follow.
 #[inline(always)]
 fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: &K, t: usize) {
     let outer: usize = p.shape[2..p.ndim].iter().product();
     let mut pos = Odometer::new(p, 2);
     let mut tile: Vec<MaybeUninit<K::In>> = Vec::new();
     tile.resize_with(TILE * TILE, MaybeUninit::uninit);
-    let top = p.ins[t];
+    let top = &p.ins[t];
+    let rows: [RowOp; NIN] = std::array::from_fn(|j| p.ins[j].row());
+    let (n0, n1) = (p.shape[0], p.shape[1]);
     for _ in 0..outer {
-        let mut j0 = 0;
-        while j0 < p.shape[1] {
-            let tj = TILE.min(p.shape[1] - j0);
-            let mut i0 = 0;
-            while i0 < p.shape[0] {
-                let ti = TILE.min(p.shape[0] - i0);
-                // Gather: for each i, tj contiguous elements (unit stride in
-                // dim 1) into column i of the tile (tile[jj][ii]).
-                let src = step(step(pos.ins[t], top, 0, i0 as isize), top, 1, j0 as isize);
-                for ii in 0..ti {
-                    let row = step(src, top, 0, ii as isize);
-                    with_dtype!(top.dtype, U => {
-                        let r = row as *const U;
-                        for jj in 0..tj {
-                            // SAFETY: element (i0+ii, j0+jj) of operand t.
-                            let v = unsafe { *r.add(jj) };
-                            tile[jj * TILE + ii].write(cast::<U, K::In>(v));
-                        }
-                    });
+        for j0 in (0..n1).step_by(TILE) {
+            let tj = TILE.min(n1 - j0);
+            for i0 in (0..n0).step_by(TILE) {
+                let ti = TILE.min(n0 - i0);
+                // Block (i0, j0) of every operand: `at(op, base, i, j)`.
+                let at = |op: &Operand, base: *mut u8, i: usize, j: usize| {
+                    step(step(base, op, 0, i as isize), op, 1, j as isize)
+                };
+                let src = at(top, pos.ins[t], i0, j0);
+                // SAFETY: rows i0..i0+ti of operand t, each with tj
+                // elements from column j0 at unit stride, lie inside its
+                // storage; the tile holds TILE x TILE elements.
+                unsafe { gather_tile(src, top.dtype, top.strides[0], ti, tj, &mut tile) };
+                if i0 + ti < n0 {
+                    let next = (i0 + ti, TILE.min(n0 - i0 - ti));
+                    prefetch_block(at(top, pos.ins[t], next.0, j0), top, next.1, tj, 0);
+                    for (j, op) in p.ins.iter().enumerate().filter(|(j, _)| *j != t) {
+                        prefetch_block(at(op, pos.ins[j], next.0, j0), op, next.1, tj, 1);
+                    }
+                    prefetch_block(at(&p.out, pos.out, next.0, j0), &p.out, next.1, tj, 1);
                 }
                 for jj in 0..tj {
-                    let off_o = step(
-                        step(pos.out, p.out, 0, i0 as isize),
-                        p.out,
-                        1,
-                        (j0 + jj) as isize,
-                    );
                     // SAFETY: row jj of the tile: its first `ti` elements
                     // were written by the gather above.
                     let trow = unsafe {
@@ -764,25 +787,68 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                         if j == t {
                             In::Buf(trow)
                         } else {
-                            let op = p.ins[j];
-                            In::Ptr(
-                                op,
-                                step(
-                                    step(pos.ins[j], op, 0, i0 as isize),
-                                    op,
-                                    1,
-                                    (j0 + jj) as isize,
-                                ),
-                            )
+                            In::Ptr(rows[j], at(&p.ins[j], pos.ins[j], i0, j0 + jj))
                         }
                     });
-                    segment(s, k, OutCur::new(p.out, off_o), ins, ti, p.stream);
+                    let o = OutCur::new(&p.out, at(&p.out, pos.out, i0, j0 + jj));
+                    segment(s, k, o, ins, ti, p.stream);
                 }
-                i0 += ti;
             }
-            j0 += tj;
         }
         pos.advance(p);
+    }
+}
+
+/// Copies a `ti x tj` block (rows at `row_stride` elements, unit stride
+/// within a row) transposed into `tile` (`tile[jj * TILE + ii]`), converted
+/// to `T`. Out of line and generic over `T` only, as [`load_run`].
+///
+/// # Safety
+/// Every element of the block must lie inside one storage of `dtype`
+/// values; `ti, tj <= TILE` and `tile.len() >= TILE * TILE`.
+#[inline(never)]
+unsafe fn gather_tile<T: Element>(
+    src: *const u8,
+    dtype: DType,
+    row_stride: isize,
+    ti: usize,
+    tj: usize,
+    tile: &mut [MaybeUninit<T>],
+) {
+    with_dtype!(dtype, U => {
+        for ii in 0..ti {
+            // SAFETY: row ii of the block, by the caller's contract.
+            let row = unsafe { (src as *const U).offset(ii as isize * row_stride) };
+            for (jj, col) in tile.chunks_exact_mut(TILE).take(tj).enumerate() {
+                // SAFETY: element jj of row ii, inside the block.
+                let v = unsafe { *row.add(jj) };
+                col[ii].write(cast::<U, T>(v));
+            }
+        }
+    });
+}
+
+/// Asks for the lines of a `ti x tj` block of `op` (dims 0 and 1) to be
+/// brought into cache ahead of use: into L1 (`level` 0) or L2 (1).
+/// Prefetches never fault, so any address is allowed.
+#[inline(always)]
+fn prefetch_block(base: *mut u8, op: &Operand, ti: usize, tj: usize, level: u8) {
+    let size = op.dtype.size() as isize;
+    // The dim with unit stride is walked in cache lines; the other one row
+    // by row.
+    let (runs, run_len, run_step, line_step) = if op.strides[0] == 1 {
+        (tj, ti, op.strides[1], 64 / size)
+    } else {
+        (ti, tj, op.strides[0], 64 / size)
+    };
+    if op.strides[0] != 1 && op.strides[1] != 1 {
+        return;
+    }
+    for r in 0..runs as isize {
+        let row = base.wrapping_offset(r * run_step * size);
+        for l in (0..run_len as isize).step_by(line_step.max(1) as usize) {
+            crate::simd::prefetch(row.wrapping_offset(l * size), level);
+        }
     }
 }
 

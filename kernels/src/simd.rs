@@ -43,6 +43,27 @@ pub trait Vf32: Simd {
 }
 
 /// 2^n for integer-valued n in [-127, 128] (-127 gives 0, 128 gives inf).
+/// A hint to bring the cache line holding `p` into L1 (`level` 0) or L2
+/// (any other level). A no-op off x86_64.
+#[inline(always)]
+pub fn prefetch(p: *const u8, level: u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+        // SAFETY: a prefetch never faults and changes no memory, so any
+        // address is allowed; SSE is part of the x86_64 baseline.
+        unsafe {
+            if level == 0 {
+                _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
+            } else {
+                _mm_prefetch::<_MM_HINT_T1>(p as *const i8)
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, level);
+}
+
 #[inline(always)]
 pub fn pow2i<S: Vf32>(s: S, n: S::f32s) -> S::f32s {
     let e = s.add_i32s(s.cvt_f32s_i32s(n), s.splat_i32s(127));

@@ -42,7 +42,6 @@ pub trait Vf32: Simd {
     fn stream_fence(self) {}
 }
 
-/// 2^n for integer-valued n in [-127, 128] (-127 gives 0, 128 gives inf).
 /// A hint to bring the cache line holding `p` into L1 (`level` 0) or L2
 /// (any other level). A no-op off x86_64.
 #[inline(always)]
@@ -64,6 +63,7 @@ pub fn prefetch(p: *const u8, level: u8) {
     let _ = (p, level);
 }
 
+/// 2^n for integer-valued n in [-127, 128] (-127 gives 0, 128 gives inf).
 #[inline(always)]
 pub fn pow2i<S: Vf32>(s: S, n: S::f32s) -> S::f32s {
     let e = s.add_i32s(s.cvt_f32s_i32s(n), s.splat_i32s(127));

@@ -7,7 +7,8 @@
 //! cargo bench -p ft-bench --bench instructions
 //! ```
 //!
-//! gungraun keeps the previous run and prints each count's change. The CI
+//! gungraun keeps the previous run and prints each count's change;
+//! `kernel_N` is `COUNTED[N]` (add_f32_64k is kernel_0). The CI
 //! gate counts the same kernels (`ft_bench::counts::COUNTED`, same set-up)
 //! with `ft-bench gate`, which drives callgrind itself and so needs no
 //! runner binary in CI.

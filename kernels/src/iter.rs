@@ -27,8 +27,13 @@ use std::mem::MaybeUninit;
 pub const PAR_GRAIN: usize = 32_768;
 /// Elements per buffered piece of a row.
 const BUF: usize = 256;
-/// Side of the square tile used to gather a transposed operand.
-const TILE: usize = 64;
+/// The extent in dim 0 (the output's unit-stride dim) of the tile used to
+/// gather a transposed operand: runs of 1 KiB of f32 for the other operands.
+const TILE_I: usize = 256;
+/// The tile's extent in dim 1 (the gathered operand's unit-stride dim): 32
+/// elements, whole cache lines of it per row. `examples/transposed_probe.rs`
+/// measured 256 x 32 the fastest shape here (64 x 64 was 20% slower).
+const TILE_J: usize = 32;
 /// Outputs at least this large are written with streaming stores: they
 /// cannot stay in cache for the next op anyway, and skipping the read for
 /// ownership of each line saves a third of the memory traffic of `a + b`.
@@ -741,25 +746,25 @@ unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: 
     });
 }
 
-/// The tiled walk: dims 0 and 1 in `TILE x TILE` blocks; operand `t` is
-/// gathered into a buffer transposed, reading `TILE` contiguous elements per
+/// The tiled walk: dims 0 and 1 in `TILE_I x TILE_J` blocks; operand `t` is
+/// gathered into a buffer transposed, reading `TILE_J` contiguous elements per
 /// row, so that each of its cache lines is used whole. Every tile has the
-/// next one's lines prefetched: a tile touches `3 x TILE` short runs, too
+/// next one's lines prefetched: a tile touches hundreds of short runs, too
 /// many and too short for the hardware prefetcher to follow.
 #[inline(always)]
 fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: &K, t: usize) {
     let outer: usize = p.shape[2..p.ndim].iter().product();
     let mut pos = Odometer::new(p, 2);
     let mut tile: Vec<MaybeUninit<K::In>> = Vec::new();
-    tile.resize_with(TILE * TILE, MaybeUninit::uninit);
+    tile.resize_with(TILE_I * TILE_J, MaybeUninit::uninit);
     let top = &p.ins[t];
     let rows: [RowOp; NIN] = std::array::from_fn(|j| p.ins[j].row());
     let (n0, n1) = (p.shape[0], p.shape[1]);
     for _ in 0..outer {
-        for j0 in (0..n1).step_by(TILE) {
-            let tj = TILE.min(n1 - j0);
-            for i0 in (0..n0).step_by(TILE) {
-                let ti = TILE.min(n0 - i0);
+        for j0 in (0..n1).step_by(TILE_J) {
+            let tj = TILE_J.min(n1 - j0);
+            for i0 in (0..n0).step_by(TILE_I) {
+                let ti = TILE_I.min(n0 - i0);
                 // Block (i0, j0) of every operand: `at(op, base, i, j)`.
                 let at = |op: &Operand, base: *mut u8, i: usize, j: usize| {
                     step(step(base, op, 0, i as isize), op, 1, j as isize)
@@ -767,10 +772,10 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                 let src = at(top, pos.ins[t], i0, j0);
                 // SAFETY: rows i0..i0+ti of operand t, each with tj
                 // elements from column j0 at unit stride, lie inside its
-                // storage; the tile holds TILE x TILE elements.
+                // storage; the tile holds TILE_I x TILE_J elements.
                 unsafe { gather_tile(src, top.dtype, top.strides[0], ti, tj, &mut tile) };
                 if i0 + ti < n0 {
-                    let next = (i0 + ti, TILE.min(n0 - i0 - ti));
+                    let next = (i0 + ti, TILE_I.min(n0 - i0 - ti));
                     prefetch_block(at(top, pos.ins[t], next.0, j0), top, next.1, tj, 0);
                     for (j, op) in p.ins.iter().enumerate().filter(|(j, _)| *j != t) {
                         prefetch_block(at(op, pos.ins[j], next.0, j0), op, next.1, tj, 1);
@@ -781,7 +786,10 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                     // SAFETY: row jj of the tile: its first `ti` elements
                     // were written by the gather above.
                     let trow = unsafe {
-                        std::slice::from_raw_parts(tile.as_ptr().add(jj * TILE) as *const K::In, ti)
+                        std::slice::from_raw_parts(
+                            tile.as_ptr().add(jj * TILE_I) as *const K::In,
+                            ti,
+                        )
                     };
                     let ins = std::array::from_fn(|j| {
                         if j == t {
@@ -800,12 +808,12 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
 }
 
 /// Copies a `ti x tj` block (rows at `row_stride` elements, unit stride
-/// within a row) transposed into `tile` (`tile[jj * TILE + ii]`), converted
+/// within a row) transposed into `tile` (`tile[jj * TILE_I + ii]`), converted
 /// to `T`. Out of line and generic over `T` only, as [`load_run`].
 ///
 /// # Safety
 /// Every element of the block must lie inside one storage of `dtype`
-/// values; `ti, tj <= TILE` and `tile.len() >= TILE * TILE`.
+/// values; `ti <= TILE_I`, `tj <= TILE_J`, `tile.len() >= TILE_I * TILE_J`.
 #[inline(never)]
 unsafe fn gather_tile<T: Element>(
     src: *const u8,
@@ -819,7 +827,7 @@ unsafe fn gather_tile<T: Element>(
         for ii in 0..ti {
             // SAFETY: row ii of the block, by the caller's contract.
             let row = unsafe { (src as *const U).offset(ii as isize * row_stride) };
-            for (jj, col) in tile.chunks_exact_mut(TILE).take(tj).enumerate() {
+            for (jj, col) in tile.chunks_exact_mut(TILE_I).take(tj).enumerate() {
                 // SAFETY: element jj of row ii, inside the block.
                 let v = unsafe { *row.add(jj) };
                 col[ii].write(cast::<U, T>(v));

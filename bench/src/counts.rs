@@ -14,7 +14,7 @@
 //! The committed baseline is `bench/baseline/instructions.json`; it changes
 //! only through `ft-bench gate --update`, in a commit that says why.
 
-use crate::suite::{Call, input};
+use crate::suite::{Call, add_call, input, softmax_call, sum_call, unary_call};
 use ft_kernels::{BinaryOp, UnaryOp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,48 +27,23 @@ pub struct Counted {
     pub setup: fn() -> Call,
 }
 
-fn add(a: &[usize], b: &[usize], transpose_a: bool) -> Call {
-    let (a, b) = (input(a, 1), input(b, 2));
-    Box::new(move || {
-        let a = if transpose_a {
-            a.t().expect("2-D")
-        } else {
-            a.clone()
-        };
-        ft_kernels::binary(BinaryOp::Add, &a, &b).expect("add")
-    })
-}
-
-fn unary(op: UnaryOp) -> Call {
-    let a = input(&[65_536], 1);
-    Box::new(move || ft_kernels::unary(op, &a).expect("unary"))
-}
-
-fn sum(shape: &[usize], dim: Option<isize>) -> Call {
-    let a = input(shape, 1);
-    Box::new(move || {
-        let dims = dim.map(|d| [d]);
-        ft_kernels::sum(&a, dims.as_ref().map(|d| &d[..]), false, None).expect("sum")
-    })
-}
-
 /// The tracked kernels: the suite's elementwise, reduction and softmax ops
 /// at sizes callgrind runs in well under a second.
 pub const COUNTED: &[Counted] = &[
     Counted {
         id: "add_f32_64k",
         what: "[65536] + [65536]",
-        setup: || add(&[65_536], &[65_536], false),
+        setup: || add_call(&[65_536], &[65_536], false),
     },
     Counted {
         id: "add_f32_bcast_256",
         what: "[256, 256] + [256]",
-        setup: || add(&[256, 256], &[256], false),
+        setup: || add_call(&[256, 256], &[256], false),
     },
     Counted {
         id: "add_f32_transposed_256",
         what: "[256, 256]ᵀ + [256, 256]",
-        setup: || add(&[256, 256], &[256, 256], true),
+        setup: || add_call(&[256, 256], &[256, 256], true),
     },
     Counted {
         id: "mul_i32_scalar_64k",
@@ -91,40 +66,37 @@ pub const COUNTED: &[Counted] = &[
     Counted {
         id: "exp_f32_64k",
         what: "exp([65536])",
-        setup: || unary(UnaryOp::Exp),
+        setup: || unary_call(UnaryOp::Exp, 65_536),
     },
     Counted {
         id: "tanh_f32_64k",
         what: "tanh([65536])",
-        setup: || unary(UnaryOp::Tanh),
+        setup: || unary_call(UnaryOp::Tanh, 65_536),
     },
     Counted {
         id: "gelu_f32_64k",
         what: "gelu([65536]) (erf)",
-        setup: || unary(UnaryOp::Gelu),
+        setup: || unary_call(UnaryOp::Gelu, 65_536),
     },
     Counted {
         id: "sum_f32_64k",
         what: "[65536].sum()",
-        setup: || sum(&[65_536], None),
+        setup: || sum_call(&[65_536], None),
     },
     Counted {
         id: "sum_dim1_f32_256",
         what: "[256, 256].sum(dim=1)",
-        setup: || sum(&[256, 256], Some(1)),
+        setup: || sum_call(&[256, 256], Some(&[1])),
     },
     Counted {
         id: "sum_dim0_f32_256",
         what: "[256, 256].sum(dim=0)",
-        setup: || sum(&[256, 256], Some(0)),
+        setup: || sum_call(&[256, 256], Some(&[0])),
     },
     Counted {
         id: "softmax_f32_64x1024",
         what: "softmax([64, 1024], -1)",
-        setup: || {
-            let a = input(&[64, 1024], 1);
-            Box::new(move || ft_kernels::softmax(&a, -1).expect("softmax"))
-        },
+        setup: || softmax_call(&[64, 1024]),
     },
 ];
 

@@ -306,16 +306,29 @@ fn record(args: &Args, label: &str) -> ExitCode {
     if args.hyperfine {
         rec.hyperfine = hyperfine(args);
     }
-    let dir = record::runs_dir();
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(format!("{label}.json"));
-    match std::fs::write(&path, serde_json::to_string_pretty(&rec).expect("json")) {
+    let path = record::runs_dir().join(format!("{label}.json"));
+    write_json("record", &path, &rec, "wrote")
+}
+
+/// Writes `value` as pretty JSON with a final newline to `path`, making its
+/// directory first; prints `verb path`, or the error (and fails).
+fn write_json(
+    cmd: &str,
+    path: &std::path::Path,
+    value: &impl serde::Serialize,
+    verb: &str,
+) -> ExitCode {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let text = serde_json::to_string_pretty(value).expect("json") + "\n";
+    match std::fs::write(path, text) {
         Ok(()) => {
-            println!("wrote {}", path.display());
+            println!("{verb} {}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("ft-bench record: {}: {e}", path.display());
+            eprintln!("ft-bench {cmd}: {}: {e}", path.display());
             ExitCode::FAILURE
         }
     }
@@ -492,10 +505,7 @@ fn torch(args: &Args) -> ExitCode {
             "ceilings": c,
         });
         let path = record::runs_dir().join(format!("{label}.json"));
-        let _ = std::fs::create_dir_all(record::runs_dir());
-        if std::fs::write(&path, serde_json::to_string_pretty(&rec).expect("json")).is_ok() {
-            println!("wrote {}", path.display());
-        }
+        return write_json("torch", &path, &rec, "wrote");
     }
     ExitCode::SUCCESS
 }
@@ -542,20 +552,7 @@ fn gate(args: &Args) -> ExitCode {
             tool_version("rustc")
         );
         base.counts.extend(now);
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let text = serde_json::to_string_pretty(&base).expect("json") + "\n";
-        return match std::fs::write(&path, text) {
-            Ok(()) => {
-                println!("updated {}", path.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("ft-bench gate: {}: {e}", path.display());
-                ExitCode::FAILURE
-            }
-        };
+        return write_json("gate", &path, &base, "updated");
     }
     let base: counts::Baseline = match std::fs::read_to_string(&path)
         .map_err(|e| e.to_string())

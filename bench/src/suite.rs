@@ -52,7 +52,9 @@ pub fn input(shape: &[usize], seed: u64) -> TensorImpl {
     TensorImpl::from_fn(shape, DType::F32, |_| g.uniform_f32() * 2.0 - 1.0).expect("input")
 }
 
-fn binop(a: TensorImpl, b: TensorImpl, transpose_a: bool) -> Call {
+/// `a + b` (or `a.t() + b`) on seeded inputs of the given shapes.
+pub fn add_call(a: &[usize], b: &[usize], transpose_a: bool) -> Call {
+    let (a, b) = (input(a, 1), input(b, 2));
     Box::new(move || {
         let a = if transpose_a {
             a.t().expect("2-D")
@@ -63,9 +65,22 @@ fn binop(a: TensorImpl, b: TensorImpl, transpose_a: bool) -> Call {
     })
 }
 
-fn unop(op: UnaryOp) -> Call {
-    let a = input(&[4_194_304], 1);
+/// A unary op on a seeded input of `n` elements.
+pub fn unary_call(op: UnaryOp, n: usize) -> Call {
+    let a = input(&[n], 1);
     Box::new(move || ft_kernels::unary(op, &a).expect("unary"))
+}
+
+/// `a.sum(dims)` on a seeded input.
+pub fn sum_call(shape: &[usize], dims: Option<&'static [isize]>) -> Call {
+    let a = input(shape, 1);
+    Box::new(move || ft_kernels::sum(&a, dims, false, None).expect("sum"))
+}
+
+/// `softmax(a, -1)` on a seeded input.
+pub fn softmax_call(shape: &[usize]) -> Call {
+    let a = input(shape, 1);
+    Box::new(move || ft_kernels::softmax(&a, -1).expect("softmax"))
 }
 
 const M: f64 = 1.0;
@@ -105,7 +120,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         3.0 * 262_144.0 * F4,
-        Some(|| binop(input(&[262_144], 1), input(&[262_144], 2), false))
+        Some(|| add_call(&[262_144], &[262_144], false))
     ),
     w!(
         "add_f32_16m",
@@ -114,7 +129,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         3.0 * N16M * F4,
-        Some(|| binop(input(&[16_777_216], 1), input(&[16_777_216], 2), false))
+        Some(|| add_call(&[16_777_216], &[16_777_216], false))
     ),
     w!(
         "add_f32_bcast",
@@ -123,7 +138,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         (2.0 * N16M + 4096.0) * F4,
-        Some(|| binop(input(&[4096, 4096], 1), input(&[4096], 2), false))
+        Some(|| add_call(&[4096, 4096], &[4096], false))
     ),
     w!(
         "add_f32_transposed",
@@ -132,7 +147,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         3.0 * N16M * F4,
-        Some(|| binop(input(&[4096, 4096], 1), input(&[4096, 4096], 2), true))
+        Some(|| add_call(&[4096, 4096], &[4096, 4096], true))
     ),
     w!(
         "exp_f32_4m",
@@ -141,7 +156,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         2.0 * 4_194_304.0 * F4,
-        Some(|| unop(UnaryOp::Exp))
+        Some(|| unary_call(UnaryOp::Exp, 4_194_304))
     ),
     w!(
         "tanh_f32_4m",
@@ -150,7 +165,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         2.0 * 4_194_304.0 * F4,
-        Some(|| unop(UnaryOp::Tanh))
+        Some(|| unary_call(UnaryOp::Tanh, 4_194_304))
     ),
     w!(
         "gelu_f32_4m",
@@ -159,7 +174,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         2.0 * 4_194_304.0 * F4,
-        Some(|| unop(UnaryOp::Gelu))
+        Some(|| unary_call(UnaryOp::Gelu, 4_194_304))
     ),
     w!(
         "sum_f32_16m",
@@ -168,10 +183,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         (N16M + 1.0) * F4,
-        Some(|| {
-            let a = input(&[16_777_216], 1);
-            Box::new(move || ft_kernels::sum(&a, None, false, None).expect("sum"))
-        })
+        Some(|| sum_call(&[16_777_216], None))
     ),
     w!(
         "sum_dim1_f32",
@@ -180,10 +192,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         (N16M + 4096.0) * F4,
-        Some(|| {
-            let a = input(&[4096, 4096], 1);
-            Box::new(move || ft_kernels::sum(&a, Some(&[1]), false, None).expect("sum"))
-        })
+        Some(|| sum_call(&[4096, 4096], Some(&[1])))
     ),
     w!(
         "sum_dim0_f32",
@@ -192,10 +201,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         (N16M + 4096.0) * F4,
-        Some(|| {
-            let a = input(&[4096, 4096], 1);
-            Box::new(move || ft_kernels::sum(&a, Some(&[0]), false, None).expect("sum"))
-        })
+        Some(|| sum_call(&[4096, 4096], Some(&[0])))
     ),
     w!(
         "softmax_f32",
@@ -204,10 +210,7 @@ pub const SUITE: &[Workload] = &[
         GBps,
         None,
         2.0 * 4_194_304.0 * F4,
-        Some(|| {
-            let a = input(&[4096, 1024], 1);
-            Box::new(move || ft_kernels::softmax(&a, -1).expect("softmax"))
-        })
+        Some(|| softmax_call(&[4096, 1024]))
     ),
     w!(
         "matmul_f32_64",

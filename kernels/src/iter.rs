@@ -760,15 +760,15 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
     let top = &p.ins[t];
     let rows: [RowOp; NIN] = std::array::from_fn(|j| p.ins[j].row());
     let (n0, n1) = (p.shape[0], p.shape[1]);
+    // Element (i, j) of dims 0 and 1 of an operand from its position `base`.
+    let at = |op: &Operand, base: *mut u8, i: usize, j: usize| {
+        step(step(base, op, 0, i as isize), op, 1, j as isize)
+    };
     for _ in 0..outer {
         for j0 in (0..n1).step_by(TILE_J) {
             let tj = TILE_J.min(n1 - j0);
             for i0 in (0..n0).step_by(TILE_I) {
                 let ti = TILE_I.min(n0 - i0);
-                // Block (i0, j0) of every operand: `at(op, base, i, j)`.
-                let at = |op: &Operand, base: *mut u8, i: usize, j: usize| {
-                    step(step(base, op, 0, i as isize), op, 1, j as isize)
-                };
                 let src = at(top, pos.ins[t], i0, j0);
                 // SAFETY: rows i0..i0+ti of operand t, each with tj
                 // elements from column j0 at unit stride, lie inside its
@@ -841,21 +841,19 @@ unsafe fn gather_tile<T: Element>(
 /// Prefetches never fault, so any address is allowed.
 #[inline(always)]
 fn prefetch_block(base: *mut u8, op: &Operand, ti: usize, tj: usize, level: u8) {
-    let size = op.dtype.size() as isize;
-    // The dim with unit stride is walked in cache lines; the other one row
-    // by row.
-    let (runs, run_len, run_step, line_step) = if op.strides[0] == 1 {
-        (tj, ti, op.strides[1], 64 / size)
-    } else {
-        (ti, tj, op.strides[0], 64 / size)
+    // The dim with unit stride is walked in cache lines; the other one run
+    // by run. Without a unit-stride dim there are no lines worth asking for.
+    let (runs, run_len, run_step) = match (op.strides[0], op.strides[1]) {
+        (1, s1) => (tj, ti, s1),
+        (s0, 1) => (ti, tj, s0),
+        _ => return,
     };
-    if op.strides[0] != 1 && op.strides[1] != 1 {
-        return;
-    }
+    let size = op.dtype.size() as isize;
+    let line = (64 / size).max(1) as usize;
     for r in 0..runs as isize {
-        let row = base.wrapping_offset(r * run_step * size);
-        for l in (0..run_len as isize).step_by(line_step.max(1) as usize) {
-            crate::simd::prefetch(row.wrapping_offset(l * size), level);
+        let run = base.wrapping_offset(r * run_step * size);
+        for l in (0..run_len as isize).step_by(line) {
+            crate::simd::prefetch(run.wrapping_offset(l * size), level);
         }
     }
 }

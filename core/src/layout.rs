@@ -21,6 +21,7 @@ pub struct DimVec<T: Copy + Default> {
 }
 
 impl<T: Copy + Default> DimVec<T> {
+    #[inline]
     pub fn new() -> Self {
         DimVec {
             len: 0,
@@ -28,6 +29,7 @@ impl<T: Copy + Default> DimVec<T> {
         }
     }
 
+    #[inline]
     pub fn from_slice(values: &[T]) -> Result<Self> {
         if values.len() > MAX_DIMS {
             return Err(too_many_dims(values.len()));
@@ -39,6 +41,7 @@ impl<T: Copy + Default> DimVec<T> {
     }
 
     /// `n` copies of `value`.
+    #[inline]
     pub fn filled(n: usize, value: T) -> Result<Self> {
         if n > MAX_DIMS {
             return Err(too_many_dims(n));
@@ -116,6 +119,7 @@ impl<T: Copy + Default + fmt::Debug> fmt::Debug for DimVec<T> {
 
 /// Checked product of a shape. The count must fit in `isize` (as Rust
 /// requires of any allocation and as PyTorch requires of `numel`).
+#[inline]
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
     let mut n: usize = 1;
     for &d in shape {
@@ -130,6 +134,7 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
 }
 
 /// Checked byte size of `numel` elements of `elem_size` bytes.
+#[inline]
 pub fn checked_nbytes(shape: &[usize], elem_size: usize) -> Result<usize> {
     let n = checked_numel(shape)?;
     match n.checked_mul(elem_size) {
@@ -169,6 +174,7 @@ impl fmt::Debug for Layout {
 
 /// Row-major strides for `shape`, as PyTorch computes them: a size-0 dim
 /// counts as 1 so that strides stay meaningful.
+#[inline]
 pub fn contiguous_strides(shape: &[usize]) -> Result<DimVec<isize>> {
     let mut strides = DimVec::filled(shape.len(), 0isize)?;
     let mut acc: isize = 1;
@@ -183,13 +189,32 @@ pub fn contiguous_strides(shape: &[usize]) -> Result<DimVec<isize>> {
 
 impl Layout {
     /// A row-major layout at offset 0.
+    #[inline]
     pub fn contiguous(shape: &[usize]) -> Result<Self> {
+        let n = shape.len();
+        if n > MAX_DIMS {
+            return Err(too_many_dims(n));
+        }
         checked_numel(shape)?;
-        Ok(Layout {
-            shape: DimVec::from_slice(shape)?,
-            strides: contiguous_strides(shape)?,
+        // Filled in place (not from `contiguous_strides`' DimVec): this is
+        // on the path of every new tensor, and each moved DimVec is a
+        // 136-byte copy.
+        let mut l = Layout {
+            shape: DimVec::new(),
+            strides: DimVec::new(),
             offset: 0,
-        })
+        };
+        l.shape.data[..n].copy_from_slice(shape);
+        l.shape.len = n as u8;
+        l.strides.len = n as u8;
+        let mut acc: isize = 1;
+        for i in (0..n).rev() {
+            l.strides.data[i] = acc;
+            acc = acc
+                .checked_mul(shape[i].max(1) as isize)
+                .ok_or_else(|| Error::overflow(shape, "the stride"))?;
+        }
+        Ok(l)
     }
 
     /// Any layout. The caller (`TensorImpl::as_strided`) checks it against

@@ -254,6 +254,25 @@ impl TensorImpl {
         Self::empty_on(shape, dtype, Device::CPU)
     }
 
+    /// A contiguous tensor whose bytes are unspecified: for a kernel that
+    /// writes every element before anything reads it (no zeroing pass).
+    ///
+    /// # Safety
+    /// Every element must be written before the tensor is read.
+    #[inline]
+    pub unsafe fn uninit(shape: &[usize], dtype: DType) -> Result<Self> {
+        let layout = Layout::contiguous(shape)?;
+        let nbytes = checked_nbytes(shape, dtype.size())?;
+        // SAFETY: forwarded to our caller.
+        let storage = Arc::new(unsafe { Storage::uninit(nbytes)? });
+        Ok(TensorImpl {
+            storage,
+            layout,
+            dtype,
+            device: Device::CPU,
+        })
+    }
+
     /// `empty` on a given device; fails closed for any device but the CPU.
     pub fn empty_on(shape: &[usize], dtype: DType, device: Device) -> Result<Self> {
         device.check_executable()?;

@@ -440,6 +440,51 @@ impl<const NIN: usize> Plan<NIN> {
         })
     }
 
+    /// The plan of a dense run: `out` and every input contiguous with the
+    /// same shape (no broadcast), so the whole iteration is one row and
+    /// none of `new`'s broadcasting, reordering and coalescing is needed.
+    /// This is what keeps a call on a tiny tensor cheap.
+    ///
+    /// # Safety
+    /// As for [`Plan::new`], and every tensor must be contiguous with
+    /// `out`'s shape, and an input that shares `out`'s storage must have
+    /// its offset (in place).
+    #[inline]
+    pub unsafe fn dense(
+        out: &TensorImpl,
+        out_ptr: *mut u8,
+        inputs: [&TensorImpl; NIN],
+        in_ptrs: [*const u8; NIN],
+    ) -> Self {
+        let mut shape = [1usize; MAX_DIMS];
+        shape[0] = out.numel();
+        let mut strides = [0isize; MAX_DIMS];
+        strides[0] = 1;
+        let off = |t: &TensorImpl, p: *const u8| -> *mut u8 {
+            // SAFETY: the offset lies inside the storage (checked when the
+            // tensor was made).
+            unsafe { p.add(t.storage_offset() * t.dtype().size()) as *mut u8 }
+        };
+        Plan {
+            ndim: 1,
+            shape,
+            out: Operand {
+                ptr: off(out, out_ptr),
+                dtype: out.dtype(),
+                strides,
+                alias: false,
+            },
+            ins: std::array::from_fn(|k| Operand {
+                ptr: off(inputs[k], in_ptrs[k]),
+                dtype: inputs[k].dtype(),
+                strides,
+                alias: inputs[k].shares_storage(out),
+            }),
+            parallel_ok: true,
+            stream: out.numel() * out.dtype().size() >= STREAM_BYTES,
+        }
+    }
+
     pub fn numel(&self) -> usize {
         self.shape[..self.ndim].iter().product()
     }

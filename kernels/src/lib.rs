@@ -13,7 +13,7 @@ pub mod ops;
 
 pub use ops::binary::{
     BinaryOp, add, add_, add_out, binary, binary_, binary_out, binary_scalar, binary_scalar_,
-    scalar_binary, sub, where_,
+    scalar_binary, sub, sub_, sub_out, where_,
 };
 pub use ops::reduce::{
     NormP, all, any, argmax, argmin, logsumexp, max, max_dim, mean, min, min_dim, norm, prod, std,

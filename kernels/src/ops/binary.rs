@@ -1,7 +1,7 @@
 //! Binary elementwise ops with PyTorch's dtype rules: arithmetic, division,
 //! remainder, pow, maximum/minimum, comparisons, logical ops, and `where`.
 
-use super::{Out, compute_dtype, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, fresh, not_implemented, run_elementwise};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn2, map2};
 use crate::math::F;
@@ -136,7 +136,7 @@ fn operand(t: &TensorImpl) -> Operand {
 /// `op(a, b)` into a new tensor.
 pub fn binary(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
     let ty = binary_types(op, operand(a), operand(b))?;
-    run(op, a, b, Scalar::Int(1), Out::New(ty.result), ty)
+    run(op, a, b, Scalar::Int(1), Out::New(ty.result), ty).and_then(fresh)
 }
 
 /// `op(a, b)` written into `out` (no allocation when nothing needs a copy).
@@ -154,14 +154,14 @@ pub fn binary_(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 pub fn binary_scalar(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
     let b = scalar_tensor(s, ty)?;
-    run(op, a, &b, Scalar::Int(1), Out::New(ty.result), ty)
+    run(op, a, &b, Scalar::Int(1), Out::New(ty.result), ty).and_then(fresh)
 }
 
 /// `op(s, a)` for a number on the left (e.g. `2 - a`, `2 ** a`).
 pub fn scalar_binary(op: BinaryOp, s: Scalar, a: &TensorImpl) -> Result<TensorImpl> {
     let ty = binary_types(op, Operand::Scalar(s), operand(a))?;
     let b = scalar_tensor(s, ty)?;
-    run(op, &b, a, Scalar::Int(1), Out::New(ty.result), ty)
+    run(op, &b, a, Scalar::Int(1), Out::New(ty.result), ty).and_then(fresh)
 }
 
 /// `a.op_(s)` in place.
@@ -180,13 +180,13 @@ fn scalar_tensor(s: Scalar, ty: BinaryTypes) -> Result<TensorImpl> {
 /// `a + alpha * b`.
 pub fn add(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
-    run(BinaryOp::Add, a, b, alpha, Out::New(ty.result), ty)
+    run(BinaryOp::Add, a, b, alpha, Out::New(ty.result), ty).and_then(fresh)
 }
 
 /// `a - alpha * b`.
 pub fn sub(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
-    run(BinaryOp::Sub, a, b, alpha, Out::New(ty.result), ty)
+    run(BinaryOp::Sub, a, b, alpha, Out::New(ty.result), ty).and_then(fresh)
 }
 
 /// `out = a + alpha * b`.
@@ -198,6 +198,17 @@ pub fn add_out(a: &TensorImpl, b: &TensorImpl, alpha: Scalar, out: &TensorImpl) 
 /// `a += alpha * b` in place.
 pub fn add_(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<()> {
     add_out(a, b, alpha, a)
+}
+
+/// `out = a - alpha * b`.
+pub fn sub_out(a: &TensorImpl, b: &TensorImpl, alpha: Scalar, out: &TensorImpl) -> Result<()> {
+    let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
+    run(BinaryOp::Sub, a, b, alpha, Out::Into(out, ty.result), ty).map(drop)
+}
+
+/// `a -= alpha * b` in place.
+pub fn sub_(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<()> {
+    sub_out(a, b, alpha, a)
 }
 
 fn check_alpha(op: BinaryOp, alpha: Scalar, result: DType) -> Result<()> {
@@ -226,7 +237,7 @@ fn run(
     alpha: Scalar,
     out: Out<'_>,
     ty: BinaryTypes,
-) -> Result<TensorImpl> {
+) -> Result<Option<TensorImpl>> {
     check_alpha(op, alpha, ty.result)?;
     // Sub is add with -alpha, exactly as PyTorch defines it.
     let (op, alpha) = match (op, alpha) {
@@ -434,7 +445,7 @@ fn typed<T: Arith>(
     alpha: Scalar,
     ins: [&TensorImpl; 2],
     out: Out<'_>,
-) -> Result<TensorImpl> {
+) -> Result<Option<TensorImpl>> {
     macro_rules! k {
         ($O:ty, $f:expr) => {
             run_elementwise(ins, out, &ScalarBin::<T, $O, _>($f, PhantomData))
@@ -561,7 +572,7 @@ pub fn where_(cond: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<Tenso
     let result = result_type(&[operand(a), operand(b)]).expect("two operands");
     let compute = compute_dtype(result);
     ft_core::with_dtype!(compute, T => {
-        run_elementwise([cond, a, b], Out::New(result), &Where::<T>(PhantomData))
+        run_elementwise([cond, a, b], Out::New(result), &Where::<T>(PhantomData)).and_then(fresh)
     })
 }
 

@@ -44,23 +44,40 @@ pub enum Out<'a> {
     Into(&'a TensorImpl, DType),
 }
 
-/// Broadcasts `inputs`, prepares the output, and runs `k` over them.
+/// The tensor a kernel made for `Out::New`; `Out::Into` writes into the
+/// given tensor and gives back nothing, so that an `_out` call does not
+/// even clone a handle.
+pub(crate) fn fresh(made: Option<TensorImpl>) -> Result<TensorImpl> {
+    made.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Value,
+            "internal error: an op asked for a new output got none",
+        )
+    })
+}
+
+/// Broadcasts `inputs`, prepares the output, and runs `k` over them:
+/// `Some(new tensor)` for `Out::New`, `None` for `Out::Into`.
 pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
     inputs: [&TensorImpl; N],
     out: Out<'_>,
     k: &K,
-) -> Result<TensorImpl> {
+) -> Result<Option<TensorImpl>> {
     for t in inputs {
         t.device().check_executable()?;
     }
+    if let Some(made) = dense_run(&inputs, out, k)? {
+        return Ok(made);
+    }
     let shapes: [&[usize]; N] = std::array::from_fn(|i| inputs[i].shape());
     let shape = broadcast_shapes(&shapes)?;
+    let mut made = None;
     let out = match out {
         Out::New(dtype) => {
             let strides = output_strides(&shape, &inputs)?;
             // SAFETY: the layout is dense and the engine writes every
             // element before the tensor is returned.
-            unsafe { TensorImpl::uninit_strided(&shape, &strides, dtype)? }
+            &*made.insert(unsafe { TensorImpl::uninit_strided(&shape, &strides, dtype)? })
         }
         Out::Into(o, result_dtype) => {
             o.device().check_executable()?;
@@ -84,18 +101,77 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
                     ),
                 ));
             }
-            o.clone()
+            o
         }
     };
-    let copies = check_overlap(&out, &inputs)?;
+    let copies = check_overlap(out, &inputs)?;
     let inputs: [&TensorImpl; N] = std::array::from_fn(|i| copies[i].as_ref().unwrap_or(inputs[i]));
+    execute(out, inputs, false, k)?;
+    Ok(made)
+}
+
+/// The fast path of [`run_elementwise`]: every input contiguous with one
+/// shape, and the output fresh or contiguous with that shape and not
+/// sharing memory with an input except in place. `Ok(None)`: not this case;
+/// `Ok(Some(made))`: done, with what `run_elementwise` returns.
+#[inline]
+fn dense_run<K: Kernel<N>, const N: usize>(
+    inputs: &[&TensorImpl; N],
+    out: Out<'_>,
+    k: &K,
+) -> Result<Option<Option<TensorImpl>>> {
+    let Some(first) = inputs.first() else {
+        return Ok(None);
+    };
+    let shape = first.shape();
+    if !inputs
+        .iter()
+        .all(|t| t.shape() == shape && t.is_contiguous())
+    {
+        return Ok(None);
+    }
+    let mut made = None;
+    let out = match out {
+        Out::New(dtype) => {
+            // SAFETY: the dense plan writes every element before `out` is
+            // returned.
+            &*made.insert(unsafe { TensorImpl::uninit(shape, dtype)? })
+        }
+        Out::Into(o, result_dtype) => {
+            let in_place_or_apart =
+                |t: &&TensorImpl| !t.shares_storage(o) || t.storage_offset() == o.storage_offset();
+            if o.shape() != shape
+                || !o.is_contiguous()
+                || !can_cast(result_dtype, o.dtype())
+                || !inputs.iter().all(in_place_or_apart)
+            {
+                return Ok(None);
+            }
+            o.device().check_executable()?;
+            o
+        }
+    };
+    execute(out, *inputs, true, k)?;
+    Ok(Some(made))
+}
+
+/// Borrows the storages (the output for writing, each other input for
+/// reading), builds the plan (`dense`: [`Plan::dense`], else [`Plan::new`])
+/// and runs `k` over it.
+#[inline]
+fn execute<K: Kernel<N>, const N: usize>(
+    out: &TensorImpl,
+    inputs: [&TensorImpl; N],
+    dense: bool,
+    k: &K,
+) -> Result<()> {
     let mut wg = out.storage().write()?;
     let out_ptr = wg.as_mut_ptr();
     // A fixed array, not a Vec: the `_out` path must not allocate.
     let mut guards: [Option<ft_core::storage::ReadGuard<'_>>; N] = std::array::from_fn(|_| None);
     let mut in_ptrs = [std::ptr::null::<u8>(); N];
     for (i, t) in inputs.iter().enumerate() {
-        if t.shares_storage(&out) {
+        if t.shares_storage(out) {
             in_ptrs[i] = out_ptr;
         } else {
             let g = t.storage().read()?;
@@ -104,12 +180,18 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
         }
     }
     // SAFETY: the pointers are the storage bases of `out` and `inputs`,
-    // borrowed by `wg` and `guards` until after `run` returns; shapes
-    // broadcast (checked above) and overlaps were resolved by
-    // `check_overlap`.
-    let plan = unsafe { Plan::new(&out, out_ptr, inputs, in_ptrs)? };
+    // borrowed by `wg` and `guards` until after `run` returns. For `new`,
+    // the callers checked that the shapes broadcast and resolved overlaps
+    // (`check_overlap`); for `dense`, `dense_run` checked that every tensor
+    // is contiguous with one shape and that an input sharing `out`'s
+    // storage has its offset.
+    let plan = unsafe {
+        if dense {
+            Plan::dense(out, out_ptr, inputs, in_ptrs)
+        } else {
+            Plan::new(out, out_ptr, inputs, in_ptrs)?
+        }
+    };
     plan.run(k);
-    drop(guards);
-    drop(wg);
-    Ok(out)
+    Ok(())
 }

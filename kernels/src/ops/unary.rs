@@ -1,7 +1,7 @@
 //! Unary elementwise ops, `clamp`, and dtype casts, with PyTorch's dtype
 //! rules (integer inputs of float functions compute in the default float).
 
-use super::{Out, compute_dtype, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, fresh, not_implemented, run_elementwise};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn1, map1};
 use crate::math::{self, F, TRIG_REDUCE_MAX};
@@ -140,7 +140,7 @@ impl UnaryOp {
 /// `op(x)` into a new tensor.
 pub fn unary(op: UnaryOp, x: &TensorImpl) -> Result<TensorImpl> {
     let r = op.result_dtype(x.dtype())?;
-    run(op, x, Out::New(r), r)
+    run(op, x, Out::New(r), r).and_then(fresh)
 }
 
 /// `op(x)` written into `out`.
@@ -154,7 +154,7 @@ pub fn unary_(op: UnaryOp, x: &TensorImpl) -> Result<()> {
     unary_out(op, x, x)
 }
 
-fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<TensorImpl> {
+fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<Option<TensorImpl>> {
     let ins = [x];
     macro_rules! simd {
         ($g:expr) => {
@@ -273,7 +273,11 @@ impl IntUnary for u8 {
     }
 }
 
-fn int_op<T: IntUnary>(op: UnaryOp, ins: [&TensorImpl; 1], out: Out<'_>) -> Result<TensorImpl> {
+fn int_op<T: IntUnary>(
+    op: UnaryOp,
+    ins: [&TensorImpl; 1],
+    out: Out<'_>,
+) -> Result<Option<TensorImpl>> {
     let f: fn(T) -> T = match op {
         UnaryOp::Neg => T::neg,
         UnaryOp::Abs => T::abs,
@@ -289,7 +293,7 @@ fn int_op<T: IntUnary>(op: UnaryOp, ins: [&TensorImpl; 1], out: Out<'_>) -> Resu
 /// part in type promotion as numbers; `min > max` gives `max` everywhere.
 pub fn clamp(x: &TensorImpl, min: Option<Scalar>, max: Option<Scalar>) -> Result<TensorImpl> {
     let r = clamp_dtype(x, min, max)?;
-    run_clamp(x, min, max, Out::New(r), r)
+    run_clamp(x, min, max, Out::New(r), r).and_then(fresh)
 }
 
 /// `clamp` written into `out`.
@@ -330,7 +334,7 @@ fn run_clamp(
     max: Option<Scalar>,
     out: Out<'_>,
     r: DType,
-) -> Result<TensorImpl> {
+) -> Result<Option<TensorImpl>> {
     ft_core::with_dtype!(compute_dtype(r), T => {
         let lo = min.map(T::from_scalar);
         let hi = max.map(T::from_scalar);
@@ -357,7 +361,7 @@ fn run_clamp(
 /// the dtype is unchanged).
 pub fn cast(x: &TensorImpl, dtype: DType) -> Result<TensorImpl> {
     ft_core::with_dtype!(dtype, T => {
-        run_elementwise([x], Out::New(dtype), &ScalarUn::<T, T, _>(|v: T| v, PhantomData))
+        run_elementwise([x], Out::New(dtype), &ScalarUn::<T, T, _>(|v: T| v, PhantomData)).and_then(fresh)
     })
 }
 

@@ -273,6 +273,19 @@ impl TensorImpl {
         })
     }
 
+    /// A tensor on the `meta` device: PyTorch's shape-only tensors, here so
+    /// that routing can be checked against a device that is not the CPU.
+    /// Every op on it fails closed. (It holds zeroed bytes all the same, so
+    /// that no path, even a buggy one, can read past a missing buffer.)
+    pub fn empty_meta(shape: &[usize], dtype: DType) -> Result<Self> {
+        let mut t = Self::empty(shape, dtype)?;
+        t.device = Device {
+            kind: crate::device::DeviceKind::Meta,
+            index: None,
+        };
+        Ok(t)
+    }
+
     /// `empty` on a given device; fails closed for any device but the CPU.
     pub fn empty_on(shape: &[usize], dtype: DType, device: Device) -> Result<Self> {
         device.check_executable()?;

@@ -583,3 +583,23 @@ fn where_clamp_and_cast_follow_pytorch() {
         }
     }
 }
+
+/// `dst.copy_(src)` broadcasts `src` to `dst`'s shape and converts the
+/// dtype, as PyTorch's `copy_` (an f64 reference for the values).
+#[test]
+fn copy_broadcasts_and_converts() {
+    let dst = TensorImpl::zeros(&[3, 2], DType::F32).unwrap();
+    let src = TensorImpl::from_slice(&[1.5f64, -2.25], &[2]).unwrap();
+    ft_kernels::copy_(&dst, &src).unwrap();
+    assert_eq!(
+        dst.to_vec_f64().unwrap(),
+        vec![1.5, -2.25, 1.5, -2.25, 1.5, -2.25]
+    );
+    let ints = TensorImpl::zeros(&[2, 2], DType::I64).unwrap();
+    let col = TensorImpl::from_slice(&[7.9f32, -3.2], &[2, 1]).unwrap();
+    ft_kernels::copy_(&ints, &col).unwrap();
+    assert_eq!(ints.to_vec::<i64>().unwrap(), vec![7, 7, -3, -3]);
+    let bad = TensorImpl::zeros(&[3], DType::F32).unwrap();
+    let e = ft_kernels::copy_(&dst, &bad).unwrap_err();
+    assert_eq!(e.kind(), ft_core::ErrorKind::Shape);
+}

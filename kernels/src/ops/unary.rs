@@ -367,6 +367,17 @@ pub fn cast(x: &TensorImpl, dtype: DType) -> Result<TensorImpl> {
 
 /// Copies `src` into `dst` (broadcasting `src`, converting dtypes).
 pub fn copy_(dst: &TensorImpl, src: &TensorImpl) -> Result<()> {
+    let expanded;
+    let src = if src.shape() == dst.shape() {
+        src
+    } else {
+        let mut sizes = [0isize; ft_core::MAX_DIMS];
+        for (s, &d) in sizes.iter_mut().zip(dst.shape()) {
+            *s = d as isize;
+        }
+        expanded = src.expand(&sizes[..dst.ndim()])?;
+        &expanded
+    };
     ft_core::with_dtype!(dst.dtype(), T => {
         run_elementwise([src], Out::Into(dst, dst.dtype()), &ScalarUn::<T, T, _>(|v: T| v, PhantomData))
             .map(drop)

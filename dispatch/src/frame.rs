@@ -1,0 +1,221 @@
+//! The calling convention every kernel shares: the arguments of one call,
+//! in schema order, in a fixed array on the caller's stack (PyTorch's boxed
+//! calling convention without the heap-allocated stack).
+
+use crate::Tensor;
+use crate::schema::{ArgSpec, BaseType};
+use ft_core::{DType, Error, ErrorKind, Result, Scalar};
+
+/// The most arguments an op takes.
+pub const MAX_ARGS: usize = 6;
+
+/// One argument value.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg<'a> {
+    Tensor(&'a Tensor),
+    Scalar(Scalar),
+    OptScalar(Option<Scalar>),
+    Int(i64),
+    OptInt(Option<i64>),
+    /// `int[1]` / `int[1]?` (`None`: all dims).
+    Dims(Option<&'a [isize]>),
+    Bool(bool),
+    /// `ScalarType` / `ScalarType?`.
+    DType(Option<DType>),
+    Str(&'a str),
+}
+
+impl Arg<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Arg::Tensor(_) => "Tensor",
+            Arg::Scalar(_) => "Scalar",
+            Arg::OptScalar(_) => "Scalar?",
+            Arg::Int(_) => "int",
+            Arg::OptInt(_) => "int?",
+            Arg::Dims(_) => "int[]",
+            Arg::Bool(_) => "bool",
+            Arg::DType(_) => "ScalarType",
+            Arg::Str(_) => "str",
+        }
+    }
+
+    /// Whether this value may be passed for `spec`.
+    pub fn fits(&self, spec: &ArgSpec) -> bool {
+        match (self, spec.ty, spec.list) {
+            (Arg::Tensor(_), BaseType::Tensor, false) => true,
+            (Arg::Scalar(_), BaseType::Scalar, false) => true,
+            (Arg::OptScalar(s), BaseType::Scalar, false) => spec.optional || s.is_some(),
+            (Arg::Int(_), BaseType::Int, false) => true,
+            (Arg::OptInt(v), BaseType::Int, false) => spec.optional || v.is_some(),
+            (Arg::Dims(d), BaseType::Int, true) => spec.optional || d.is_some(),
+            (Arg::Bool(_), BaseType::Bool, false) => true,
+            (Arg::DType(d), BaseType::ScalarType, false) => spec.optional || d.is_some(),
+            (Arg::Str(_), BaseType::Str, false) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The arguments of one call.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    args: [Arg<'a>; MAX_ARGS],
+    len: u8,
+}
+
+fn bad_arg(i: usize, want: &str, got: Option<&Arg<'_>>) -> Error {
+    Error::new(
+        ErrorKind::Value,
+        format!(
+            "internal dispatch error: argument {i} should be {want}, found {}",
+            got.map_or("nothing", Arg::kind)
+        ),
+    )
+}
+
+impl<'a> Frame<'a> {
+    /// A frame of these arguments (more than [`MAX_ARGS`]: an error).
+    #[inline]
+    pub fn new(args: &[Arg<'a>]) -> Result<Self> {
+        if args.len() > MAX_ARGS {
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!(
+                    "an op call takes at most {MAX_ARGS} arguments, got {}",
+                    args.len()
+                ),
+            ));
+        }
+        let mut f = Frame {
+            args: [Arg::Bool(false); MAX_ARGS],
+            len: args.len() as u8,
+        };
+        f.args[..args.len()].copy_from_slice(args);
+        Ok(f)
+    }
+
+    pub fn args(&self) -> &[Arg<'a>] {
+        &self.args[..self.len as usize]
+    }
+
+    /// The tensor arguments, in order.
+    pub fn tensors(&self) -> impl Iterator<Item = &'a Tensor> + '_ {
+        self.args().iter().filter_map(|a| match a {
+            Arg::Tensor(t) => Some(*t),
+            _ => None,
+        })
+    }
+
+    pub fn tensor(&self, i: usize) -> Result<&'a Tensor> {
+        match self.args().get(i) {
+            Some(Arg::Tensor(t)) => Ok(t),
+            other => Err(bad_arg(i, "a Tensor", other)),
+        }
+    }
+
+    pub fn scalar(&self, i: usize) -> Result<Scalar> {
+        match self.args().get(i) {
+            Some(Arg::Scalar(s)) => Ok(*s),
+            Some(Arg::OptScalar(Some(s))) => Ok(*s),
+            other => Err(bad_arg(i, "a Scalar", other)),
+        }
+    }
+
+    pub fn opt_scalar(&self, i: usize) -> Result<Option<Scalar>> {
+        match self.args().get(i) {
+            Some(Arg::OptScalar(s)) => Ok(*s),
+            Some(Arg::Scalar(s)) => Ok(Some(*s)),
+            other => Err(bad_arg(i, "a Scalar?", other)),
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64> {
+        match self.args().get(i) {
+            Some(Arg::Int(v)) | Some(Arg::OptInt(Some(v))) => Ok(*v),
+            other => Err(bad_arg(i, "an int", other)),
+        }
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.args().get(i) {
+            Some(Arg::OptInt(v)) => Ok(*v),
+            Some(Arg::Int(v)) => Ok(Some(*v)),
+            other => Err(bad_arg(i, "an int?", other)),
+        }
+    }
+
+    pub fn dims(&self, i: usize) -> Result<Option<&'a [isize]>> {
+        match self.args().get(i) {
+            Some(Arg::Dims(d)) => Ok(*d),
+            other => Err(bad_arg(i, "an int[]", other)),
+        }
+    }
+
+    pub fn bool(&self, i: usize) -> Result<bool> {
+        match self.args().get(i) {
+            Some(Arg::Bool(b)) => Ok(*b),
+            other => Err(bad_arg(i, "a bool", other)),
+        }
+    }
+
+    pub fn dtype(&self, i: usize) -> Result<Option<DType>> {
+        match self.args().get(i) {
+            Some(Arg::DType(d)) => Ok(*d),
+            other => Err(bad_arg(i, "a ScalarType", other)),
+        }
+    }
+
+    pub fn str(&self, i: usize) -> Result<&'a str> {
+        match self.args().get(i) {
+            Some(Arg::Str(s)) => Ok(s),
+            other => Err(bad_arg(i, "a str", other)),
+        }
+    }
+}
+
+/// What a kernel gives back. (`Two` is large; boxing it would put an
+/// allocation on every `max.dim` call to save a move.)
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Ret {
+    /// In place and `out=` forms: the result is in a tensor the caller has.
+    Written,
+    One(Tensor),
+    Two(Tensor, Tensor),
+}
+
+impl Ret {
+    pub fn one(self) -> Result<Tensor> {
+        match self {
+            Ret::One(t) => Ok(t),
+            _ => Err(Error::new(
+                ErrorKind::Value,
+                "internal dispatch error: the kernel did not return one tensor",
+            )),
+        }
+    }
+
+    pub fn two(self) -> Result<(Tensor, Tensor)> {
+        match self {
+            Ret::Two(a, b) => Ok((a, b)),
+            _ => Err(Error::new(
+                ErrorKind::Value,
+                "internal dispatch error: the kernel did not return two tensors",
+            )),
+        }
+    }
+
+    pub fn written(self) -> Result<()> {
+        match self {
+            Ret::Written => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::Value,
+                "internal dispatch error: an in-place kernel returned a new tensor",
+            )),
+        }
+    }
+}
+
+/// A kernel: every (op, key) entry of the table has this type.
+pub type Kernel = fn(&Frame<'_>) -> Result<Ret>;

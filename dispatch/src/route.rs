@@ -1,0 +1,297 @@
+//! Routing: the key set of a call's arguments, the key it resolves to, the
+//! kernel table lookup, the fallbacks the mode allows, and the ledger.
+//! Nothing on this path allocates unless the call fails.
+
+use crate::cpu;
+use crate::frame::{Frame, Kernel, Ret};
+use crate::key::{Backend, DispatchKey, DispatchKeySet, Functionality, KeySetError};
+use crate::ledger::{self, Fallback, Reason};
+use crate::mode::{Mode, hardened_max_alloc_bytes, mode};
+use crate::ops::{CPU_KERNELS, Op};
+use crate::schema::{self, Schema, SchemaError};
+use ft_core::{Device, Error, ErrorKind, Result};
+use std::sync::OnceLock;
+
+/// The schema file, compiled in.
+pub const SCHEMA_TEXT: &str = include_str!("../ops.schema");
+
+static SLOTS: [[OnceLock<Kernel>; DispatchKey::COUNT]; Op::COUNT] =
+    [const { [const { OnceLock::new() }; DispatchKey::COUNT] }; Op::COUNT];
+
+/// The parsed schema, in `Op` order, or why it is invalid.
+static REGISTRY: OnceLock<Result<Vec<Schema>, SchemaError>> = OnceLock::new();
+
+/// Parses the schema, checks it binds one-to-one to the op table, and
+/// fills the CPU and composite slots. Runs once.
+fn init() -> Result<Vec<Schema>, SchemaError> {
+    let parsed = schema::parse_file(SCHEMA_TEXT)?;
+    let mut by_op: Vec<Option<Schema>> = vec![None; Op::COUNT];
+    for s in parsed {
+        let Some(op) = Op::from_name(&s.full_name()) else {
+            return Err(SchemaError {
+                line: s.line,
+                message: format!("`{}` has no kernel in the op table", s.full_name()),
+            });
+        };
+        by_op[op.index()] = Some(s);
+    }
+    let mut out = Vec::with_capacity(Op::COUNT);
+    for (op, s) in Op::ALL.iter().zip(by_op) {
+        out.push(s.ok_or_else(|| SchemaError {
+            line: 0,
+            message: format!("op `{}` has a kernel but no schema entry", op.name()),
+        })?);
+    }
+    for &(op, k) in CPU_KERNELS {
+        let _ = SLOTS[op.index()][DispatchKey::CPU.index()].set(k);
+    }
+    for &op in Op::ALL {
+        if let Some(k) = cpu::composite(op) {
+            let _ = SLOTS[op.index()][DispatchKey::CompositeImplicitAutograd.index()].set(k);
+        }
+    }
+    Ok(out)
+}
+
+/// The validated schema of every op, in `Op` order.
+pub fn schemas() -> Result<&'static [Schema]> {
+    match REGISTRY.get_or_init(init) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(Error::new(ErrorKind::Value, e.to_string())),
+    }
+}
+
+/// The schema of one op.
+pub fn schema_of(op: Op) -> Result<&'static Schema> {
+    Ok(&schemas()?[op.index()])
+}
+
+/// The kernel registered for `(op, key)`, if any. Never allocates.
+#[inline]
+pub fn lookup(op: Op, key: DispatchKey) -> Option<Kernel> {
+    SLOTS[op.index()][key.index()].get().copied()
+}
+
+/// Registers a kernel for `(op, key)`: how ft-autograd adds its
+/// `AutogradCPU` kernels. A slot is set once; a second registration is an
+/// error, never a silent replacement.
+pub fn register(op: Op, key: DispatchKey, kernel: Kernel) -> Result<()> {
+    schemas()?;
+    SLOTS[op.index()][key.index()].set(kernel).map_err(|_| {
+        Error::new(
+            ErrorKind::Value,
+            format!(
+                "a kernel for '{}' is already registered under {key}",
+                op.name()
+            ),
+        )
+    })
+}
+
+/// PyTorch's message for tensors of one call on different devices.
+fn device_mismatch(found: Device, expected: Device) -> Error {
+    Error::new(
+        ErrorKind::Device,
+        format!("Tensor on device {found} is not on the expected device {expected}!"),
+    )
+}
+
+/// The key set of a call: its tensors' backend, Dense, and Autograd when
+/// one of them requires grad. Tensors on different devices fail closed.
+#[inline]
+pub fn keyset_of(f: &Frame<'_>) -> Result<DispatchKeySet> {
+    let mut device: Option<Device> = None;
+    let mut grad = false;
+    for t in f.tensors() {
+        let d = t.device();
+        match device {
+            None => device = Some(d),
+            Some(e) if e != d => return Err(device_mismatch(d, e)),
+            Some(_) => {}
+        }
+        grad |= t.requires_grad();
+    }
+    let d = device.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Value,
+            "an op call needs at least one tensor argument",
+        )
+    })?;
+    let mut ks = DispatchKeySet::backend(Backend::of(d.kind))
+        .union(DispatchKeySet::functionality(Functionality::Dense));
+    if grad {
+        ks = ks.union(DispatchKeySet::functionality(Functionality::Autograd));
+    }
+    Ok(ks)
+}
+
+fn keyset_error(op: Op, e: KeySetError) -> Error {
+    Error::new(
+        ErrorKind::Value,
+        format!("dispatch of '{}' failed closed: {e}", op.name()),
+    )
+}
+
+/// Calls `op`: key set, resolution, lookup, kernel.
+#[inline]
+pub fn call(op: Op, f: &Frame<'_>) -> Result<Ret> {
+    let schemas = schemas()?;
+    if cfg!(debug_assertions) {
+        check_frame(&schemas[op.index()], f)?;
+    }
+    let ks = match keyset_of(f) {
+        Ok(ks) => ks,
+        Err(e) => {
+            ledger::record(op, 0, None, None, Fallback::None, Reason::DeviceMismatch);
+            return Err(e);
+        }
+    };
+    redispatch(op, ks, f)
+}
+
+/// Routes `op` with a given key set: what an autograd kernel calls with
+/// `ks.without(Functionality::Autograd)` to reach the kernel below it.
+pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
+    let bits = ks.bits();
+    let record = |sel, backend, fb, why| ledger::record(op, bits, sel, backend, fb, why);
+    let (mut key, backend) = match (ks.highest_priority_key(), ks.backend_key()) {
+        (Ok(k), Ok(b)) => (k, b),
+        (Err(e), _) | (_, Err(e)) => {
+            record(None, None, Fallback::None, Reason::InvalidKeySet);
+            return Err(keyset_error(op, e));
+        }
+    };
+    let mut reason = Reason::Direct;
+    if let DispatchKey::Autograd(_) = key {
+        if let Some(k) = lookup(op, key) {
+            record(Some(key), Some(backend), Fallback::None, Reason::Direct);
+            return k(f);
+        }
+        if !op.autograd_fallthrough() {
+            record(Some(key), Some(backend), Fallback::None, Reason::NoKernel);
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "'{}' has no {key} kernel: autograd is not available for it yet",
+                    op.name()
+                ),
+            ));
+        }
+        key = backend;
+        reason = Reason::AutogradFallthrough;
+    }
+    let Some(k) = lookup(op, key) else {
+        record(Some(key), Some(backend), Fallback::None, Reason::NoKernel);
+        return Err(Error::new(
+            ErrorKind::Device,
+            format!(
+                "Could not run 'aten::{}' with arguments from the '{key}' backend: \
+                 FrankenTorch executes on the CPU only",
+                op.name()
+            ),
+        ));
+    };
+    let m = mode();
+    if !cpu::has_dtype(op, f)
+        && let Some(c) = lookup(op, DispatchKey::CompositeImplicitAutograd)
+    {
+        if m == Mode::Hardened {
+            record(
+                Some(DispatchKey::CompositeImplicitAutograd),
+                Some(backend),
+                Fallback::Composite,
+                Reason::DtypeFallback,
+            );
+            return c(f);
+        }
+        // Strict: the direct kernel gives PyTorch's error for the dtype.
+        record(
+            Some(key),
+            Some(backend),
+            Fallback::None,
+            Reason::DtypeRejected,
+        );
+        return k(f);
+    }
+    if m == Mode::Hardened
+        && let Err(e) = check_output_size(op, f)
+    {
+        record(
+            Some(key),
+            Some(backend),
+            Fallback::None,
+            Reason::AllocationTooLarge,
+        );
+        return Err(e);
+    }
+    record(Some(key), Some(backend), Fallback::None, reason);
+    k(f)
+}
+
+/// Hardened mode's guard against absurd allocations: the broadcast output
+/// of an elementwise op must fit in [`hardened_max_alloc_bytes`].
+fn check_output_size(op: Op, f: &Frame<'_>) -> Result<()> {
+    if !op.is_elementwise() {
+        return Ok(());
+    }
+    let mut shape = [1usize; ft_core::MAX_DIMS];
+    let mut nd = 0;
+    let mut elem = 1;
+    for t in f.tensors() {
+        let s = t.shape();
+        nd = nd.max(s.len());
+        elem = elem.max(t.dtype().size());
+        for (i, &d) in s.iter().rev().enumerate() {
+            let slot = &mut shape[ft_core::MAX_DIMS - 1 - i];
+            if *slot == 1 {
+                *slot = d;
+            }
+        }
+    }
+    let bytes = shape[ft_core::MAX_DIMS - nd..]
+        .iter()
+        .try_fold(elem, |acc, &d| acc.checked_mul(d));
+    let limit = hardened_max_alloc_bytes();
+    match bytes {
+        Some(b) if b <= limit => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::Alloc,
+            format!(
+                "Hardened mode refused '{}': its output would take {} bytes, over the limit of \
+                 {limit} (FT_HARDENED_MAX_ALLOC)",
+                op.name(),
+                bytes.map_or("more than usize::MAX".to_string(), |b| b.to_string())
+            ),
+        )),
+    }
+}
+
+/// Checks a frame against the op's schema (debug builds: every test call
+/// proves the method passes what the schema declares).
+fn check_frame(s: &Schema, f: &Frame<'_>) -> Result<()> {
+    let args = f.args();
+    if args.len() != s.args.len() {
+        return Err(Error::new(
+            ErrorKind::Value,
+            format!(
+                "internal dispatch error: '{}' takes {} arguments, the call passed {}",
+                s.full_name(),
+                s.args.len(),
+                args.len()
+            ),
+        ));
+    }
+    for (a, spec) in args.iter().zip(&s.args) {
+        if !a.fits(spec) {
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!(
+                    "internal dispatch error: argument `{}` of '{}' got {a:?}",
+                    spec.name,
+                    s.full_name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! `Tensor`: the user-facing handle. It is a [`TensorImpl`] (the data) plus
+//! what dispatch needs to route a call: whether it requires grad, and a
+//! slot for the autograd metadata that ft-autograd attaches. Every op
+//! method on it (see [`crate::surface`]) goes through dispatch.
+
+use ft_core::{DType, Device, Error, ErrorKind, Result, TensorImpl};
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+/// Autograd's per-tensor state, opaque to dispatch (ft-autograd defines
+/// it: the grad_fn, the accumulated grad).
+pub type AutogradMeta = Arc<dyn Any + Send + Sync>;
+
+/// A tensor: data, and the autograd state dispatch routes on.
+#[derive(Clone)]
+pub struct Tensor {
+    data: TensorImpl,
+    requires_grad: bool,
+    meta: Option<AutogradMeta>,
+}
+
+impl From<TensorImpl> for Tensor {
+    #[inline]
+    fn from(data: TensorImpl) -> Self {
+        Tensor {
+            data,
+            requires_grad: false,
+            meta: None,
+        }
+    }
+}
+
+impl Tensor {
+    /// The data, without autograd: what kernels operate on.
+    #[inline]
+    pub fn data(&self) -> &TensorImpl {
+        &self.data
+    }
+
+    pub fn into_data(self) -> TensorImpl {
+        self.data
+    }
+
+    pub fn requires_grad(&self) -> bool {
+        self.requires_grad
+    }
+
+    /// Marks the tensor as requiring grad (PyTorch's `requires_grad_`):
+    /// only floating-point tensors can.
+    pub fn set_requires_grad(mut self, requires_grad: bool) -> Result<Self> {
+        if requires_grad && !self.data.dtype().is_floating_point() {
+            return Err(Error::new(
+                ErrorKind::DType,
+                "only Tensors of floating point dtype can require gradients",
+            ));
+        }
+        self.requires_grad = requires_grad;
+        Ok(self)
+    }
+
+    pub fn autograd_meta(&self) -> Option<&AutogradMeta> {
+        self.meta.as_ref()
+    }
+
+    /// Attaches autograd's state (ft-autograd does this for the outputs of
+    /// its kernels).
+    pub fn with_autograd_meta(mut self, meta: Option<AutogradMeta>) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    pub fn device(&self) -> Device {
+        self.data.device()
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    pub fn strides(&self) -> &[isize] {
+        self.data.strides()
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.data.ndim()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.data.numel()
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.data.is_contiguous()
+    }
+
+    /// The elements in row-major order, as `T` (the dtype must be `T`'s).
+    pub fn to_vec<T: ft_core::Element>(&self) -> Result<Vec<T>> {
+        self.data.to_vec()
+    }
+
+    /// The elements in row-major order, converted to f64.
+    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        self.data.to_vec_f64()
+    }
+
+    /// A tensor of these values and shape.
+    pub fn from_slice<T: ft_core::Element>(data: &[T], shape: &[usize]) -> Result<Self> {
+        TensorImpl::from_slice(data, shape).map(Tensor::from)
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Self> {
+        TensorImpl::zeros(shape, dtype).map(Tensor::from)
+    }
+
+    pub fn ones(shape: &[usize], dtype: DType) -> Result<Self> {
+        TensorImpl::ones(shape, dtype).map(Tensor::from)
+    }
+
+    pub fn full(shape: &[usize], value: impl Into<ft_core::Scalar>, dtype: DType) -> Result<Self> {
+        TensorImpl::full(shape, value, dtype).map(Tensor::from)
+    }
+
+    /// `start, start+step, ...` below `end`.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Self> {
+        TensorImpl::arange(start, end, step, dtype).map(Tensor::from)
+    }
+
+    /// A view with another shape (no copy; `-1` infers one size).
+    pub fn view(&self, shape: &[isize]) -> Result<Self> {
+        self.data.view(shape).map(Tensor::from)
+    }
+
+    /// The transpose of a 2-D tensor (a view).
+    pub fn t(&self) -> Result<Self> {
+        self.data.t().map(Tensor::from)
+    }
+
+    /// Swaps two dims (a view).
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Self> {
+        self.data.transpose(dim0, dim1).map(Tensor::from)
+    }
+
+    /// `length` elements of `dim` from `start` (a view).
+    pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Self> {
+        self.data.narrow(dim, start, length).map(Tensor::from)
+    }
+
+    /// Broadcasts to `sizes` with 0 strides (a view).
+    pub fn expand(&self, sizes: &[isize]) -> Result<Self> {
+        self.data.expand(sizes).map(Tensor::from)
+    }
+
+    /// A contiguous tensor with the same values (the same tensor if it
+    /// already is).
+    pub fn contiguous(&self) -> Result<Self> {
+        self.data.contiguous().map(Tensor::from)
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Tensor({:?}, requires_grad={})",
+            self.data, self.requires_grad
+        )
+    }
+}

@@ -420,7 +420,8 @@ fn exercise_surface() -> ft_core::Result<()> {
     type Un = fn(&Tensor) -> ft_core::Result<Tensor>;
     type UnI = fn(&Tensor) -> ft_core::Result<()>;
     type UnO = fn(&Tensor, &Tensor) -> ft_core::Result<()>;
-    let unary: [(Un, UnI, UnO, fn(f64) -> f64); 20] = [
+    type Case = (Un, UnI, UnO, fn(f64) -> f64);
+    let unary: [Case; 20] = [
         (Tensor::neg, Tensor::neg_, Tensor::neg_out, |v| -v),
         (Tensor::abs, Tensor::abs_, Tensor::abs_out, f64::abs),
         (Tensor::sign, Tensor::sign_, Tensor::sign_out, f64::signum),

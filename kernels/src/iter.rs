@@ -800,8 +800,9 @@ unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: 
 fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: &K, t: usize) {
     let outer: usize = p.shape[2..p.ndim].iter().product();
     let mut pos = Odometer::new(p, 2);
-    let mut tile: Vec<MaybeUninit<K::In>> = Vec::new();
-    tile.resize_with(TILE_I * TILE_J, MaybeUninit::uninit);
+    // On the stack (at most 64 KiB, for 8-byte elements): an `_out` call
+    // must not allocate, whatever its layout.
+    let mut tile = [const { MaybeUninit::<K::In>::uninit() }; TILE_I * TILE_J];
     let top = &p.ins[t];
     let rows: [RowOp; NIN] = std::array::from_fn(|j| p.ins[j].row());
     let (n0, n1) = (p.shape[0], p.shape[1]);

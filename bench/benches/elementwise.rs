@@ -1,16 +1,17 @@
-//! Criterion benches of every implemented workload of the suite, at 1 and 2
+//! Criterion benches of every implemented workload of the suite (and its
+//! extras), at 1 and 2
 //! threads, reporting throughput in bytes (or elements for products).
 //! `cargo bench -p ft-bench --bench elementwise -- add_f32` filters by id.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ft_bench::suite::{Figure, SUITE};
+use ft_bench::suite::{self, Figure};
 use std::time::Duration;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn suite(c: &mut Criterion) {
-    for w in SUITE.iter().filter(|w| w.setup.is_some()) {
+    for w in suite::all().filter(|w| w.setup.is_some()) {
         let mut call = (w.setup.expect("filtered"))();
         let mut g = c.benchmark_group(w.id);
         g.sample_size(20)

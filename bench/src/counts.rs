@@ -98,6 +98,16 @@ pub const COUNTED: &[Counted] = &[
         what: "softmax([64, 1024], -1)",
         setup: || softmax_call(&[64, 1024]),
     },
+    Counted {
+        id: "dispatch_add_16",
+        what: "1000 x Tensor::add on [16] (dispatch + allocation)",
+        setup: crate::suite::small_add_call,
+    },
+    Counted {
+        id: "dispatch_add_out_16",
+        what: "1000 x Tensor::add_out on [16] (dispatch, no allocation)",
+        setup: crate::suite::add_out_call,
+    },
 ];
 
 /// The region callgrind counts (`--toggle-collect=ft_bench_measured`). Not

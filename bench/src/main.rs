@@ -12,7 +12,7 @@
 //! ```
 
 use ft_bench::measure::Measurement;
-use ft_bench::suite::{Figure, SUITE, Workload};
+use ft_bench::suite::{self, Figure, Workload};
 use ft_bench::{ceilings, counts, measure, record, targets};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -149,8 +149,7 @@ fn max_threads() -> usize {
 }
 
 fn selected(args: &Args) -> Vec<&'static Workload> {
-    SUITE
-        .iter()
+    suite::all()
         .filter(|w| args.filter.as_deref().is_none_or(|f| w.id.contains(f)))
         .collect()
 }
@@ -258,8 +257,7 @@ fn print_table(results: &[(&Workload, Measurement)]) {
             share(w, m, &c)
         );
     }
-    let missing: Vec<String> = SUITE
-        .iter()
+    let missing: Vec<String> = suite::all()
         .filter_map(|w| w.needs.map(|n| format!("{} ({n})", w.id)))
         .collect();
     if !missing.is_empty() {
@@ -280,7 +278,7 @@ fn fmt_ns(ns: f64) -> String {
 fn list() {
     println!("| id | op | shapes | figure | status |");
     println!("|---|---|---|---|---|");
-    for w in SUITE {
+    for w in suite::all() {
         let status = match w.needs {
             Some(n) => format!("needs {n}"),
             None => "implemented".into(),

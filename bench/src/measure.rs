@@ -75,7 +75,7 @@ pub fn figure(w: &Workload, ns: f64) -> f64 {
     match w.figure {
         Figure::GBps | Figure::GFlops => w.work / ns,
         Figure::StepsPerSec => 1e9 / ns,
-        Figure::NsPerOp => ns,
+        Figure::NsPerOp => ns / w.work,
         Figure::UsPerChain => ns / 1e3,
     }
 }

@@ -2,6 +2,7 @@
 //! op does not exist yet has no `setup`; adding it is one entry here.
 
 use ft_core::{DType, Generator, TensorImpl};
+use ft_dispatch::Tensor;
 use ft_kernels::{BinaryOp, UnaryOp};
 
 /// What a workload's throughput is reported in.
@@ -77,6 +78,37 @@ pub fn sum_call(shape: &[usize], dims: Option<&'static [isize]>) -> Call {
     Box::new(move || ft_kernels::sum(&a, dims, false, None).expect("sum"))
 }
 
+/// Calls per timed call of a latency workload (figure `NsPerOp`): one op
+/// is far below the clock's resolution, so each timed call makes this many
+/// and the figure divides by it.
+pub const LATENCY_BATCH: usize = 1000;
+
+/// `a + b` on [16] through dispatch (`Tensor::add`), output allocated,
+/// `LATENCY_BATCH` times.
+pub fn small_add_call() -> Call {
+    let (a, b) = (Tensor::from(input(&[16], 1)), Tensor::from(input(&[16], 2)));
+    Box::new(move || {
+        let mut c = a.add(&b).expect("add");
+        for _ in 1..LATENCY_BATCH {
+            c = std::hint::black_box(a.add(&b).expect("add"));
+        }
+        c.into_data()
+    })
+}
+
+/// `torch.add(a, b, out=out)` on [16] through dispatch, `LATENCY_BATCH`
+/// times into the same output.
+pub fn add_out_call() -> Call {
+    let (a, b) = (Tensor::from(input(&[16], 1)), Tensor::from(input(&[16], 2)));
+    let out = Tensor::zeros(&[16], DType::F32).expect("out");
+    Box::new(move || {
+        for _ in 0..LATENCY_BATCH {
+            a.add_out(std::hint::black_box(&b), &out).expect("add_out");
+        }
+        out.data().clone()
+    })
+}
+
 /// `softmax(a, -1)` on a seeded input.
 pub fn softmax_call(shape: &[usize]) -> Call {
     let a = input(shape, 1);
@@ -102,7 +134,6 @@ macro_rules! w {
 }
 
 const GEMM: Option<&str> = Some("GEMM (#6)");
-const DISPATCH: Option<&str> = Some("dispatch (#4)");
 const AUTOGRAD: Option<&str> = Some("autograd (#7)");
 const NN: Option<&str> = Some("nn/optim (#8)");
 
@@ -289,9 +320,9 @@ pub const SUITE: &[Workload] = &[
         "a + b, one call",
         "[16] + [16]",
         NsPerOp,
-        DISPATCH,
-        M,
-        None
+        None,
+        LATENCY_BATCH as f64,
+        Some(small_add_call)
     ),
     w!(
         "autograd_chain_latency",
@@ -303,6 +334,23 @@ pub const SUITE: &[Workload] = &[
         None
     ),
 ];
+
+/// Workloads beyond WORKLOADS.md that an issue sets a target for:
+/// measured, compared with PyTorch and judged like the suite's.
+pub const EXTRA: &[Workload] = &[w!(
+    "add_out_latency",
+    "torch.add(a, b, out=o), one call",
+    "[16] + [16] into [16]",
+    NsPerOp,
+    None,
+    LATENCY_BATCH as f64,
+    Some(add_out_call)
+)];
+
+/// The suite, then the extras.
+pub fn all() -> impl Iterator<Item = &'static Workload> {
+    SUITE.iter().chain(EXTRA)
+}
 
 #[cfg(test)]
 mod tests {

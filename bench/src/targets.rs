@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn every_workload_has_a_target() {
         let t = load();
-        for w in crate::suite::SUITE {
+        for w in crate::suite::all() {
             assert!(t.iter().any(|x| x.0 == w.id), "{} has no target", w.id);
         }
         assert!(

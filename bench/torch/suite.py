@@ -40,9 +40,27 @@ def elementwise():
         "bmm_f32": (lambda: _bmm(), 64 * 2 * 128 ** 3, "GFLOP/s"),
         "matmul_bf16_1024": (lambda: _mm(1024, 1024, 1024, torch.bfloat16), 2 * 1024 ** 3, "GFLOP/s"),
         "mlp_train_step": (lambda: _mlp(), 1, "steps/s"),
-        "small_add_latency": (lambda: _bin(inp([16], 1), inp([16], 2)), 1, "ns/op"),
+        "small_add_latency": (lambda: _batch(_bin(inp([16], 1), inp([16], 2))), BATCH, "ns/op"),
         "autograd_chain_latency": (lambda: _chain(), 1, "µs/chain"),
+        # Extra (issue #4's target, not a WORKLOADS.md id).
+        "add_out_latency": (lambda: _batch(_add_out()), BATCH, "ns/op"),
     }
+
+
+# Calls per timed call of a latency workload, as ft-bench's LATENCY_BATCH.
+BATCH = 1000
+
+
+def _batch(f):
+    def run():
+        for _ in range(BATCH):
+            f()
+    return run
+
+
+def _add_out():
+    a, b, o = inp([16], 1), inp([16], 2), torch.zeros(16)
+    return lambda: torch.add(a, b, out=o)
 
 
 def _add(n):
@@ -122,7 +140,7 @@ def measure(fn, work, unit):
     elif unit == "steps/s":
         value = 1e9 / med
     elif unit == "ns/op":
-        value = med
+        value = med / work
     else:
         value = med / 1e3
     return {"median_ns": med, "runs": len(times), "value": value, "unit": unit}

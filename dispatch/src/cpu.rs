@@ -271,7 +271,7 @@ pub(crate) fn extreme_dim(f: &Frame<'_>, max: bool) -> Result<Ret> {
     } else {
         ft_kernels::min_dim(x, dim, keep)?
     };
-    Ok(Ret::Two(Tensor::from(v), Tensor::from(i)))
+    Ok(Ret::Two(Box::new((Tensor::from(v), Tensor::from(i)))))
 }
 
 pub(crate) fn arg(f: &Frame<'_>, max: bool) -> Result<Ret> {

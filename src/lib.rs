@@ -4,8 +4,10 @@
 #![doc = include_str!("../README.md")]
 
 pub use ft_core as core;
+pub use ft_dispatch as dispatch;
 
 /// The names most programs need.
 pub mod prelude {
     pub use ft_core::{DType, Device, Error, Generator, Result, Scalar, TensorImpl};
+    pub use ft_dispatch::{Mode, Tensor};
 }

@@ -177,8 +177,10 @@ impl<'a> Frame<'a> {
 /// What a kernel gives back. `Two` is boxed: every `Ret` is moved by value
 /// on every call, and an unboxed pair would double the bytes each move
 /// copies, for the sake of the few ops with two outputs (which allocate
-/// two tensors anyway).
+/// two tensors anyway). `One` stays unboxed: it is the common case, and a
+/// box would be an allocation per call.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Ret {
     /// In place and `out=` forms: the result is in a tensor the caller has.
     Written,

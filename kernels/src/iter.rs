@@ -535,6 +535,50 @@ impl<const NIN: usize> Plan<NIN> {
     }
 }
 
+/// A small dense call run as one kernel call on slices: no plan, no walk.
+/// The inputs and the output already have the kernel's own types, and no
+/// input shares memory with the output.
+struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
+    k: &'a K,
+    out: &'a mut [K::Out],
+    ins: [&'a [K::In]; NIN],
+}
+
+impl<K: Kernel<NIN>, const NIN: usize> Job for DenseSlices<'_, K, NIN> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        self.k.run(s, self.out, self.ins.map(Src::Slice), false)
+    }
+}
+
+/// Runs `k` once over `n` contiguous elements, on the calling thread: the
+/// path of small dense calls (below [`PAR_GRAIN`]), where building and
+/// walking a [`Plan`] would cost more than the arithmetic.
+///
+/// # Safety
+/// `out` must point to `n` writable elements of `K::Out` and each `ins[i]`
+/// to `n` readable elements of `K::In`, all valid and borrowed (guards) for
+/// the call, and no input may overlap the output.
+pub unsafe fn run_dense_slices<K: Kernel<NIN>, const NIN: usize>(
+    k: &K,
+    out: *mut K::Out,
+    ins: [*const K::In; NIN],
+    n: usize,
+) {
+    // SAFETY: by the caller's contract the regions are valid for `n`
+    // elements, borrowed for the call, and the output overlaps no input, so
+    // the one `&mut` slice aliases nothing.
+    let (out, ins) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(out, n),
+            ins.map(|p| std::slice::from_raw_parts(p, n)),
+        )
+    };
+    dispatch(DenseSlices { k, out, ins })
+}
+
 /// One chunk of a plan, run on one thread.
 struct Serial<'a, const NIN: usize, K> {
     plan: &'a Plan<NIN>,

@@ -6,9 +6,11 @@ pub mod reduce;
 pub mod softmax;
 pub mod unary;
 
-use crate::iter::{Kernel, Plan, broadcast_shapes, check_overlap, output_strides};
+use crate::iter::{
+    Kernel, PAR_GRAIN, Plan, broadcast_shapes, check_overlap, output_strides, run_dense_slices,
+};
 use ft_core::error::fmt_shape;
-use ft_core::{DType, Error, ErrorKind, Result, TensorImpl};
+use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl};
 
 /// The dtype a kernel computes in for a result dtype: 16-bit floats compute
 /// in f32 registers.
@@ -178,6 +180,28 @@ fn execute<K: Kernel<N>, const N: usize>(
             in_ptrs[i] = g.as_ptr();
             guards[i] = Some(g);
         }
+    }
+    let n = out.numel();
+    let own_types = out.dtype() == <K::Out as Element>::DTYPE
+        && inputs
+            .iter()
+            .all(|t| t.dtype() == <K::In as Element>::DTYPE && !t.shares_storage(out));
+    if dense && n < PAR_GRAIN && own_types {
+        let at =
+            |p: *const u8, t: &TensorImpl| p.wrapping_add(t.storage_offset() * t.dtype().size());
+        // SAFETY: `dense` means every tensor is contiguous with `out`'s
+        // shape, so each holds `n` elements from its offset, of the
+        // kernel's types (checked just above), inside storages borrowed by
+        // `wg` and `guards`; no input shares the output's storage.
+        unsafe {
+            run_dense_slices(
+                k,
+                at(out_ptr, out) as *mut K::Out,
+                std::array::from_fn(|i| at(in_ptrs[i], inputs[i]) as *const K::In),
+                n,
+            )
+        };
+        return Ok(());
     }
     // SAFETY: the pointers are the storage bases of `out` and `inputs`,
     // borrowed by `wg` and `guards` until after `run` returns. For `new`,

@@ -129,44 +129,21 @@ pub fn is_enabled() -> bool {
 }
 
 /// Records a decision if the ledger is on. Never allocates: the ring was
-/// sized by `enable`.
+/// sized by `enable`. (`seq` of `e` is set here.)
 #[inline]
-pub(crate) fn record(
-    op: Op,
-    keyset_bits: u64,
-    selected: Option<DispatchKey>,
-    backend: Option<DispatchKey>,
-    fallback: Fallback,
-    reason: Reason,
-) {
-    if !ON.load(Ordering::Relaxed) {
-        return;
+pub(crate) fn record(e: Entry) {
+    if ON.load(Ordering::Relaxed) {
+        record_slow(e);
     }
-    record_slow(op, keyset_bits, selected, backend, fallback, reason);
 }
 
 #[inline(never)]
-fn record_slow(
-    op: Op,
-    keyset_bits: u64,
-    selected: Option<DispatchKey>,
-    backend: Option<DispatchKey>,
-    fallback: Fallback,
-    reason: Reason,
-) {
+fn record_slow(mut e: Entry) {
     let mut r = ring();
     if r.capacity == 0 {
         return;
     }
-    let e = Entry {
-        seq: r.next,
-        op,
-        keyset_bits,
-        selected,
-        backend,
-        fallback,
-        reason,
-    };
+    e.seq = r.next;
     let slot = (r.next % r.capacity as u64) as usize;
     if slot < r.entries.len() {
         r.entries[slot] = e;

@@ -5,7 +5,7 @@
 use crate::cpu;
 use crate::frame::{Frame, Kernel, Ret};
 use crate::key::{Backend, DispatchKey, DispatchKeySet, Functionality, KeySetError};
-use crate::ledger::{self, Fallback, Reason};
+use crate::ledger::{self, Entry, Fallback, Reason};
 use crate::mode::{Mode, hardened_max_alloc_bytes, mode};
 use crate::ops::{CPU_KERNELS, Op};
 use crate::schema::{self, Schema, SchemaError};
@@ -142,7 +142,15 @@ pub fn call(op: Op, f: &Frame<'_>) -> Result<Ret> {
     let ks = match keyset_of(f) {
         Ok(ks) => ks,
         Err(e) => {
-            ledger::record(op, 0, None, None, Fallback::None, Reason::DeviceMismatch);
+            ledger::record(Entry {
+                seq: 0,
+                op,
+                keyset_bits: 0,
+                selected: None,
+                backend: None,
+                fallback: Fallback::None,
+                reason: Reason::DeviceMismatch,
+            });
             return Err(e);
         }
     };
@@ -153,7 +161,17 @@ pub fn call(op: Op, f: &Frame<'_>) -> Result<Ret> {
 /// `ks.without(Functionality::Autograd)` to reach the kernel below it.
 pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
     let bits = ks.bits();
-    let record = |sel, backend, fb, why| ledger::record(op, bits, sel, backend, fb, why);
+    let record = |selected, backend, fallback, reason| {
+        ledger::record(Entry {
+            seq: 0,
+            op,
+            keyset_bits: bits,
+            selected,
+            backend,
+            fallback,
+            reason,
+        })
+    };
     let (mut key, backend) = match (ks.highest_priority_key(), ks.backend_key()) {
         (Ok(k), Ok(b)) => (k, b),
         (Err(e), _) | (_, Err(e)) => {

@@ -17,6 +17,19 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     LEDGER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// erf in f64 by Simpson's rule on 2/sqrt(pi) exp(-s^2) (to ~1e-15 here;
+/// closed-form approximations are too coarse for a reference).
+fn erf_ref(z: f64) -> f64 {
+    let n = 20_000;
+    let h = z / n as f64;
+    let f = |s: f64| (-s * s).exp();
+    let mut acc = f(0.0) + f(z);
+    for i in 1..n {
+        acc += f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+    }
+    acc * h / 3.0 * 2.0 / std::f64::consts::PI.sqrt()
+}
+
 fn t(v: &[f32]) -> Tensor {
     Tensor::from_slice(v, &[v.len()]).unwrap()
 }
@@ -147,20 +160,8 @@ fn hardened_mode_allows_composite_fallback() {
     ledger::disable();
     assert_eq!(y.dtype(), DType::F32);
     // Against an f64 reference: gelu(x) = x/2 (1 + erf(x/sqrt 2)).
-    let want = [-2.0f64, 0.0, 1.0, 3.0].map(|v| {
-        let erf = |z: f64| {
-            // Abramowitz-Stegun 7.1.26 is too coarse; integrate instead.
-            let n = 20_000;
-            let h = z / n as f64;
-            let f = |s: f64| (-s * s).exp();
-            let mut acc = f(0.0) + f(z);
-            for i in 1..n {
-                acc += f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
-            }
-            acc * h / 3.0 * 2.0 / std::f64::consts::PI.sqrt()
-        };
-        v / 2.0 * (1.0 + erf(v / std::f64::consts::SQRT_2))
-    });
+    let want =
+        [-2.0f64, 0.0, 1.0, 3.0].map(|v| v / 2.0 * (1.0 + erf_ref(v / std::f64::consts::SQRT_2)));
     for (got, want) in y.to_vec::<f32>().unwrap().iter().zip(want) {
         assert!((*got as f64 - want).abs() < 1e-6, "{got} vs {want}");
     }
@@ -459,16 +460,7 @@ fn exercise_surface() -> ft_core::Result<()> {
         (Tensor::silu, Tensor::silu_, Tensor::silu_out, |v| {
             v / (1.0 + (-v).exp())
         }),
-        (Tensor::erf, Tensor::erf_, Tensor::erf_out, |v| {
-            let n = 4000;
-            let h = v / n as f64;
-            let f = |s: f64| (-s * s).exp();
-            let mut acc = f(0.0) + f(v);
-            for i in 1..n {
-                acc += f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
-            }
-            acc * h / 3.0 * 2.0 / std::f64::consts::PI.sqrt()
-        }),
+        (Tensor::erf, Tensor::erf_, Tensor::erf_out, erf_ref),
         (Tensor::floor, Tensor::floor_, Tensor::floor_out, f64::floor),
         (Tensor::ceil, Tensor::ceil_, Tensor::ceil_out, f64::ceil),
         (

@@ -154,12 +154,17 @@ pub fn wrap_dim(dim: isize, ndim: usize) -> Result<usize> {
     Ok(wrapped as usize)
 }
 
-/// Shape, strides (in elements) and storage offset (in elements).
+/// Shape, strides (in elements) and storage offset (in elements), with
+/// the element count and contiguity computed once per layout (every op asks
+/// for them; they are functions of shape and strides, so equality is
+/// unaffected).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     shape: DimVec<usize>,
     strides: DimVec<isize>,
     offset: usize,
+    numel: usize,
+    contiguous: bool,
 }
 
 impl fmt::Debug for Layout {
@@ -187,6 +192,23 @@ pub fn contiguous_strides(shape: &[usize]) -> Result<DimVec<isize>> {
     Ok(strides)
 }
 
+fn compute_contiguous(shape: &[usize], strides: &[isize]) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut expected: isize = 1;
+    for i in (0..shape.len()).rev() {
+        let size = shape[i];
+        if size != 1 {
+            if strides[i] != expected {
+                return false;
+            }
+            expected *= size as isize;
+        }
+    }
+    true
+}
+
 impl Layout {
     /// A row-major layout at offset 0.
     #[inline]
@@ -195,7 +217,6 @@ impl Layout {
         if n > MAX_DIMS {
             return Err(too_many_dims(n));
         }
-        checked_numel(shape)?;
         // Filled in place (not from `contiguous_strides`' DimVec): this is
         // on the path of every new tensor, and each moved DimVec is a
         // 136-byte copy.
@@ -203,6 +224,8 @@ impl Layout {
             shape: DimVec::new(),
             strides: DimVec::new(),
             offset: 0,
+            numel: checked_numel(shape)?,
+            contiguous: true,
         };
         l.shape.data[..n].copy_from_slice(shape);
         l.shape.len = n as u8;
@@ -232,7 +255,10 @@ impl Layout {
             shape: DimVec::from_slice(shape)?,
             strides: DimVec::from_slice(strides)?,
             offset,
-        };
+            numel: 0,
+            contiguous: false,
+        }
+        .refreshed();
         l.offset_range()?;
         Ok(l)
     }
@@ -254,27 +280,31 @@ impl Layout {
     }
 
     /// Never overflows: every constructor checked the product.
+    #[inline]
     pub fn numel(&self) -> usize {
-        self.shape.iter().product()
+        debug_assert_eq!(self.numel, self.shape.iter().product::<usize>());
+        self.numel
     }
 
     /// PyTorch's definition: strides match row-major order, ignoring dims of
     /// size 1; a tensor with no elements is contiguous.
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
-        if self.numel() == 0 {
-            return true;
-        }
-        let mut expected: isize = 1;
-        for i in (0..self.ndim()).rev() {
-            let size = self.shape[i];
-            if size != 1 {
-                if self.strides[i] != expected {
-                    return false;
-                }
-                expected *= size as isize;
-            }
-        }
-        true
+        debug_assert_eq!(
+            self.contiguous,
+            compute_contiguous(&self.shape, &self.strides)
+        );
+        self.contiguous
+    }
+
+    /// The layout with its cached element count and contiguity recomputed:
+    /// every constructor and view ends with it (debug builds check the
+    /// caches on every read).
+    #[inline]
+    fn refreshed(mut self) -> Self {
+        self.numel = self.shape.iter().product();
+        self.contiguous = compute_contiguous(&self.shape, &self.strides);
+        self
     }
 
     /// The lowest and highest element offsets this layout touches, or `None`
@@ -316,7 +346,7 @@ impl Layout {
             out.shape.swap(a, b);
             out.strides.swap(a, b);
         }
-        Ok(out)
+        Ok(out.refreshed())
     }
 
     /// `t()`: transpose of a 2-D tensor; 0-D and 1-D are returned as is.
@@ -354,7 +384,7 @@ impl Layout {
             out.shape[i] = self.shape[w];
             out.strides[i] = self.strides[w];
         }
-        Ok(out)
+        Ok(out.refreshed())
     }
 
     pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Self> {
@@ -389,7 +419,7 @@ impl Layout {
         if length > 0 {
             out.offset = self.shifted_offset(start * self.strides[d])?;
         }
-        Ok(out)
+        Ok(out.refreshed())
     }
 
     pub fn select(&self, dim: isize, index: isize) -> Result<Self> {
@@ -415,7 +445,7 @@ impl Layout {
         out.offset = self.shifted_offset(index * self.strides[d])?;
         out.shape.remove(d);
         out.strides.remove(d);
-        Ok(out)
+        Ok(out.refreshed())
     }
 
     /// `offset + delta`, which views only ever move inside the storage.
@@ -474,7 +504,10 @@ impl Layout {
             shape,
             strides,
             offset: self.offset,
-        })
+            numel: 0,
+            contiguous: false,
+        }
+        .refreshed())
     }
 
     /// Removes every dim of size 1.
@@ -483,6 +516,8 @@ impl Layout {
             shape: DimVec::new(),
             strides: DimVec::new(),
             offset: self.offset,
+            numel: 0,
+            contiguous: false,
         };
         for (&s, &st) in self.shape.iter().zip(self.strides.iter()) {
             if s != 1 {
@@ -491,7 +526,7 @@ impl Layout {
                 let _ = out.strides.push(st);
             }
         }
-        out
+        out.refreshed()
     }
 
     /// Removes `dim` if its size is 1; otherwise returns the layout as is.
@@ -502,7 +537,7 @@ impl Layout {
             out.shape.remove(d);
             out.strides.remove(d);
         }
-        Ok(out)
+        Ok(out.refreshed())
     }
 
     pub fn unsqueeze(&self, dim: isize) -> Result<Self> {
@@ -517,17 +552,22 @@ impl Layout {
         let mut out = *self;
         out.shape.insert(d, 1)?;
         out.strides.insert(d, stride)?;
-        Ok(out)
+        Ok(out.refreshed())
     }
 
     /// The layout of `view(shape)`, or `None` when the strides forbid a view
     /// (then `reshape` copies). `shape` must already be inferred.
     pub fn view_as(&self, shape: &[usize]) -> Result<Option<Self>> {
         Ok(
-            compute_stride(&self.shape, &self.strides, shape)?.map(|strides| Layout {
-                shape: DimVec::from_slice(shape).expect("checked by compute_stride"),
-                strides,
-                offset: self.offset,
+            compute_stride(&self.shape, &self.strides, shape)?.map(|strides| {
+                Layout {
+                    shape: DimVec::from_slice(shape).expect("checked by compute_stride"),
+                    strides,
+                    offset: self.offset,
+                    numel: 0,
+                    contiguous: false,
+                }
+                .refreshed()
             }),
         )
     }

@@ -1,34 +1,30 @@
 //! The CPU kernels of the table: each unpacks its frame (in schema order)
 //! and calls ft-kernels; and the composite kernels, built from other ops.
 
-use crate::frame::{Frame, Ret};
+use crate::frame::{Frame, Outputs};
 use crate::ops::Op;
 use crate::{Tensor, route};
 use ft_core::{DType, Error, ErrorKind, Result, Scalar};
 use ft_kernels::{BinaryOp, NormP, UnaryOp};
 
-fn one(t: Result<ft_core::TensorImpl>) -> Result<Ret> {
-    t.map(|t| Ret::One(Tensor::from(t)))
+#[inline]
+fn one(o: &mut Outputs, t: Result<ft_core::TensorImpl>) -> Result<()> {
+    o.set(Tensor::from(t?));
+    Ok(())
 }
 
-fn written(r: Result<()>) -> Result<Ret> {
-    r.map(|()| Ret::Written)
+pub(crate) fn add_tensor(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    one(
+        o,
+        ft_kernels::add(f.tensor(0)?.data(), f.tensor(1)?.data(), f.scalar(2)?),
+    )
 }
 
-pub(crate) fn add_tensor(f: &Frame<'_>) -> Result<Ret> {
-    one(ft_kernels::add(
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-        f.scalar(2)?,
-    ))
-}
-
-pub(crate) fn sub_tensor(f: &Frame<'_>) -> Result<Ret> {
-    one(ft_kernels::sub(
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-        f.scalar(2)?,
-    ))
+pub(crate) fn sub_tensor(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    one(
+        o,
+        ft_kernels::sub(f.tensor(0)?.data(), f.tensor(1)?.data(), f.scalar(2)?),
+    )
 }
 
 /// `alpha * other` as PyTorch folds it into a scalar operand.
@@ -40,102 +36,82 @@ fn scaled(other: Scalar, alpha: Scalar) -> Scalar {
     }
 }
 
-pub(crate) fn add_scalar(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn add_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let s = scaled(f.scalar(1)?, f.scalar(2)?);
-    one(ft_kernels::binary_scalar(
-        BinaryOp::Add,
-        f.tensor(0)?.data(),
-        s,
-    ))
+    one(
+        o,
+        ft_kernels::binary_scalar(BinaryOp::Add, f.tensor(0)?.data(), s),
+    )
 }
 
-pub(crate) fn sub_scalar(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn sub_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let s = scaled(f.scalar(1)?, f.scalar(2)?);
-    one(ft_kernels::binary_scalar(
-        BinaryOp::Sub,
-        f.tensor(0)?.data(),
-        s,
-    ))
+    one(
+        o,
+        ft_kernels::binary_scalar(BinaryOp::Sub, f.tensor(0)?.data(), s),
+    )
 }
 
-pub(crate) fn add_inplace(f: &Frame<'_>) -> Result<Ret> {
-    written(ft_kernels::add_(
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-        f.scalar(2)?,
-    ))
+pub(crate) fn add_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
+    ft_kernels::add_(f.tensor(0)?.data(), f.tensor(1)?.data(), f.scalar(2)?)
 }
 
-pub(crate) fn sub_inplace(f: &Frame<'_>) -> Result<Ret> {
-    written(ft_kernels::sub_(
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-        f.scalar(2)?,
-    ))
+pub(crate) fn sub_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
+    ft_kernels::sub_(f.tensor(0)?.data(), f.tensor(1)?.data(), f.scalar(2)?)
 }
 
-pub(crate) fn add_out(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn add_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
     let (a, b) = (f.tensor(0)?.data(), f.tensor(1)?.data());
-    written(ft_kernels::add_out(a, b, f.scalar(2)?, f.tensor(3)?.data()))
+    ft_kernels::add_out(a, b, f.scalar(2)?, f.tensor(3)?.data())
 }
 
-pub(crate) fn sub_out(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn sub_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
     let (a, b) = (f.tensor(0)?.data(), f.tensor(1)?.data());
-    written(ft_kernels::sub_out(a, b, f.scalar(2)?, f.tensor(3)?.data()))
+    ft_kernels::sub_out(a, b, f.scalar(2)?, f.tensor(3)?.data())
 }
 
-pub(crate) fn bin(f: &Frame<'_>, op: BinaryOp) -> Result<Ret> {
-    one(ft_kernels::binary(
-        op,
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-    ))
+pub(crate) fn bin(f: &Frame<'_>, o: &mut Outputs, op: BinaryOp) -> Result<()> {
+    one(
+        o,
+        ft_kernels::binary(op, f.tensor(0)?.data(), f.tensor(1)?.data()),
+    )
 }
 
-pub(crate) fn bin_scalar(f: &Frame<'_>, op: BinaryOp) -> Result<Ret> {
-    one(ft_kernels::binary_scalar(
-        op,
-        f.tensor(0)?.data(),
-        f.scalar(1)?,
-    ))
+pub(crate) fn bin_scalar(f: &Frame<'_>, o: &mut Outputs, op: BinaryOp) -> Result<()> {
+    one(
+        o,
+        ft_kernels::binary_scalar(op, f.tensor(0)?.data(), f.scalar(1)?),
+    )
 }
 
-pub(crate) fn bin_inplace(f: &Frame<'_>, op: BinaryOp) -> Result<Ret> {
-    written(ft_kernels::binary_(
-        op,
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-    ))
+pub(crate) fn bin_inplace(f: &Frame<'_>, _o: &mut Outputs, op: BinaryOp) -> Result<()> {
+    ft_kernels::binary_(op, f.tensor(0)?.data(), f.tensor(1)?.data())
 }
 
-pub(crate) fn bin_out(f: &Frame<'_>, op: BinaryOp) -> Result<Ret> {
+pub(crate) fn bin_out(f: &Frame<'_>, _o: &mut Outputs, op: BinaryOp) -> Result<()> {
     let (a, b) = (f.tensor(0)?.data(), f.tensor(1)?.data());
-    written(ft_kernels::binary_out(op, a, b, f.tensor(2)?.data()))
+    ft_kernels::binary_out(op, a, b, f.tensor(2)?.data())
 }
 
-pub(crate) fn where_self(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn where_self(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let (c, a, b) = (
         f.tensor(0)?.data(),
         f.tensor(1)?.data(),
         f.tensor(2)?.data(),
     );
-    one(ft_kernels::where_(c, a, b))
+    one(o, ft_kernels::where_(c, a, b))
 }
 
-pub(crate) fn un(f: &Frame<'_>, op: UnaryOp) -> Result<Ret> {
-    one(ft_kernels::unary(op, f.tensor(0)?.data()))
+pub(crate) fn un(f: &Frame<'_>, o: &mut Outputs, op: UnaryOp) -> Result<()> {
+    one(o, ft_kernels::unary(op, f.tensor(0)?.data()))
 }
 
-pub(crate) fn un_inplace(f: &Frame<'_>, op: UnaryOp) -> Result<Ret> {
-    written(ft_kernels::unary_(op, f.tensor(0)?.data()))
+pub(crate) fn un_inplace(f: &Frame<'_>, _o: &mut Outputs, op: UnaryOp) -> Result<()> {
+    ft_kernels::unary_(op, f.tensor(0)?.data())
 }
 
-pub(crate) fn un_out(f: &Frame<'_>, op: UnaryOp) -> Result<Ret> {
-    written(ft_kernels::unary_out(
-        op,
-        f.tensor(0)?.data(),
-        f.tensor(1)?.data(),
-    ))
+pub(crate) fn un_out(f: &Frame<'_>, _o: &mut Outputs, op: UnaryOp) -> Result<()> {
+    ft_kernels::unary_out(op, f.tensor(0)?.data(), f.tensor(1)?.data())
 }
 
 /// PyTorch's `approximate=` of gelu.
@@ -150,49 +126,34 @@ fn gelu_op(approximate: &str) -> Result<UnaryOp> {
     }
 }
 
-pub(crate) fn gelu(f: &Frame<'_>) -> Result<Ret> {
-    un(f, gelu_op(f.str(1)?)?)
+pub(crate) fn gelu(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    un(f, o, gelu_op(f.str(1)?)?)
 }
 
-pub(crate) fn gelu_inplace(f: &Frame<'_>) -> Result<Ret> {
-    un_inplace(f, gelu_op(f.str(1)?)?)
+pub(crate) fn gelu_inplace(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    un_inplace(f, o, gelu_op(f.str(1)?)?)
 }
 
-pub(crate) fn gelu_out(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn gelu_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
     let op = gelu_op(f.str(1)?)?;
-    written(ft_kernels::unary_out(
-        op,
-        f.tensor(0)?.data(),
-        f.tensor(2)?.data(),
-    ))
+    ft_kernels::unary_out(op, f.tensor(0)?.data(), f.tensor(2)?.data())
 }
 
-pub(crate) fn clamp(f: &Frame<'_>) -> Result<Ret> {
-    one(ft_kernels::clamp(
-        f.tensor(0)?.data(),
-        f.opt_scalar(1)?,
-        f.opt_scalar(2)?,
-    ))
+pub(crate) fn clamp(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    one(
+        o,
+        ft_kernels::clamp(f.tensor(0)?.data(), f.opt_scalar(1)?, f.opt_scalar(2)?),
+    )
 }
 
-pub(crate) fn clamp_inplace(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn clamp_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
     let x = f.tensor(0)?.data();
-    written(ft_kernels::clamp_out(
-        x,
-        f.opt_scalar(1)?,
-        f.opt_scalar(2)?,
-        x,
-    ))
+    ft_kernels::clamp_out(x, f.opt_scalar(1)?, f.opt_scalar(2)?, x)
 }
 
-pub(crate) fn clamp_out(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn clamp_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
     let x = f.tensor(0)?.data();
-    written(ft_kernels::clamp_out(
-        x,
-        f.opt_scalar(1)?,
-        f.opt_scalar(2)?,
-        f.tensor(3)?.data(),
-    ))
+    ft_kernels::clamp_out(x, f.opt_scalar(1)?, f.opt_scalar(2)?, f.tensor(3)?.data())
 }
 
 fn required_dtype(f: &Frame<'_>, i: usize) -> Result<DType> {
@@ -202,17 +163,18 @@ fn required_dtype(f: &Frame<'_>, i: usize) -> Result<DType> {
 
 /// `x.to(dtype, copy=)`: the same tensor when the dtype already matches
 /// and no copy is asked for, as PyTorch.
-pub(crate) fn to_dtype(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn to_dtype(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let x = f.tensor(0)?;
     let dtype = required_dtype(f, 1)?;
     if x.dtype() == dtype && !f.bool(3)? {
-        return Ok(Ret::One(Tensor::from(x.data().clone())));
+        o.set(Tensor::from(x.data().clone()));
+        return Ok(());
     }
-    one(ft_kernels::cast(x.data(), dtype))
+    one(o, ft_kernels::cast(x.data(), dtype))
 }
 
-pub(crate) fn copy_inplace(f: &Frame<'_>) -> Result<Ret> {
-    written(ft_kernels::copy_(f.tensor(0)?.data(), f.tensor(1)?.data()))
+pub(crate) fn copy_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
+    ft_kernels::copy_(f.tensor(0)?.data(), f.tensor(1)?.data())
 }
 
 /// The reductions `sum`, `mean`, `prod` share a signature.
@@ -236,72 +198,82 @@ impl Fold {
     }
 }
 
-pub(crate) fn fold_all(f: &Frame<'_>, fold: Fold) -> Result<Ret> {
-    one(fold.kernel()(f.tensor(0)?.data(), None, false, f.dtype(1)?))
+pub(crate) fn fold_all(f: &Frame<'_>, o: &mut Outputs, fold: Fold) -> Result<()> {
+    one(
+        o,
+        fold.kernel()(f.tensor(0)?.data(), None, false, f.dtype(1)?),
+    )
 }
 
-pub(crate) fn fold_dims(f: &Frame<'_>, fold: Fold) -> Result<Ret> {
+pub(crate) fn fold_dims(f: &Frame<'_>, o: &mut Outputs, fold: Fold) -> Result<()> {
     let x = f.tensor(0)?.data();
-    one(fold.kernel()(x, f.dims(1)?, f.bool(2)?, f.dtype(3)?))
+    one(o, fold.kernel()(x, f.dims(1)?, f.bool(2)?, f.dtype(3)?))
 }
 
-pub(crate) fn prod_dim(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn prod_dim(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let dim = [f.int(1)? as isize];
-    one(ft_kernels::prod(
-        f.tensor(0)?.data(),
-        Some(&dim),
-        f.bool(2)?,
-        f.dtype(3)?,
-    ))
+    one(
+        o,
+        ft_kernels::prod(f.tensor(0)?.data(), Some(&dim), f.bool(2)?, f.dtype(3)?),
+    )
 }
 
-pub(crate) fn extreme(f: &Frame<'_>, max: bool) -> Result<Ret> {
+pub(crate) fn extreme(f: &Frame<'_>, o: &mut Outputs, max: bool) -> Result<()> {
     let x = f.tensor(0)?.data();
-    one(if max {
-        ft_kernels::max(x)
-    } else {
-        ft_kernels::min(x)
-    })
+    one(
+        o,
+        if max {
+            ft_kernels::max(x)
+        } else {
+            ft_kernels::min(x)
+        },
+    )
 }
 
-pub(crate) fn extreme_dim(f: &Frame<'_>, max: bool) -> Result<Ret> {
+pub(crate) fn extreme_dim(f: &Frame<'_>, o: &mut Outputs, max: bool) -> Result<()> {
     let (x, dim, keep) = (f.tensor(0)?.data(), f.int(1)? as isize, f.bool(2)?);
     let (v, i) = if max {
         ft_kernels::max_dim(x, dim, keep)?
     } else {
         ft_kernels::min_dim(x, dim, keep)?
     };
-    Ok(Ret::Two(Box::new((Tensor::from(v), Tensor::from(i)))))
+    o.set_two(Tensor::from(v), Tensor::from(i));
+    Ok(())
 }
 
-pub(crate) fn arg(f: &Frame<'_>, max: bool) -> Result<Ret> {
+pub(crate) fn arg(f: &Frame<'_>, o: &mut Outputs, max: bool) -> Result<()> {
     let x = f.tensor(0)?.data();
     let dim = f.opt_int(1)?.map(|d| d as isize);
     let keep = f.bool(2)?;
-    one(if max {
-        ft_kernels::argmax(x, dim, keep)
-    } else {
-        ft_kernels::argmin(x, dim, keep)
-    })
+    one(
+        o,
+        if max {
+            ft_kernels::argmax(x, dim, keep)
+        } else {
+            ft_kernels::argmin(x, dim, keep)
+        },
+    )
 }
 
-pub(crate) fn moments(f: &Frame<'_>, std: bool) -> Result<Ret> {
+pub(crate) fn moments(f: &Frame<'_>, o: &mut Outputs, std: bool) -> Result<()> {
     let x = f.tensor(0)?.data();
     let correction = f.opt_scalar(2)?.map_or(1.0, Scalar::to_f64);
     let (dims, keep) = (f.dims(1)?, f.bool(3)?);
-    one(if std {
-        ft_kernels::std(x, dims, correction, keep)
-    } else {
-        ft_kernels::var(x, dims, correction, keep)
-    })
+    one(
+        o,
+        if std {
+            ft_kernels::std(x, dims, correction, keep)
+        } else {
+            ft_kernels::var(x, dims, correction, keep)
+        },
+    )
 }
 
-pub(crate) fn logsumexp(f: &Frame<'_>) -> Result<Ret> {
-    one(ft_kernels::logsumexp(
-        f.tensor(0)?.data(),
-        f.dims(1)?,
-        f.bool(2)?,
-    ))
+pub(crate) fn logsumexp(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    one(
+        o,
+        ft_kernels::logsumexp(f.tensor(0)?.data(), f.dims(1)?, f.bool(2)?),
+    )
 }
 
 fn norm_p(p: Option<Scalar>) -> Result<NormP> {
@@ -317,41 +289,40 @@ fn norm_p(p: Option<Scalar>) -> Result<NormP> {
     }
 }
 
-pub(crate) fn norm(f: &Frame<'_>) -> Result<Ret> {
-    one(ft_kernels::norm(
-        f.tensor(0)?.data(),
-        norm_p(f.opt_scalar(1)?)?,
-        None,
-        false,
-    ))
+pub(crate) fn norm(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    one(
+        o,
+        ft_kernels::norm(f.tensor(0)?.data(), norm_p(f.opt_scalar(1)?)?, None, false),
+    )
 }
 
-pub(crate) fn norm_dim(f: &Frame<'_>) -> Result<Ret> {
+pub(crate) fn norm_dim(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let p = norm_p(f.opt_scalar(1)?)?;
-    one(ft_kernels::norm(
-        f.tensor(0)?.data(),
-        p,
-        f.dims(2)?,
-        f.bool(3)?,
-    ))
+    one(
+        o,
+        ft_kernels::norm(f.tensor(0)?.data(), p, f.dims(2)?, f.bool(3)?),
+    )
 }
 
-pub(crate) fn any_all(f: &Frame<'_>, all: bool, with_dims: bool) -> Result<Ret> {
+pub(crate) fn any_all(f: &Frame<'_>, o: &mut Outputs, all: bool, with_dims: bool) -> Result<()> {
     let x = f.tensor(0)?.data();
     let (dims, keep) = if with_dims {
         (f.dims(1)?, f.bool(2)?)
     } else {
         (None, false)
     };
-    one(if all {
-        ft_kernels::all(x, dims, keep)
-    } else {
-        ft_kernels::any(x, dims, keep)
-    })
+    one(
+        o,
+        if all {
+            ft_kernels::all(x, dims, keep)
+        } else {
+            ft_kernels::any(x, dims, keep)
+        },
+    )
 }
 
 /// `softmax(x, dim, dtype=)`: with a dtype, the input is cast to it first.
-pub(crate) fn softmax(f: &Frame<'_>, log: bool) -> Result<Ret> {
+pub(crate) fn softmax(f: &Frame<'_>, o: &mut Outputs, log: bool) -> Result<()> {
     let x = f.tensor(0)?.data();
     let dim = f.int(1)? as isize;
     let run = |x: &ft_core::TensorImpl| {
@@ -362,8 +333,8 @@ pub(crate) fn softmax(f: &Frame<'_>, log: bool) -> Result<Ret> {
         }
     };
     match f.dtype(2)? {
-        Some(d) if d != x.dtype() => one(run(&ft_kernels::cast(x, d)?)),
-        _ => one(run(x)),
+        Some(d) if d != x.dtype() => one(o, run(&ft_kernels::cast(x, d)?)),
+        _ => one(o, run(x)),
     }
 }
 
@@ -385,22 +356,22 @@ pub(crate) fn has_dtype(op: Op, f: &Frame<'_>) -> bool {
 /// which Hardened mode uses for dtypes the direct kernel lacks.
 pub(crate) fn composite(op: Op) -> Option<crate::frame::Kernel> {
     match op {
-        Op::Gelu => Some(|f| float_composite(f, Op::Gelu)),
-        Op::Silu => Some(|f| float_composite(f, Op::Silu)),
-        Op::Softmax => Some(|f| float_composite(f, Op::Softmax)),
-        Op::LogSoftmax => Some(|f| float_composite(f, Op::LogSoftmax)),
+        Op::Gelu => Some(|f, o| float_composite(f, o, Op::Gelu)),
+        Op::Silu => Some(|f, o| float_composite(f, o, Op::Silu)),
+        Op::Softmax => Some(|f, o| float_composite(f, o, Op::Softmax)),
+        Op::LogSoftmax => Some(|f, o| float_composite(f, o, Op::LogSoftmax)),
         _ => None,
     }
 }
 
 /// `op(x.to(float32), ...)`, through dispatch (the cast and the op are
 /// each dispatched, as a decomposition is).
-fn float_composite(f: &Frame<'_>, op: Op) -> Result<Ret> {
+fn float_composite(f: &Frame<'_>, o: &mut Outputs, op: Op) -> Result<()> {
     let x = f.tensor(0)?;
     let xf = x.to_dtype(DType::F32)?;
     let mut args = [crate::frame::Arg::Bool(false); crate::frame::MAX_ARGS];
     let n = f.args().len();
     args[..n].copy_from_slice(f.args());
     args[0] = crate::frame::Arg::Tensor(&xf);
-    route::call(op, &Frame::new(&args[..n])?)
+    route::call(op, &Frame::new(&args[..n])?, o)
 }

@@ -57,11 +57,10 @@ impl Arg<'_> {
     }
 }
 
-/// The arguments of one call.
+/// The arguments of one call, borrowed from the caller's stack (no copy).
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
-    args: [Arg<'a>; MAX_ARGS],
-    len: u8,
+    args: &'a [Arg<'a>],
 }
 
 fn bad_arg(i: usize, want: &str, got: Option<&Arg<'_>>) -> Error {
@@ -77,7 +76,7 @@ fn bad_arg(i: usize, want: &str, got: Option<&Arg<'_>>) -> Error {
 impl<'a> Frame<'a> {
     /// A frame of these arguments (more than [`MAX_ARGS`]: an error).
     #[inline]
-    pub fn new(args: &[Arg<'a>]) -> Result<Self> {
+    pub fn new(args: &'a [Arg<'a>]) -> Result<Self> {
         if args.len() > MAX_ARGS {
             return Err(Error::new(
                 ErrorKind::Value,
@@ -87,16 +86,12 @@ impl<'a> Frame<'a> {
                 ),
             ));
         }
-        let mut f = Frame {
-            args: [Arg::Bool(false); MAX_ARGS],
-            len: args.len() as u8,
-        };
-        f.args[..args.len()].copy_from_slice(args);
-        Ok(f)
+        Ok(Frame { args })
     }
 
-    pub fn args(&self) -> &[Arg<'a>] {
-        &self.args[..self.len as usize]
+    #[inline]
+    pub fn args(&self) -> &'a [Arg<'a>] {
+        self.args
     }
 
     /// The tensor arguments, in order.
@@ -174,51 +169,53 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// What a kernel gives back. `Two` is boxed: every `Ret` is moved by value
-/// on every call, and an unboxed pair would double the bytes each move
-/// copies, for the sake of the few ops with two outputs (which allocate
-/// two tensors anyway). `One` stays unboxed: it is the common case, and a
-/// box would be an allocation per call.
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
-pub enum Ret {
-    /// In place and `out=` forms: the result is in a tensor the caller has.
-    Written,
-    One(Tensor),
-    Two(Box<(Tensor, Tensor)>),
+/// Where a kernel puts what it returns: a slot on the caller's stack, so
+/// that an in-place or `out=` call moves no tensor at all, and a new tensor
+/// is moved once, to the caller. In-place and `out=` kernels leave it empty.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    first: Option<Tensor>,
+    second: Option<Tensor>,
 }
 
-impl Ret {
+fn missing(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Value,
+        format!("internal dispatch error: the kernel did not return {what}"),
+    )
+}
+
+impl Outputs {
+    /// The kernel's one result.
+    #[inline]
+    pub fn set(&mut self, t: Tensor) {
+        self.first = Some(t);
+    }
+
+    /// The kernel's two results (`max.dim`: values, indices).
+    pub fn set_two(&mut self, a: Tensor, b: Tensor) {
+        self.first = Some(a);
+        self.second = Some(b);
+    }
+
+    /// The one result, for the caller.
+    #[inline]
     pub fn one(self) -> Result<Tensor> {
-        match self {
-            Ret::One(t) => Ok(t),
-            _ => Err(Error::new(
-                ErrorKind::Value,
-                "internal dispatch error: the kernel did not return one tensor",
-            )),
-        }
+        self.first.ok_or_else(|| missing("a tensor"))
     }
 
     pub fn two(self) -> Result<(Tensor, Tensor)> {
-        match self {
-            Ret::Two(pair) => Ok(*pair),
-            _ => Err(Error::new(
-                ErrorKind::Value,
-                "internal dispatch error: the kernel did not return two tensors",
-            )),
+        match (self.first, self.second) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            _ => Err(missing("two tensors")),
         }
     }
 
-    pub fn written(self) -> Result<()> {
-        match self {
-            Ret::Written => Ok(()),
-            _ => Err(Error::new(
-                ErrorKind::Value,
-                "internal dispatch error: an in-place kernel returned a new tensor",
-            )),
-        }
+    /// Whether the kernel wrote nothing here (in place, `out=`).
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none() && self.second.is_none()
     }
 }
 
 /// A kernel: every (op, key) entry of the table has this type.
-pub type Kernel = fn(&Frame<'_>) -> Result<Ret>;
+pub type Kernel = fn(&Frame<'_>, &mut Outputs) -> Result<()>;

@@ -37,7 +37,7 @@ pub mod schema;
 pub mod surface;
 mod tensor;
 
-pub use frame::{Arg, Frame, Kernel, Ret};
+pub use frame::{Arg, Frame, Kernel, Outputs};
 pub use key::{Backend, DispatchKey, DispatchKeySet, Functionality, KeySetError};
 pub use mode::{Mode, set_mode, set_thread_mode, with_mode};
 pub use ops::Op;

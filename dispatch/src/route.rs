@@ -3,7 +3,7 @@
 //! Nothing on this path allocates unless the call fails.
 
 use crate::cpu;
-use crate::frame::{Frame, Kernel, Ret};
+use crate::frame::{Frame, Kernel, Outputs};
 use crate::key::{Backend, DispatchKey, DispatchKeySet, Functionality, KeySetError};
 use crate::ledger::{self, Entry, Fallback, Reason};
 use crate::mode::{Mode, hardened_max_alloc_bytes, mode};
@@ -132,9 +132,10 @@ fn keyset_error(op: Op, e: KeySetError) -> Error {
     )
 }
 
-/// Calls `op`: key set, resolution, lookup, kernel.
+/// Calls `op`: key set, resolution, lookup, kernel. The kernel's results
+/// land in `out` (nothing, for in-place and `out=` ops).
 #[inline]
-pub fn call(op: Op, f: &Frame<'_>) -> Result<Ret> {
+pub fn call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     let schemas = schemas()?;
     if cfg!(debug_assertions) {
         check_frame(&schemas[op.index()], f)?;
@@ -154,12 +155,12 @@ pub fn call(op: Op, f: &Frame<'_>) -> Result<Ret> {
             return Err(e);
         }
     };
-    redispatch(op, ks, f)
+    redispatch(op, ks, f, out)
 }
 
 /// Routes `op` with a given key set: what an autograd kernel calls with
 /// `ks.without(Functionality::Autograd)` to reach the kernel below it.
-pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
+pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     let bits = ks.bits();
     let record = |selected, backend, fallback, reason| {
         ledger::record(Entry {
@@ -183,7 +184,7 @@ pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
     if let DispatchKey::Autograd(_) = key {
         if let Some(k) = lookup(op, key) {
             record(Some(key), Some(backend), Fallback::None, Reason::Direct);
-            return k(f);
+            return k(f, out);
         }
         if !op.autograd_fallthrough() {
             record(Some(key), Some(backend), Fallback::None, Reason::NoKernel);
@@ -220,7 +221,7 @@ pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
                 Fallback::Composite,
                 Reason::DtypeFallback,
             );
-            return c(f);
+            return c(f, out);
         }
         // Strict: the direct kernel gives PyTorch's error for the dtype.
         record(
@@ -229,7 +230,7 @@ pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
             Fallback::None,
             Reason::DtypeRejected,
         );
-        return k(f);
+        return k(f, out);
     }
     if m == Mode::Hardened
         && let Err(e) = check_output_size(op, f)
@@ -243,7 +244,7 @@ pub fn redispatch(op: Op, ks: DispatchKeySet, f: &Frame<'_>) -> Result<Ret> {
         return Err(e);
     }
     record(Some(key), Some(backend), Fallback::None, reason);
-    k(f)
+    k(f, out)
 }
 
 /// Hardened mode's guard against absurd allocations: the broadcast output

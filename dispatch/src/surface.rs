@@ -5,14 +5,16 @@
 //! shape and dtype).
 
 use crate::Tensor;
-use crate::frame::{Arg, Frame, Ret};
+use crate::frame::{Arg, Frame, Outputs};
 use crate::ops::Op;
 use crate::route;
 use ft_core::{DType, Result, Scalar};
 
 #[inline]
-fn run(op: Op, args: &[Arg<'_>]) -> Result<Ret> {
-    route::call(op, &Frame::new(args)?)
+fn run(op: Op, args: &[Arg<'_>]) -> Result<Outputs> {
+    let mut out = Outputs::default();
+    route::call(op, &Frame::new(args)?, &mut out)?;
+    Ok(out)
 }
 
 #[inline]
@@ -20,9 +22,12 @@ fn new(op: Op, args: &[Arg<'_>]) -> Result<Tensor> {
     run(op, args)?.one()
 }
 
+/// In place and `out=`: the result is in a tensor the caller has, so the
+/// kernel's slot stays empty and nothing is moved back.
 #[inline]
 fn into(op: Op, args: &[Arg<'_>]) -> Result<()> {
-    run(op, args)?.written()
+    let mut out = Outputs::default();
+    route::call(op, &Frame::new(args)?, &mut out)
 }
 
 const ONE: Arg<'static> = Arg::Scalar(Scalar::Int(1));
@@ -175,8 +180,12 @@ macro_rules! compare_methods {
                     new(Op::$op, &[Arg::Tensor(self), Arg::Tensor(other)])
                 }
 
-                #[doc = concat!("`torch.", stringify!($m), "(self, other)` with a number for `other` ",
-                    "(see [`Tensor::", stringify!($m), "`]).")]
+                #[doc = concat!("`torch.", stringify!($m), "(self, other)` with a number for `other`.\n\n",
+                    "```\n# use ft_dispatch::Tensor;\n",
+                    "let a = Tensor::from_slice(&[1i64, 2, 3], &[3])?;\n",
+                    "let b = Tensor::from_slice(&[2i64, 2, 2], &[3])?;\n",
+                    "assert_eq!(a.", stringify!($ms), "(2)?.to_vec::<bool>()?, a.", stringify!($m), "(&b)?.to_vec::<bool>()?);\n",
+                    "# Ok::<(), ft_core::Error>(())\n```")]
                 #[inline]
                 pub fn $ms(&self, other: impl Into<Scalar>) -> Result<Tensor> {
                     new(Op::$ops, &[Arg::Tensor(self), Arg::Scalar(other.into())])
@@ -282,6 +291,15 @@ impl Tensor {
     }
 
     /// `torch.maximum(self, other, out=out)` (see [`Tensor::maximum`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f32, 5.0], &[2])?;
+    /// let out = Tensor::zeros(&[2], ft_core::DType::F32)?;
+    /// a.maximum_out(&Tensor::from_slice(&[3.0f32], &[1])?, &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, vec![3.0, 5.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn maximum_out(&self, other: &Tensor, out: &Tensor) -> Result<()> {
         into(
             Op::MaximumOut,
@@ -290,11 +308,28 @@ impl Tensor {
     }
 
     /// `torch.minimum(self, other)` (see [`Tensor::maximum`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f32, f32::NAN], &[2])?;
+    /// let m = a.minimum(&Tensor::from_slice(&[0.0f32], &[1])?)?.to_vec::<f32>()?;
+    /// assert!(m[0] == 0.0 && m[1].is_nan()); // NaN propagates
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
         new(Op::Minimum, &[Arg::Tensor(self), Arg::Tensor(other)])
     }
 
     /// `torch.minimum(self, other, out=out)` (see [`Tensor::maximum`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f32, 5.0], &[2])?;
+    /// let out = Tensor::zeros(&[2], ft_core::DType::F32)?;
+    /// a.minimum_out(&Tensor::from_slice(&[3.0f32], &[1])?, &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, vec![1.0, 3.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn minimum_out(&self, other: &Tensor, out: &Tensor) -> Result<()> {
         into(
             Op::MinimumOut,
@@ -318,11 +353,27 @@ impl Tensor {
     }
 
     /// `torch.logical_or(self, other)` (see [`Tensor::logical_and`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[0i64, 0, 2], &[3])?;
+    /// let b = Tensor::from_slice(&[false, true, false], &[3])?;
+    /// assert_eq!(a.logical_or(&b)?.to_vec::<bool>()?, vec![false, true, true]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
         new(Op::LogicalOr, &[Arg::Tensor(self), Arg::Tensor(other)])
     }
 
     /// `torch.logical_xor(self, other)` (see [`Tensor::logical_and`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[0i64, 1, 2], &[3])?;
+    /// let b = Tensor::from_slice(&[true, true, false], &[3])?;
+    /// assert_eq!(a.logical_xor(&b)?.to_vec::<bool>()?, vec![true, false, true]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn logical_xor(&self, other: &Tensor) -> Result<Tensor> {
         new(Op::LogicalXor, &[Arg::Tensor(self), Arg::Tensor(other)])
     }
@@ -366,11 +417,29 @@ impl Tensor {
     }
 
     /// [`Tensor::gelu`] in place.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[0.0f32, 1.0], &[2])?;
+    /// let want = x.gelu("tanh")?.to_vec::<f32>()?;
+    /// x.gelu_("tanh")?;
+    /// assert_eq!(x.to_vec::<f32>()?, want);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn gelu_(&self, approximate: &str) -> Result<()> {
         into(Op::GeluInplace, &[Arg::Tensor(self), Arg::Str(approximate)])
     }
 
     /// [`Tensor::gelu`] written into `out`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[0.0f32, 1.0], &[2])?;
+    /// let out = Tensor::zeros(&[2], ft_core::DType::F32)?;
+    /// x.gelu_out("none", &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, x.gelu("none")?.to_vec::<f32>()?);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn gelu_out(&self, approximate: &str, out: &Tensor) -> Result<()> {
         into(
             Op::GeluOut,
@@ -396,6 +465,15 @@ impl Tensor {
     }
 
     /// [`Tensor::clamp`] in place.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::Scalar;
+    /// let x = Tensor::from_slice(&[-2.0f32, 3.0], &[2])?;
+    /// x.clamp_(Some(Scalar::Float(0.0)), None)?;
+    /// assert_eq!(x.to_vec::<f32>()?, vec![0.0, 3.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn clamp_(&self, min: Option<Scalar>, max: Option<Scalar>) -> Result<()> {
         into(
             Op::ClampInplace,
@@ -404,6 +482,16 @@ impl Tensor {
     }
 
     /// [`Tensor::clamp`] written into `out`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::Scalar;
+    /// let x = Tensor::from_slice(&[-2.0f32, 3.0], &[2])?;
+    /// let out = Tensor::zeros(&[2], ft_core::DType::F32)?;
+    /// x.clamp_out(None, Some(Scalar::Float(1.0)), &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, vec![-2.0, 1.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn clamp_out(&self, min: Option<Scalar>, max: Option<Scalar>, out: &Tensor) -> Result<()> {
         let args = [
             Arg::Tensor(self),
@@ -466,11 +554,28 @@ impl Tensor {
     }
 
     /// `self.sum(dim, keepdim)` over a list of dims (see [`Tensor::sum`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(x.sum_dim(&[0, 1], true)?.shape(), &[1, 1]);
+    /// assert_eq!(x.sum_dim(&[-1], false)?.to_vec::<f32>()?, vec![3.0, 7.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn sum_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.sum_dim_dtype(dims, keepdim, None)
     }
 
     /// `self.sum(dim, keepdim, dtype=dtype)`: summed in `dtype`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::DType;
+    /// let x = Tensor::from_slice(&[1i32, 2, 3], &[3])?;
+    /// let s = x.sum_dim_dtype(&[0], false, Some(DType::F64))?;
+    /// assert_eq!(s.to_vec::<f64>()?, vec![6.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn sum_dim_dtype(
         &self,
         dims: &[isize],
@@ -500,6 +605,13 @@ impl Tensor {
     }
 
     /// `self.mean(dim, keepdim)` (see [`Tensor::mean`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(x.mean_dim(&[0], true)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn mean_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let args = [
             Arg::Tensor(self),
@@ -524,6 +636,13 @@ impl Tensor {
     }
 
     /// `self.prod(dim, keepdim)` (see [`Tensor::prod`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(x.prod_dim(0, false)?.to_vec::<f32>()?, vec![3.0, 8.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
         let args = [
             Arg::Tensor(self),
@@ -551,11 +670,26 @@ impl Tensor {
     }
 
     /// `self.min()` (see [`Tensor::max`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[2.0f32, -1.0, 7.0], &[3])?;
+    /// assert_eq!(x.min()?.to_vec::<f32>()?, vec![-1.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn min(&self) -> Result<Tensor> {
         new(Op::Min, &[Arg::Tensor(self)])
     }
 
     /// `self.max(dim, keepdim)`: values and their indices (see [`Tensor::max`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 4.0, 3.0, 2.0], &[2, 2])?;
+    /// let (v, i) = x.max_dim(0, true)?;
+    /// assert_eq!((v.to_vec::<f32>()?, i.to_vec::<i64>()?), (vec![3.0, 4.0], vec![1, 0]));
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
         run(
             Op::MaxDim,
@@ -565,6 +699,14 @@ impl Tensor {
     }
 
     /// `self.min(dim, keepdim)` (see [`Tensor::max`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 4.0, 3.0, 2.0], &[2, 2])?;
+    /// let (v, i) = x.min_dim(1, false)?;
+    /// assert_eq!((v.to_vec::<f32>()?, i.to_vec::<i64>()?), (vec![1.0, 2.0], vec![0, 1]));
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn min_dim(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
         run(
             Op::MinDim,
@@ -593,6 +735,13 @@ impl Tensor {
     }
 
     /// `self.argmin(dim, keepdim)` (see [`Tensor::argmax`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[3.0f32, 1.0, 1.0], &[3])?;
+    /// assert_eq!(x.argmin(None, false)?.to_vec::<i64>()?, vec![1]); // the first minimum
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn argmin(&self, dim: Option<isize>, keepdim: bool) -> Result<Tensor> {
         let args = [
             Arg::Tensor(self),
@@ -623,6 +772,13 @@ impl Tensor {
     }
 
     /// `self.std(dim, correction=correction, keepdim=keepdim)` (see [`Tensor::var`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[2.0f64, 4.0, 4.0, 6.0], &[2, 2])?;
+    /// assert_eq!(x.std(Some(&[1]), 0.0, false)?.to_vec::<f64>()?, vec![1.0, 1.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn std(&self, dims: Option<&[isize]>, correction: f64, keepdim: bool) -> Result<Tensor> {
         let args = [
             Arg::Tensor(self),
@@ -667,6 +823,13 @@ impl Tensor {
     }
 
     /// `torch.norm(self, p, dim, keepdim)` (see [`Tensor::norm`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[3.0f32, 4.0, 6.0, 8.0], &[2, 2])?;
+    /// assert_eq!(x.norm_dim(2.0, &[1], false)?.to_vec::<f32>()?, vec![5.0, 10.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn norm_dim(&self, p: f64, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let args = [
             Arg::Tensor(self),
@@ -692,6 +855,13 @@ impl Tensor {
     }
 
     /// `self.any(dim, keepdim)` (see [`Tensor::any`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[false, true, false, false], &[2, 2])?;
+    /// assert_eq!(x.any_dim(&[0], false)?.to_vec::<bool>()?, vec![false, true]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn any_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         new(
             Op::AnyDims,
@@ -700,11 +870,25 @@ impl Tensor {
     }
 
     /// `self.all()` (see [`Tensor::any`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0], &[2])?;
+    /// assert_eq!(x.all()?.to_vec::<bool>()?, vec![true]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn all(&self) -> Result<Tensor> {
         new(Op::All, &[Arg::Tensor(self)])
     }
 
     /// `self.all(dim, keepdim)` (see [`Tensor::any`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[true, true, false, true], &[2, 2])?;
+    /// assert_eq!(x.all_dim(&[1], false)?.to_vec::<bool>()?, vec![true, false]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn all_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         new(
             Op::AllDims,
@@ -731,6 +915,14 @@ impl Tensor {
     }
 
     /// `self.log_softmax(dim)` (see [`Tensor::softmax`]).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[0.0f32, 0.0], &[2])?;
+    /// let y = x.log_softmax(0)?.to_vec::<f32>()?;
+    /// assert!((y[0] + 2f32.ln()).abs() < 1e-6);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
         new(
             Op::LogSoftmax,
@@ -740,10 +932,15 @@ impl Tensor {
 }
 
 macro_rules! std_ops {
-    ($($trait:ident $f:ident => $m:ident;)*) => {
+    ($($trait:ident $f:ident $op:literal => $m:ident;)*) => {
         $(
             #[doc = concat!("`&a ", stringify!($trait), " &b` is [`Tensor::", stringify!($m), "`]; ",
-                "an operator cannot return `Result`, so the output is `Result<Tensor>`.")]
+                "an operator cannot return `Result`, so the output is `Result<Tensor>`.\n\n",
+                "```\n# use ft_dispatch::Tensor;\n",
+                "let a = Tensor::from_slice(&[6.0f32, 9.0], &[2])?;\n",
+                "let b = Tensor::from_slice(&[3.0f32], &[1])?;\n",
+                "assert_eq!((&a ", $op, " &b)?.to_vec::<f32>()?, a.", stringify!($m), "(&b)?.to_vec::<f32>()?);\n",
+                "# Ok::<(), ft_core::Error>(())\n```")]
             impl std::ops::$trait<&Tensor> for &Tensor {
                 type Output = Result<Tensor>;
                 fn $f(self, rhs: &Tensor) -> Result<Tensor> {
@@ -755,14 +952,21 @@ macro_rules! std_ops {
 }
 
 std_ops! {
-    Add add => add;
-    Sub sub => sub;
-    Mul mul => mul;
-    Div div => div;
-    Rem rem => remainder;
+    Add add "+" => add;
+    Sub sub "-" => sub;
+    Mul mul "*" => mul;
+    Div div "/" => div;
+    Rem rem "%" => remainder;
 }
 
 /// `-&a` is [`Tensor::neg`].
+///
+/// ```
+/// # use ft_dispatch::Tensor;
+/// let a = Tensor::from_slice(&[1.0f32, -2.0], &[2])?;
+/// assert_eq!((-&a)?.to_vec::<f32>()?, vec![-1.0, 2.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
 impl std::ops::Neg for &Tensor {
     type Output = Result<Tensor>;
     fn neg(self) -> Result<Tensor> {

@@ -71,12 +71,12 @@ fn resolving_and_lookup_allocate_nothing() {
     let _g = serial();
     let (a, b) = (input(16, 0.0), input(16, 1.0));
     route::schemas().unwrap(); // first use parses the schema: once per process
-    let f = Frame::new(&[
+    let args = [
         Arg::Tensor(&a),
         Arg::Tensor(&b),
         Arg::Scalar(Scalar::Int(1)),
-    ])
-    .unwrap();
+    ];
+    let f = Frame::new(&args).unwrap();
     let n = allocations(|| {
         for _ in 0..1000 {
             let ks = keyset_of(&f).unwrap();

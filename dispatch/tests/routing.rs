@@ -3,7 +3,7 @@
 use ft_core::{DType, ErrorKind, Scalar, TensorImpl};
 use ft_dispatch::ledger::{self, Fallback, Reason};
 use ft_dispatch::{
-    Arg, DispatchKey, DispatchKeySet, Frame, Functionality, Mode, Op, Ret, Tensor, keyset_of,
+    Arg, DispatchKey, DispatchKeySet, Frame, Functionality, Mode, Op, Outputs, Tensor, keyset_of,
     lookup, register, route, with_mode,
 };
 use std::collections::BTreeSet;
@@ -203,11 +203,13 @@ fn requires_grad_adds_autograd_key() {
     let _g = serial();
     let x = t(&[1.0, 2.0]).set_requires_grad(true).unwrap();
     let y = t(&[3.0, 4.0]);
-    let f = Frame::new(&[Arg::Tensor(&x), Arg::Tensor(&y)]).unwrap();
+    let args = [Arg::Tensor(&x), Arg::Tensor(&y)];
+    let f = Frame::new(&args).unwrap();
     let ks = keyset_of(&f).unwrap();
     assert!(ks.has_functionality(Functionality::Autograd));
     assert_eq!(ks.highest_priority_key(), Ok(DispatchKey::AUTOGRAD_CPU));
-    let f = Frame::new(&[Arg::Tensor(&y), Arg::Tensor(&y)]).unwrap();
+    let args = [Arg::Tensor(&y), Arg::Tensor(&y)];
+    let f = Frame::new(&args).unwrap();
     assert_eq!(
         keyset_of(&f).unwrap().highest_priority_key(),
         Ok(DispatchKey::CPU)
@@ -242,11 +244,13 @@ fn autograd_key_without_kernel_fails_closed_but_comparisons_fall_through() {
 
 /// An autograd kernel as ft-autograd will register them: runs the op below
 /// the autograd key, then marks the output.
-fn exp_autograd(f: &Frame<'_>) -> ft_core::Result<Ret> {
+fn exp_autograd(f: &Frame<'_>, out: &mut Outputs) -> ft_core::Result<()> {
     let x = f.tensor(0)?;
     let below = ft_dispatch::keyset_of(f)?.without(Functionality::Autograd);
-    let y = ft_dispatch::redispatch(Op::Exp, below, f)?.one()?;
-    Ok(Ret::One(y.set_requires_grad(x.requires_grad())?))
+    let mut inner = Outputs::default();
+    ft_dispatch::redispatch(Op::Exp, below, f, &mut inner)?;
+    out.set(inner.one()?.set_requires_grad(x.requires_grad())?);
+    Ok(())
 }
 
 #[test]
@@ -267,20 +271,29 @@ fn registered_autograd_kernel_runs_above_cpu() {
 fn invalid_keysets_fail_closed_in_redispatch() {
     let _g = serial();
     let x = t(&[1.0]);
-    let f = Frame::new(&[
+    let args = [
         Arg::Tensor(&x),
         Arg::Tensor(&x),
         Arg::Scalar(Scalar::Int(1)),
-    ])
-    .unwrap();
+    ];
+    let f = Frame::new(&args).unwrap();
     let cpu_only = DispatchKeySet::backend(ft_dispatch::Backend::Cpu);
-    let e = ft_dispatch::redispatch(Op::AddTensor, cpu_only, &f).unwrap_err();
+    let e =
+        ft_dispatch::redispatch(Op::AddTensor, cpu_only, &f, &mut Outputs::default()).unwrap_err();
     assert!(
         e.message().contains("no functionality (type) key"),
         "{}",
         e.message()
     );
-    assert!(ft_dispatch::redispatch(Op::AddTensor, DispatchKeySet::EMPTY, &f).is_err());
+    assert!(
+        ft_dispatch::redispatch(
+            Op::AddTensor,
+            DispatchKeySet::EMPTY,
+            &f,
+            &mut Outputs::default()
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -288,11 +301,13 @@ fn a_frame_that_does_not_match_the_schema_is_an_error() {
     let _g = serial();
     let x = t(&[1.0]);
     // add.Tensor takes (self, other, alpha): two arguments are too few.
-    let f = Frame::new(&[Arg::Tensor(&x), Arg::Tensor(&x)]).unwrap();
-    let e = ft_dispatch::call(Op::AddTensor, &f).unwrap_err();
+    let args = [Arg::Tensor(&x), Arg::Tensor(&x)];
+    let f = Frame::new(&args).unwrap();
+    let e = ft_dispatch::call(Op::AddTensor, &f, &mut Outputs::default()).unwrap_err();
     assert!(e.message().contains("takes 3 arguments"), "{}", e.message());
-    let f = Frame::new(&[Arg::Tensor(&x), Arg::Int(1), Arg::Scalar(Scalar::Int(1))]).unwrap();
-    assert!(ft_dispatch::call(Op::AddTensor, &f).is_err());
+    let args = [Arg::Tensor(&x), Arg::Int(1), Arg::Scalar(Scalar::Int(1))];
+    let f = Frame::new(&args).unwrap();
+    assert!(ft_dispatch::call(Op::AddTensor, &f, &mut Outputs::default()).is_err());
 }
 
 #[test]

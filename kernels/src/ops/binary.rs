@@ -1,7 +1,7 @@
 //! Binary elementwise ops with PyTorch's dtype rules: arithmetic, division,
 //! remainder, pow, maximum/minimum, comparisons, logical ops, and `where`.
 
-use super::{Out, compute_dtype, fresh, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, made, not_implemented, run_elementwise};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn2, map2};
 use crate::math::F;
@@ -136,13 +136,13 @@ fn operand(t: &TensorImpl) -> Operand {
 /// `op(a, b)` into a new tensor.
 pub fn binary(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
     let ty = binary_types(op, operand(a), operand(b))?;
-    run(op, a, b, Scalar::Int(1), Out::New(ty.result), ty).and_then(fresh)
+    made(ty.result, |o| run(op, a, b, Scalar::Int(1), o, ty))
 }
 
 /// `op(a, b)` written into `out` (no allocation when nothing needs a copy).
 pub fn binary_out(op: BinaryOp, a: &TensorImpl, b: &TensorImpl, out: &TensorImpl) -> Result<()> {
     let ty = binary_types(op, operand(a), operand(b))?;
-    run(op, a, b, Scalar::Int(1), Out::Into(out, ty.result), ty).map(drop)
+    run(op, a, b, Scalar::Int(1), Out::Into(out, ty.result), ty)
 }
 
 /// `a.op_(b)`: in place into `a`.
@@ -154,21 +154,21 @@ pub fn binary_(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 pub fn binary_scalar(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
     let b = scalar_tensor(s, ty)?;
-    run(op, a, &b, Scalar::Int(1), Out::New(ty.result), ty).and_then(fresh)
+    made(ty.result, |o| run(op, a, &b, Scalar::Int(1), o, ty))
 }
 
 /// `op(s, a)` for a number on the left (e.g. `2 - a`, `2 ** a`).
 pub fn scalar_binary(op: BinaryOp, s: Scalar, a: &TensorImpl) -> Result<TensorImpl> {
     let ty = binary_types(op, Operand::Scalar(s), operand(a))?;
     let b = scalar_tensor(s, ty)?;
-    run(op, &b, a, Scalar::Int(1), Out::New(ty.result), ty).and_then(fresh)
+    made(ty.result, |o| run(op, &b, a, Scalar::Int(1), o, ty))
 }
 
 /// `a.op_(s)` in place.
 pub fn binary_scalar_(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<()> {
     let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
     let b = scalar_tensor(s, ty)?;
-    run(op, a, &b, Scalar::Int(1), Out::Into(a, ty.result), ty).map(drop)
+    run(op, a, &b, Scalar::Int(1), Out::Into(a, ty.result), ty)
 }
 
 /// The scalar as a 0-dim tensor of the dtype the kernel computes in (PyTorch
@@ -180,19 +180,19 @@ fn scalar_tensor(s: Scalar, ty: BinaryTypes) -> Result<TensorImpl> {
 /// `a + alpha * b`.
 pub fn add(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
-    run(BinaryOp::Add, a, b, alpha, Out::New(ty.result), ty).and_then(fresh)
+    made(ty.result, |o| run(BinaryOp::Add, a, b, alpha, o, ty))
 }
 
 /// `a - alpha * b`.
 pub fn sub(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
-    run(BinaryOp::Sub, a, b, alpha, Out::New(ty.result), ty).and_then(fresh)
+    made(ty.result, |o| run(BinaryOp::Sub, a, b, alpha, o, ty))
 }
 
 /// `out = a + alpha * b`.
 pub fn add_out(a: &TensorImpl, b: &TensorImpl, alpha: Scalar, out: &TensorImpl) -> Result<()> {
     let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
-    run(BinaryOp::Add, a, b, alpha, Out::Into(out, ty.result), ty).map(drop)
+    run(BinaryOp::Add, a, b, alpha, Out::Into(out, ty.result), ty)
 }
 
 /// `a += alpha * b` in place.
@@ -203,7 +203,7 @@ pub fn add_(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<()> {
 /// `out = a - alpha * b`.
 pub fn sub_out(a: &TensorImpl, b: &TensorImpl, alpha: Scalar, out: &TensorImpl) -> Result<()> {
     let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
-    run(BinaryOp::Sub, a, b, alpha, Out::Into(out, ty.result), ty).map(drop)
+    run(BinaryOp::Sub, a, b, alpha, Out::Into(out, ty.result), ty)
 }
 
 /// `a -= alpha * b` in place.
@@ -237,7 +237,7 @@ fn run(
     alpha: Scalar,
     out: Out<'_>,
     ty: BinaryTypes,
-) -> Result<Option<TensorImpl>> {
+) -> Result<()> {
     check_alpha(op, alpha, ty.result)?;
     // Sub is add with -alpha, exactly as PyTorch defines it.
     let (op, alpha) = match (op, alpha) {
@@ -440,12 +440,7 @@ arith_int!(i32, true);
 arith_int!(u8, false);
 
 /// The scalar-loop kernel of `op` for compute type `T`.
-fn typed<T: Arith>(
-    op: BinaryOp,
-    alpha: Scalar,
-    ins: [&TensorImpl; 2],
-    out: Out<'_>,
-) -> Result<Option<TensorImpl>> {
+fn typed<T: Arith>(op: BinaryOp, alpha: Scalar, ins: [&TensorImpl; 2], out: Out<'_>) -> Result<()> {
     macro_rules! k {
         ($O:ty, $f:expr) => {
             run_elementwise(ins, out, &ScalarBin::<T, $O, _>($f, PhantomData))
@@ -572,7 +567,7 @@ pub fn where_(cond: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<Tenso
     let result = result_type(&[operand(a), operand(b)]).expect("two operands");
     let compute = compute_dtype(result);
     ft_core::with_dtype!(compute, T => {
-        run_elementwise([cond, a, b], Out::New(result), &Where::<T>(PhantomData)).and_then(fresh)
+        made(result, |o| run_elementwise([cond, a, b], o, &Where::<T>(PhantomData)))
     })
 }
 

@@ -37,18 +37,17 @@ pub(crate) fn not_implemented(op: &str, dtype: DType) -> Error {
 }
 
 /// Where an op writes.
-#[derive(Clone, Copy)]
 pub enum Out<'a> {
-    /// A new tensor of this dtype, laid out as PyTorch lays it out.
-    New(DType),
+    /// A new tensor of this dtype, laid out as PyTorch lays it out, put in
+    /// the slot (the caller's: nothing is returned by value through the
+    /// layers of an op).
+    New(DType, &'a mut Option<TensorImpl>),
     /// An existing tensor (`out=` or in place): its shape must be the
     /// broadcast shape, and the result dtype must cast to its dtype.
     Into(&'a TensorImpl, DType),
 }
 
-/// The tensor a kernel made for `Out::New`; `Out::Into` writes into the
-/// given tensor and gives back nothing, so that an `_out` call does not
-/// even clone a handle.
+/// The tensor an op made into its `Out::New` slot.
 pub(crate) fn fresh(made: Option<TensorImpl>) -> Result<TensorImpl> {
     made.ok_or_else(|| {
         Error::new(
@@ -58,28 +57,44 @@ pub(crate) fn fresh(made: Option<TensorImpl>) -> Result<TensorImpl> {
     })
 }
 
-/// Broadcasts `inputs`, prepares the output, and runs `k` over them:
-/// `Some(new tensor)` for `Out::New`, `None` for `Out::Into`.
+/// Runs `f` with an `Out::New(dtype)` slot and returns what it made.
+#[inline]
+pub(crate) fn made(dtype: DType, f: impl FnOnce(Out<'_>) -> Result<()>) -> Result<TensorImpl> {
+    let mut slot = None;
+    f(Out::New(dtype, &mut slot))?;
+    fresh(slot)
+}
+
+/// Broadcasts `inputs`, prepares the output, and runs `k` over them.
 pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
     inputs: [&TensorImpl; N],
     out: Out<'_>,
     k: &K,
-) -> Result<Option<TensorImpl>> {
+) -> Result<()> {
     for t in inputs {
         t.device().check_executable()?;
     }
-    if let Some(made) = dense_run(&inputs, out, k)? {
-        return Ok(made);
+    if is_dense_call(&inputs, &out) {
+        // Every input contiguous with one shape, and the output fresh or
+        // contiguous with it: a one-row plan, no broadcasting.
+        let target = match out {
+            Out::New(dtype, slot) => {
+                // SAFETY: the dense plan writes every element before the
+                // tensor is handed out.
+                &*slot.insert(unsafe { TensorImpl::uninit(inputs[0].shape(), dtype)? })
+            }
+            Out::Into(o, _) => o,
+        };
+        return execute(target, inputs, true, k);
     }
     let shapes: [&[usize]; N] = std::array::from_fn(|i| inputs[i].shape());
     let shape = broadcast_shapes(&shapes)?;
-    let mut made = None;
-    let out = match out {
-        Out::New(dtype) => {
+    let target = match out {
+        Out::New(dtype, slot) => {
             let strides = output_strides(&shape, &inputs)?;
             // SAFETY: the layout is dense and the engine writes every
-            // element before the tensor is returned.
-            &*made.insert(unsafe { TensorImpl::uninit_strided(&shape, &strides, dtype)? })
+            // element before the tensor is handed out.
+            &*slot.insert(unsafe { TensorImpl::uninit_strided(&shape, &strides, dtype)? })
         }
         Out::Into(o, result_dtype) => {
             o.device().check_executable()?;
@@ -106,55 +121,40 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
             o
         }
     };
-    let copies = check_overlap(out, &inputs)?;
+    let copies = check_overlap(target, &inputs)?;
     let inputs: [&TensorImpl; N] = std::array::from_fn(|i| copies[i].as_ref().unwrap_or(inputs[i]));
-    execute(out, inputs, false, k)?;
-    Ok(made)
+    execute(target, inputs, false, k)
 }
 
-/// The fast path of [`run_elementwise`]: every input contiguous with one
-/// shape, and the output fresh or contiguous with that shape and not
-/// sharing memory with an input except in place. `Ok(None)`: not this case;
-/// `Ok(Some(made))`: done, with what `run_elementwise` returns.
+/// Whether a call takes the dense path of [`run_elementwise`]: every input
+/// contiguous with one shape, and the output fresh, or contiguous with that
+/// shape, of a dtype the result casts to, on the CPU, and sharing memory
+/// with no input except in place. (Anything else, errors included, goes the
+/// general way, which reports them.)
 #[inline]
-fn dense_run<K: Kernel<N>, const N: usize>(
-    inputs: &[&TensorImpl; N],
-    out: Out<'_>,
-    k: &K,
-) -> Result<Option<Option<TensorImpl>>> {
+fn is_dense_call<const N: usize>(inputs: &[&TensorImpl; N], out: &Out<'_>) -> bool {
     let Some(first) = inputs.first() else {
-        return Ok(None);
+        return false;
     };
     let shape = first.shape();
     if !inputs
         .iter()
         .all(|t| t.shape() == shape && t.is_contiguous())
     {
-        return Ok(None);
+        return false;
     }
-    let mut made = None;
-    let out = match out {
-        Out::New(dtype) => {
-            // SAFETY: the dense plan writes every element before `out` is
-            // returned.
-            &*made.insert(unsafe { TensorImpl::uninit(shape, dtype)? })
-        }
+    match out {
+        Out::New(..) => true,
         Out::Into(o, result_dtype) => {
             let in_place_or_apart =
                 |t: &&TensorImpl| !t.shares_storage(o) || t.storage_offset() == o.storage_offset();
-            if o.shape() != shape
-                || !o.is_contiguous()
-                || !can_cast(result_dtype, o.dtype())
-                || !inputs.iter().all(in_place_or_apart)
-            {
-                return Ok(None);
-            }
-            o.device().check_executable()?;
-            o
+            o.shape() == shape
+                && o.is_contiguous()
+                && o.device().is_cpu()
+                && can_cast(*result_dtype, o.dtype())
+                && inputs.iter().all(in_place_or_apart)
         }
-    };
-    execute(out, *inputs, true, k)?;
-    Ok(Some(made))
+    }
 }
 
 /// Borrows the storages (the output for writing, each other input for

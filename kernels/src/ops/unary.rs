@@ -1,7 +1,7 @@
 //! Unary elementwise ops, `clamp`, and dtype casts, with PyTorch's dtype
 //! rules (integer inputs of float functions compute in the default float).
 
-use super::{Out, compute_dtype, fresh, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, made, not_implemented, run_elementwise};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn1, map1};
 use crate::math::{self, F, TRIG_REDUCE_MAX};
@@ -140,13 +140,13 @@ impl UnaryOp {
 /// `op(x)` into a new tensor.
 pub fn unary(op: UnaryOp, x: &TensorImpl) -> Result<TensorImpl> {
     let r = op.result_dtype(x.dtype())?;
-    run(op, x, Out::New(r), r).and_then(fresh)
+    made(r, |o| run(op, x, o, r))
 }
 
 /// `op(x)` written into `out`.
 pub fn unary_out(op: UnaryOp, x: &TensorImpl, out: &TensorImpl) -> Result<()> {
     let r = op.result_dtype(x.dtype())?;
-    run(op, x, Out::Into(out, r), r).map(drop)
+    run(op, x, Out::Into(out, r), r)
 }
 
 /// `x.op_()` in place.
@@ -154,7 +154,7 @@ pub fn unary_(op: UnaryOp, x: &TensorImpl) -> Result<()> {
     unary_out(op, x, x)
 }
 
-fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<Option<TensorImpl>> {
+fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<()> {
     let ins = [x];
     macro_rules! simd {
         ($g:expr) => {
@@ -273,11 +273,7 @@ impl IntUnary for u8 {
     }
 }
 
-fn int_op<T: IntUnary>(
-    op: UnaryOp,
-    ins: [&TensorImpl; 1],
-    out: Out<'_>,
-) -> Result<Option<TensorImpl>> {
+fn int_op<T: IntUnary>(op: UnaryOp, ins: [&TensorImpl; 1], out: Out<'_>) -> Result<()> {
     let f: fn(T) -> T = match op {
         UnaryOp::Neg => T::neg,
         UnaryOp::Abs => T::abs,
@@ -293,7 +289,7 @@ fn int_op<T: IntUnary>(
 /// part in type promotion as numbers; `min > max` gives `max` everywhere.
 pub fn clamp(x: &TensorImpl, min: Option<Scalar>, max: Option<Scalar>) -> Result<TensorImpl> {
     let r = clamp_dtype(x, min, max)?;
-    run_clamp(x, min, max, Out::New(r), r).and_then(fresh)
+    made(r, |o| run_clamp(x, min, max, o, r))
 }
 
 /// `clamp` written into `out`.
@@ -304,7 +300,7 @@ pub fn clamp_out(
     out: &TensorImpl,
 ) -> Result<()> {
     let r = clamp_dtype(x, min, max)?;
-    run_clamp(x, min, max, Out::Into(out, r), r).map(drop)
+    run_clamp(x, min, max, Out::Into(out, r), r)
 }
 
 fn clamp_dtype(x: &TensorImpl, min: Option<Scalar>, max: Option<Scalar>) -> Result<DType> {
@@ -334,7 +330,7 @@ fn run_clamp(
     max: Option<Scalar>,
     out: Out<'_>,
     r: DType,
-) -> Result<Option<TensorImpl>> {
+) -> Result<()> {
     ft_core::with_dtype!(compute_dtype(r), T => {
         let lo = min.map(T::from_scalar);
         let hi = max.map(T::from_scalar);
@@ -361,7 +357,7 @@ fn run_clamp(
 /// the dtype is unchanged).
 pub fn cast(x: &TensorImpl, dtype: DType) -> Result<TensorImpl> {
     ft_core::with_dtype!(dtype, T => {
-        run_elementwise([x], Out::New(dtype), &ScalarUn::<T, T, _>(|v: T| v, PhantomData)).and_then(fresh)
+        made(dtype, |o| run_elementwise([x], o, &ScalarUn::<T, T, _>(|v: T| v, PhantomData)))
     })
 }
 
@@ -380,7 +376,6 @@ pub fn copy_(dst: &TensorImpl, src: &TensorImpl) -> Result<()> {
     };
     ft_core::with_dtype!(dst.dtype(), T => {
         run_elementwise([src], Out::Into(dst, dst.dtype()), &ScalarUn::<T, T, _>(|v: T| v, PhantomData))
-            .map(drop)
     })
 }
 

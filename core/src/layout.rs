@@ -8,6 +8,7 @@
 use crate::error::{Error, ErrorKind, Result, fmt_shape};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 /// The most dimensions a tensor may have. PyTorch allows 64 in principle, but
 /// its own kernels (TensorIterator) cap at 25; 16 keeps a layout at 264 bytes.
@@ -154,14 +155,67 @@ pub fn wrap_dim(dim: isize, ndim: usize) -> Result<usize> {
     Ok(wrapped as usize)
 }
 
+/// Dims a layout keeps inline; more spill to one shared heap block. Four
+/// covers NCHW and everything smaller, and keeps a `TensorImpl` small
+/// enough that moving one does not call `memcpy` (a 16-dim inline layout
+/// made every move of a tensor two `memcpy` calls; see
+/// `perf-artifacts/dispatch-v1-latency.md`).
+const INLINE_DIMS: usize = 4;
+
+/// Shape and strides, compactly.
+#[derive(Clone, PartialEq, Eq)]
+enum Dims {
+    /// Up to `INLINE_DIMS` dims; the unused tail is zero.
+    Inline {
+        n: u8,
+        shape: [usize; INLINE_DIMS],
+        strides: [isize; INLINE_DIMS],
+    },
+    /// More dims, shared by the layouts cloned from this one.
+    Heap(Arc<(DimVec<usize>, DimVec<isize>)>),
+}
+
+/// A layout being built or rewritten: shape and strides as `DimVec`s.
+struct Parts {
+    shape: DimVec<usize>,
+    strides: DimVec<isize>,
+    offset: usize,
+}
+
+impl Parts {
+    /// The layout of these parts, with its caches computed.
+    #[inline]
+    fn build(self) -> Layout {
+        let n = self.shape.len();
+        let dims = if n <= INLINE_DIMS {
+            let mut shape = [0usize; INLINE_DIMS];
+            let mut strides = [0isize; INLINE_DIMS];
+            shape[..n].copy_from_slice(&self.shape);
+            strides[..n].copy_from_slice(&self.strides);
+            Dims::Inline {
+                n: n as u8,
+                shape,
+                strides,
+            }
+        } else {
+            Dims::Heap(Arc::new((self.shape, self.strides)))
+        };
+        Layout {
+            numel: self.shape.iter().product(),
+            contiguous: compute_contiguous(&self.shape, &self.strides),
+            dims,
+            offset: self.offset,
+        }
+    }
+}
+
 /// Shape, strides (in elements) and storage offset (in elements), with
 /// the element count and contiguity computed once per layout (every op asks
 /// for them; they are functions of shape and strides, so equality is
 /// unaffected).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Layout {
-    shape: DimVec<usize>,
-    strides: DimVec<isize>,
+    dims: Dims,
     offset: usize,
     numel: usize,
     contiguous: bool,
@@ -172,7 +226,9 @@ impl fmt::Debug for Layout {
         write!(
             f,
             "Layout(shape={:?}, strides={:?}, offset={})",
-            self.shape, self.strides, self.offset
+            self.shape(),
+            self.strides(),
+            self.offset
         )
     }
 }
@@ -217,27 +273,36 @@ impl Layout {
         if n > MAX_DIMS {
             return Err(too_many_dims(n));
         }
-        // Filled in place (not from `contiguous_strides`' DimVec): this is
-        // on the path of every new tensor, and each moved DimVec is a
-        // 136-byte copy.
-        let mut l = Layout {
-            shape: DimVec::new(),
-            strides: DimVec::new(),
-            offset: 0,
-            numel: checked_numel(shape)?,
-            contiguous: true,
-        };
-        l.shape.data[..n].copy_from_slice(shape);
-        l.shape.len = n as u8;
-        l.strides.len = n as u8;
+        let numel = checked_numel(shape)?;
+        if n > INLINE_DIMS {
+            return Ok(Parts {
+                shape: DimVec::from_slice(shape)?,
+                strides: contiguous_strides(shape)?,
+                offset: 0,
+            }
+            .build());
+        }
+        // Built in place: this is on the path of every new tensor.
+        let mut sh = [0usize; INLINE_DIMS];
+        let mut st = [0isize; INLINE_DIMS];
+        sh[..n].copy_from_slice(shape);
         let mut acc: isize = 1;
         for i in (0..n).rev() {
-            l.strides.data[i] = acc;
+            st[i] = acc;
             acc = acc
                 .checked_mul(shape[i].max(1) as isize)
                 .ok_or_else(|| Error::overflow(shape, "the stride"))?;
         }
-        Ok(l)
+        Ok(Layout {
+            dims: Dims::Inline {
+                n: n as u8,
+                shape: sh,
+                strides: st,
+            },
+            offset: 0,
+            numel,
+            contiguous: true,
+        })
     }
 
     /// Any layout. The caller (`TensorImpl::as_strided`) checks it against
@@ -251,38 +316,58 @@ impl Layout {
             )));
         }
         checked_numel(shape)?;
-        let l = Layout {
+        let l = Parts {
             shape: DimVec::from_slice(shape)?,
             strides: DimVec::from_slice(strides)?,
             offset,
-            numel: 0,
-            contiguous: false,
         }
-        .refreshed();
+        .build();
         l.offset_range()?;
         Ok(l)
     }
 
+    #[inline]
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        match &self.dims {
+            Dims::Inline { n, shape, .. } => &shape[..*n as usize],
+            Dims::Heap(h) => &h.0,
+        }
     }
 
+    #[inline]
     pub fn strides(&self) -> &[isize] {
-        &self.strides
+        match &self.dims {
+            Dims::Inline { n, strides, .. } => &strides[..*n as usize],
+            Dims::Heap(h) => &h.1,
+        }
+    }
+
+    /// Shape, strides and offset to rewrite into a new layout.
+    fn parts(&self) -> Parts {
+        Parts {
+            shape: DimVec::from_slice(self.shape()).expect("a layout has at most MAX_DIMS dims"),
+            strides: DimVec::from_slice(self.strides())
+                .expect("a layout has at most MAX_DIMS dims"),
+            offset: self.offset,
+        }
     }
 
     pub fn offset(&self) -> usize {
         self.offset
     }
 
+    #[inline]
     pub fn ndim(&self) -> usize {
-        self.shape.len()
+        match &self.dims {
+            Dims::Inline { n, .. } => *n as usize,
+            Dims::Heap(h) => h.0.len(),
+        }
     }
 
     /// Never overflows: every constructor checked the product.
     #[inline]
     pub fn numel(&self) -> usize {
-        debug_assert_eq!(self.numel, self.shape.iter().product::<usize>());
+        debug_assert_eq!(self.numel, self.shape().iter().product::<usize>());
         self.numel
     }
 
@@ -292,19 +377,9 @@ impl Layout {
     pub fn is_contiguous(&self) -> bool {
         debug_assert_eq!(
             self.contiguous,
-            compute_contiguous(&self.shape, &self.strides)
+            compute_contiguous(self.shape(), self.strides())
         );
         self.contiguous
-    }
-
-    /// The layout with its cached element count and contiguity recomputed:
-    /// every constructor and view ends with it (debug builds check the
-    /// caches on every read).
-    #[inline]
-    fn refreshed(mut self) -> Self {
-        self.numel = self.shape.iter().product();
-        self.contiguous = compute_contiguous(&self.shape, &self.strides);
-        self
     }
 
     /// The lowest and highest element offsets this layout touches, or `None`
@@ -313,10 +388,10 @@ impl Layout {
         if self.numel() == 0 {
             return Ok(None);
         }
-        let overflow = || Error::overflow(&self.shape, "the storage span");
+        let overflow = || Error::overflow(self.shape(), "the storage span");
         let base = isize::try_from(self.offset).map_err(|_| overflow())?;
         let (mut lo, mut hi) = (base, base);
-        for (&size, &stride) in self.shape.iter().zip(self.strides.iter()) {
+        for (&size, &stride) in self.shape().iter().zip(self.strides().iter()) {
             let reach = (size as isize - 1)
                 .checked_mul(stride)
                 .ok_or_else(overflow)?;
@@ -332,7 +407,7 @@ impl Layout {
     /// Element offset of a multi-index (assumed in range).
     pub fn offset_of(&self, index: &[usize]) -> isize {
         let mut o = self.offset as isize;
-        for (i, &s) in index.iter().zip(self.strides.iter()) {
+        for (i, &s) in index.iter().zip(self.strides().iter()) {
             o += *i as isize * s;
         }
         o
@@ -341,12 +416,12 @@ impl Layout {
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Self> {
         let n = self.ndim();
         let (a, b) = (wrap_dim(dim0, n)?, wrap_dim(dim1, n)?);
-        let mut out = *self;
+        let mut out = self.parts();
         if n > 0 {
             out.shape.swap(a, b);
             out.strides.swap(a, b);
         }
-        Ok(out.refreshed())
+        Ok(out.build())
     }
 
     /// `t()`: transpose of a 2-D tensor; 0-D and 1-D are returned as is.
@@ -358,7 +433,7 @@ impl Layout {
             )));
         }
         if self.ndim() < 2 {
-            return Ok(*self);
+            return Ok(self.clone());
         }
         self.transpose(0, 1)
     }
@@ -374,17 +449,17 @@ impl Layout {
             )));
         }
         let mut seen = [false; MAX_DIMS];
-        let mut out = *self;
+        let mut out = self.parts();
         for (i, &d) in dims.iter().enumerate() {
             let w = wrap_dim(d, n)?;
             if seen[w] {
                 return Err(Error::value("permute(): duplicate dims are not allowed."));
             }
             seen[w] = true;
-            out.shape[i] = self.shape[w];
-            out.strides[i] = self.strides[w];
+            out.shape[i] = self.shape()[w];
+            out.strides[i] = self.strides()[w];
         }
-        Ok(out.refreshed())
+        Ok(out.build())
     }
 
     pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Self> {
@@ -397,7 +472,7 @@ impl Layout {
             return Err(Error::value("narrow(): length must be non-negative."));
         }
         let d = wrap_dim(dim, self.ndim())?;
-        let size = self.shape[d] as isize;
+        let size = self.shape()[d] as isize;
         if start < -size || start > size {
             return Err(Error::new(
                 ErrorKind::Index,
@@ -414,12 +489,12 @@ impl Layout {
                 format!("start ({start}) + length ({length}) exceeds dimension size ({size})."),
             ));
         }
-        let mut out = *self;
+        let mut out = self.parts();
         out.shape[d] = length as usize;
         if length > 0 {
-            out.offset = self.shifted_offset(start * self.strides[d])?;
+            out.offset = self.shifted_offset(start * self.strides()[d])?;
         }
-        Ok(out.refreshed())
+        Ok(out.build())
     }
 
     pub fn select(&self, dim: isize, index: isize) -> Result<Self> {
@@ -430,22 +505,22 @@ impl Layout {
             ));
         }
         let d = wrap_dim(dim, self.ndim())?;
-        let size = self.shape[d] as isize;
+        let size = self.shape()[d] as isize;
         if index < -size || index >= size {
             return Err(Error::new(
                 ErrorKind::Index,
                 format!(
                     "select(): index {index} out of range for tensor of size {} at dimension {d}",
-                    fmt_shape(&self.shape)
+                    fmt_shape(self.shape())
                 ),
             ));
         }
         let index = if index < 0 { index + size } else { index };
-        let mut out = *self;
-        out.offset = self.shifted_offset(index * self.strides[d])?;
+        let mut out = self.parts();
+        out.offset = self.shifted_offset(index * self.strides()[d])?;
         out.shape.remove(d);
         out.strides.remove(d);
-        Ok(out.refreshed())
+        Ok(out.build())
     }
 
     /// `offset + delta`, which views only ever move inside the storage.
@@ -462,7 +537,7 @@ impl Layout {
             return Err(Error::shape(format!(
                 "expand({}, size={}): the number of sizes provided ({}) must be greater or \
                  equal to the number of dimensions in the tensor ({n})",
-                fmt_shape(&self.shape),
+                fmt_shape(self.shape()),
                 fmt_shape(sizes),
                 sizes.len()
             )));
@@ -482,7 +557,7 @@ impl Layout {
                 strides[i] = 0;
                 continue;
             }
-            let (size, stride) = (self.shape[i - lead], self.strides[i - lead]);
+            let (size, stride) = (self.shape()[i - lead], self.strides()[i - lead]);
             if target == -1 || (target >= 0 && target as usize == size) {
                 shape[i] = size;
                 strides[i] = stride;
@@ -495,49 +570,45 @@ impl Layout {
                      ({size}) at non-singleton dimension {i}.  Target sizes: {}.  Tensor \
                      sizes: {}",
                     fmt_shape(sizes),
-                    fmt_shape(&self.shape)
+                    fmt_shape(self.shape())
                 )));
             }
         }
         checked_numel(&shape)?;
-        Ok(Layout {
+        Ok(Parts {
             shape,
             strides,
             offset: self.offset,
-            numel: 0,
-            contiguous: false,
         }
-        .refreshed())
+        .build())
     }
 
     /// Removes every dim of size 1.
     pub fn squeeze(&self) -> Self {
-        let mut out = Layout {
+        let mut out = Parts {
             shape: DimVec::new(),
             strides: DimVec::new(),
             offset: self.offset,
-            numel: 0,
-            contiguous: false,
         };
-        for (&s, &st) in self.shape.iter().zip(self.strides.iter()) {
+        for (&s, &st) in self.shape().iter().zip(self.strides().iter()) {
             if s != 1 {
                 // Cannot fail: never more dims than the input.
                 let _ = out.shape.push(s);
                 let _ = out.strides.push(st);
             }
         }
-        out.refreshed()
+        out.build()
     }
 
     /// Removes `dim` if its size is 1; otherwise returns the layout as is.
     pub fn squeeze_dim(&self, dim: isize) -> Result<Self> {
         let d = wrap_dim(dim, self.ndim())?;
-        let mut out = *self;
-        if self.ndim() > 0 && self.shape[d] == 1 {
+        let mut out = self.parts();
+        if self.ndim() > 0 && self.shape()[d] == 1 {
             out.shape.remove(d);
             out.strides.remove(d);
         }
-        Ok(out.refreshed())
+        Ok(out.build())
     }
 
     pub fn unsqueeze(&self, dim: isize) -> Result<Self> {
@@ -547,27 +618,25 @@ impl Layout {
         let stride = if d >= n {
             1
         } else {
-            self.shape[d] as isize * self.strides[d]
+            self.shape()[d] as isize * self.strides()[d]
         };
-        let mut out = *self;
+        let mut out = self.parts();
         out.shape.insert(d, 1)?;
         out.strides.insert(d, stride)?;
-        Ok(out.refreshed())
+        Ok(out.build())
     }
 
     /// The layout of `view(shape)`, or `None` when the strides forbid a view
     /// (then `reshape` copies). `shape` must already be inferred.
     pub fn view_as(&self, shape: &[usize]) -> Result<Option<Self>> {
         Ok(
-            compute_stride(&self.shape, &self.strides, shape)?.map(|strides| {
-                Layout {
+            compute_stride(self.shape(), self.strides(), shape)?.map(|strides| {
+                Parts {
                     shape: DimVec::from_slice(shape).expect("checked by compute_stride"),
                     strides,
                     offset: self.offset,
-                    numel: 0,
-                    contiguous: false,
                 }
-                .refreshed()
+                .build()
             }),
         )
     }

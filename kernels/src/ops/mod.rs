@@ -126,6 +126,13 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
     execute(target, inputs, false, k)
 }
 
+/// `a == b` for shapes, as an inline loop: slice equality calls `memcmp`,
+/// which costs more than the handful of dims it compares.
+#[inline]
+fn same_dims(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Whether a call takes the dense path of [`run_elementwise`]: every input
 /// contiguous with one shape, and the output fresh, or contiguous with that
 /// shape, of a dtype the result casts to, on the CPU, and sharing memory
@@ -139,7 +146,7 @@ fn is_dense_call<const N: usize>(inputs: &[&TensorImpl; N], out: &Out<'_>) -> bo
     let shape = first.shape();
     if !inputs
         .iter()
-        .all(|t| t.shape() == shape && t.is_contiguous())
+        .all(|t| same_dims(t.shape(), shape) && t.is_contiguous())
     {
         return false;
     }
@@ -148,7 +155,7 @@ fn is_dense_call<const N: usize>(inputs: &[&TensorImpl; N], out: &Out<'_>) -> bo
         Out::Into(o, result_dtype) => {
             let in_place_or_apart =
                 |t: &&TensorImpl| !t.shares_storage(o) || t.storage_offset() == o.storage_offset();
-            o.shape() == shape
+            same_dims(o.shape(), shape)
                 && o.is_contiguous()
                 && o.device().is_cpu()
                 && can_cast(*result_dtype, o.dtype())

@@ -238,6 +238,13 @@ impl fmt::Debug for Layout {
 #[inline]
 pub fn contiguous_strides(shape: &[usize]) -> Result<DimVec<isize>> {
     let mut strides = DimVec::filled(shape.len(), 0isize)?;
+    fill_contiguous_strides(shape, &mut strides)?;
+    Ok(strides)
+}
+
+/// Writes the row-major strides of `shape` into `strides[..shape.len()]`.
+#[inline]
+fn fill_contiguous_strides(shape: &[usize], strides: &mut [isize]) -> Result<()> {
     let mut acc: isize = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
@@ -245,7 +252,7 @@ pub fn contiguous_strides(shape: &[usize]) -> Result<DimVec<isize>> {
             .checked_mul(shape[i].max(1) as isize)
             .ok_or_else(|| Error::overflow(shape, "the stride"))?;
     }
-    Ok(strides)
+    Ok(())
 }
 
 fn compute_contiguous(shape: &[usize], strides: &[isize]) -> bool {
@@ -286,13 +293,7 @@ impl Layout {
         let mut sh = [0usize; INLINE_DIMS];
         let mut st = [0isize; INLINE_DIMS];
         sh[..n].copy_from_slice(shape);
-        let mut acc: isize = 1;
-        for i in (0..n).rev() {
-            st[i] = acc;
-            acc = acc
-                .checked_mul(shape[i].max(1) as isize)
-                .ok_or_else(|| Error::overflow(shape, "the stride"))?;
-        }
+        fill_contiguous_strides(shape, &mut st)?;
         Ok(Layout {
             dims: Dims::Inline {
                 n: n as u8,

@@ -341,6 +341,14 @@ unsafe impl<const NIN: usize> Send for Plan<NIN> {}
 // SAFETY: as for `Send`.
 unsafe impl<const NIN: usize> Sync for Plan<NIN> {}
 
+/// The address of `t`'s first element, from the base pointer of its
+/// storage (the offset lies inside the storage: checked when the tensor was
+/// made).
+#[inline]
+fn first_element(t: &TensorImpl, base: *const u8) -> *mut u8 {
+    base.wrapping_add(t.storage_offset() * t.dtype().size()) as *mut u8
+}
+
 impl<const NIN: usize> Plan<NIN> {
     /// Builds the iteration. `out_ptr`/`in_ptrs` are the storage base
     /// pointers (offset 0) the caller holds guards for.
@@ -413,19 +421,14 @@ impl<const NIN: usize> Plan<NIN> {
             n = 1;
             pshape[0] = 1;
         }
-        let off = |t: &TensorImpl, p: *const u8| -> *mut u8 {
-            // SAFETY: the offset lies inside the storage (checked when the
-            // tensor was made).
-            unsafe { p.add(t.storage_offset() * t.dtype().size()) as *mut u8 }
-        };
         let out_op = Operand {
-            ptr: off(out, out_ptr),
+            ptr: first_element(out, out_ptr),
             dtype: out.dtype(),
             strides: pout,
             alias: false,
         };
         let ins = std::array::from_fn(|k| Operand {
-            ptr: off(inputs[k], in_ptrs[k]),
+            ptr: first_element(inputs[k], in_ptrs[k]),
             dtype: inputs[k].dtype(),
             strides: pin[k],
             alias: overlap(out, inputs[k]) == Overlap::Full,
@@ -460,22 +463,17 @@ impl<const NIN: usize> Plan<NIN> {
         shape[0] = out.numel();
         let mut strides = [0isize; MAX_DIMS];
         strides[0] = 1;
-        let off = |t: &TensorImpl, p: *const u8| -> *mut u8 {
-            // SAFETY: the offset lies inside the storage (checked when the
-            // tensor was made).
-            unsafe { p.add(t.storage_offset() * t.dtype().size()) as *mut u8 }
-        };
         Plan {
             ndim: 1,
             shape,
             out: Operand {
-                ptr: off(out, out_ptr),
+                ptr: first_element(out, out_ptr),
                 dtype: out.dtype(),
                 strides,
                 alias: false,
             },
             ins: std::array::from_fn(|k| Operand {
-                ptr: off(inputs[k], in_ptrs[k]),
+                ptr: first_element(inputs[k], in_ptrs[k]),
                 dtype: inputs[k].dtype(),
                 strides,
                 alias: inputs[k].shares_storage(out),
@@ -553,27 +551,34 @@ impl<K: Kernel<NIN>, const NIN: usize> Job for DenseSlices<'_, K, NIN> {
     }
 }
 
-/// Runs `k` once over `n` contiguous elements, on the calling thread: the
-/// path of small dense calls (below [`PAR_GRAIN`]), where building and
-/// walking a [`Plan`] would cost more than the arithmetic.
+/// Runs `k` once over the elements of `out` and `inputs`, on the calling
+/// thread: the path of small dense calls (below [`PAR_GRAIN`]), where
+/// building and walking a [`Plan`] would cost more than the arithmetic.
+/// `out_base`/`in_bases` are the storage base pointers, as for [`Plan::new`].
 ///
 /// # Safety
-/// `out` must point to `n` writable elements of `K::Out` and each `ins[i]`
-/// to `n` readable elements of `K::In`, all valid and borrowed (guards) for
-/// the call, and no input may overlap the output.
+/// Every tensor must be contiguous with `out`'s shape, `out` of dtype
+/// `K::Out` and the inputs of `K::In`; the storages must stay valid and
+/// borrowed (guards) for the call, and no input may overlap the output.
 pub unsafe fn run_dense_slices<K: Kernel<NIN>, const NIN: usize>(
     k: &K,
-    out: *mut K::Out,
-    ins: [*const K::In; NIN],
-    n: usize,
+    out: &TensorImpl,
+    out_base: *mut u8,
+    inputs: [&TensorImpl; NIN],
+    in_bases: [*const u8; NIN],
 ) {
-    // SAFETY: by the caller's contract the regions are valid for `n`
-    // elements, borrowed for the call, and the output overlaps no input, so
-    // the one `&mut` slice aliases nothing.
+    let n = out.numel();
+    let out_ptr = first_element(out, out_base) as *mut K::Out;
+    let in_ptrs: [*const K::In; NIN] =
+        std::array::from_fn(|i| first_element(inputs[i], in_bases[i]) as *const K::In);
+    // SAFETY: by the caller's contract each tensor holds `n` elements of
+    // the kernel's types from its first element, in a storage borrowed for
+    // the call, and the output overlaps no input, so the one `&mut` slice
+    // aliases nothing.
     let (out, ins) = unsafe {
         (
-            std::slice::from_raw_parts_mut(out, n),
-            ins.map(|p| std::slice::from_raw_parts(p, n)),
+            std::slice::from_raw_parts_mut(out_ptr, n),
+            in_ptrs.map(|p| std::slice::from_raw_parts(p, n)),
         )
     };
     dispatch(DenseSlices { k, out, ins })

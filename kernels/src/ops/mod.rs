@@ -47,22 +47,17 @@ pub enum Out<'a> {
     Into(&'a TensorImpl, DType),
 }
 
-/// The tensor an op made into its `Out::New` slot.
-pub(crate) fn fresh(made: Option<TensorImpl>) -> Result<TensorImpl> {
-    made.ok_or_else(|| {
-        Error::new(
-            ErrorKind::Value,
-            "internal error: an op asked for a new output got none",
-        )
-    })
-}
-
 /// Runs `f` with an `Out::New(dtype)` slot and returns what it made.
 #[inline]
 pub(crate) fn made(dtype: DType, f: impl FnOnce(Out<'_>) -> Result<()>) -> Result<TensorImpl> {
     let mut slot = None;
     f(Out::New(dtype, &mut slot))?;
-    fresh(slot)
+    slot.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Value,
+            "internal error: an op asked for a new output got none",
+        )
+    })
 }
 
 /// Broadcasts `inputs`, prepares the output, and runs `k` over them.
@@ -188,26 +183,16 @@ fn execute<K: Kernel<N>, const N: usize>(
             guards[i] = Some(g);
         }
     }
-    let n = out.numel();
     let own_types = out.dtype() == <K::Out as Element>::DTYPE
         && inputs
             .iter()
             .all(|t| t.dtype() == <K::In as Element>::DTYPE && !t.shares_storage(out));
-    if dense && n < PAR_GRAIN && own_types {
-        let at =
-            |p: *const u8, t: &TensorImpl| p.wrapping_add(t.storage_offset() * t.dtype().size());
+    if dense && out.numel() < PAR_GRAIN && own_types {
         // SAFETY: `dense` means every tensor is contiguous with `out`'s
-        // shape, so each holds `n` elements from its offset, of the
-        // kernel's types (checked just above), inside storages borrowed by
-        // `wg` and `guards`; no input shares the output's storage.
-        unsafe {
-            run_dense_slices(
-                k,
-                at(out_ptr, out) as *mut K::Out,
-                std::array::from_fn(|i| at(in_ptrs[i], inputs[i]) as *const K::In),
-                n,
-            )
-        };
+        // shape; the dtypes are the kernel's and no input shares the
+        // output's storage (checked just above); the storages are borrowed
+        // by `wg` and `guards`.
+        unsafe { run_dense_slices(k, out, out_ptr, inputs, in_ptrs) };
         return Ok(());
     }
     // SAFETY: the pointers are the storage bases of `out` and `inputs`,

@@ -212,25 +212,32 @@ impl Op {
 
     /// Elementwise ops: their new output has the broadcast shape of their
     /// tensor arguments (what Hardened mode checks before allocating).
-    pub fn is_elementwise(self) -> bool {
-        let name = self.name();
+    pub const fn is_elementwise(self) -> bool {
         !matches!(
-            name.split('.').next().unwrap_or(""),
-            "sum"
-                | "mean"
-                | "prod"
-                | "max"
-                | "min"
-                | "argmax"
-                | "argmin"
-                | "var"
-                | "std"
-                | "logsumexp"
-                | "norm"
-                | "any"
-                | "all"
-                | "softmax"
-                | "log_softmax"
+            self,
+            Op::Sum
+                | Op::SumDim
+                | Op::Mean
+                | Op::MeanDim
+                | Op::Prod
+                | Op::ProdDim
+                | Op::Max
+                | Op::MaxDim
+                | Op::Min
+                | Op::MinDim
+                | Op::Argmax
+                | Op::Argmin
+                | Op::Var
+                | Op::Std
+                | Op::Logsumexp
+                | Op::Norm
+                | Op::NormDim
+                | Op::Any
+                | Op::AnyDims
+                | Op::All
+                | Op::AllDims
+                | Op::Softmax
+                | Op::LogSoftmax
         )
     }
 }

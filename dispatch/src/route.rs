@@ -253,23 +253,19 @@ fn check_output_size(op: Op, f: &Frame<'_>) -> Result<()> {
     if !op.is_elementwise() {
         return Ok(());
     }
-    let mut shape = [1usize; ft_core::MAX_DIMS];
-    let mut nd = 0;
+    let mut shapes: [&[usize]; crate::frame::MAX_ARGS] = [&[]; crate::frame::MAX_ARGS];
+    let mut n = 0;
     let mut elem = 1;
     for t in f.tensors() {
-        let s = t.shape();
-        nd = nd.max(s.len());
+        shapes[n] = t.shape();
+        n += 1;
         elem = elem.max(t.dtype().size());
-        for (i, &d) in s.iter().rev().enumerate() {
-            let slot = &mut shape[ft_core::MAX_DIMS - 1 - i];
-            if *slot == 1 {
-                *slot = d;
-            }
-        }
     }
-    let bytes = shape[ft_core::MAX_DIMS - nd..]
-        .iter()
-        .try_fold(elem, |acc, &d| acc.checked_mul(d));
+    // Shapes that do not broadcast: the kernel reports PyTorch's error.
+    let Ok(shape) = ft_kernels::iter::broadcast_shapes(&shapes[..n]) else {
+        return Ok(());
+    };
+    let bytes = shape.iter().try_fold(elem, |acc, &d| acc.checked_mul(d));
     let limit = hardened_max_alloc_bytes();
     match bytes {
         Some(b) if b <= limit => Ok(()),

@@ -8,17 +8,6 @@ use ft_core::{DType, Scalar, TensorImpl};
 use ft_dispatch::{Mode, Tensor, with_mode};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-const DTYPES: [DType; 8] = [
-    DType::Bool,
-    DType::U8,
-    DType::I32,
-    DType::I64,
-    DType::F16,
-    DType::BF16,
-    DType::F32,
-    DType::F64,
-];
-
 fn shapes() -> Vec<Vec<usize>> {
     vec![
         vec![],
@@ -111,7 +100,7 @@ fn binary_calls() -> Vec<Binary> {
 fn no_method_panics_on_any_dtype_or_shape() {
     let mut failures = Vec::new();
     for mode in [Mode::Strict, Mode::Hardened] {
-        for &da in &DTYPES {
+        for &da in &DType::ALL {
             for sa in shapes() {
                 for (name, f) in unary_calls() {
                     let x = make(&sa, da);
@@ -120,7 +109,7 @@ fn no_method_panics_on_any_dtype_or_shape() {
                         failures.push(format!("{name}({da:?} {sa:?}) in {mode:?}"));
                     }
                 }
-                for &db in &DTYPES {
+                for &db in &DType::ALL {
                     for sb in shapes() {
                         for (name, f) in binary_calls() {
                             let (a, b) = (make(&sa, da), make(&sb, db));

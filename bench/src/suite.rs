@@ -115,6 +115,22 @@ pub fn softmax_call(shape: &[usize]) -> Call {
     Box::new(move || ft_kernels::softmax(&a, -1).expect("softmax"))
 }
 
+/// `a @ b` through dispatch (`Tensor::matmul`), on seeded inputs of
+/// `dtype`: a: [m, k], b: [k, n], or batched with `batch > 0`.
+pub fn matmul_call(batch: usize, m: usize, n: usize, k: usize, dtype: DType) -> Call {
+    let shape = |r: usize, c: usize| {
+        if batch > 0 {
+            vec![batch, r, c]
+        } else {
+            vec![r, c]
+        }
+    };
+    let cast = |t: TensorImpl| ft_kernels::cast(&t, dtype).expect("cast");
+    let a = Tensor::from(cast(input(&shape(m, k), 1)));
+    let b = Tensor::from(cast(input(&shape(k, n), 2)));
+    Box::new(move || a.matmul(&b).expect("matmul").into_data())
+}
+
 const M: f64 = 1.0;
 const F4: f64 = 4.0;
 const N16M: f64 = 16_777_216.0;
@@ -133,7 +149,6 @@ macro_rules! w {
     };
 }
 
-const GEMM: Option<&str> = Some("GEMM (#6)");
 const AUTOGRAD: Option<&str> = Some("autograd (#7)");
 const NN: Option<&str> = Some("nn/optim (#8)");
 
@@ -248,63 +263,63 @@ pub const SUITE: &[Workload] = &[
         "a @ b",
         "[64, 64] @ [64, 64]",
         GFlops,
-        GEMM,
+        None,
         flops(64.0, 64.0, 64.0),
-        None
+        Some(|| matmul_call(0, 64, 64, 64, DType::F32))
     ),
     w!(
         "matmul_f32_256",
         "a @ b",
         "[256, 256] @ [256, 256]",
         GFlops,
-        GEMM,
+        None,
         flops(256.0, 256.0, 256.0),
-        None
+        Some(|| matmul_call(0, 256, 256, 256, DType::F32))
     ),
     w!(
         "matmul_f32_1024",
         "a @ b",
         "[1024, 1024] @ [1024, 1024]",
         GFlops,
-        GEMM,
+        None,
         flops(1024.0, 1024.0, 1024.0),
-        None
+        Some(|| matmul_call(0, 1024, 1024, 1024, DType::F32))
     ),
     w!(
         "matmul_f32_2048",
         "a @ b",
         "[2048, 2048] @ [2048, 2048]",
         GFlops,
-        GEMM,
+        None,
         flops(2048.0, 2048.0, 2048.0),
-        None
+        Some(|| matmul_call(0, 2048, 2048, 2048, DType::F32))
     ),
     w!(
         "linear_f32_mlp",
         "x @ w",
         "[256, 784] @ [784, 512]",
         GFlops,
-        GEMM,
+        None,
         flops(256.0, 512.0, 784.0),
-        None
+        Some(|| matmul_call(0, 256, 512, 784, DType::F32))
     ),
     w!(
         "bmm_f32",
         "a @ b (batched)",
         "[64, 128, 128] @ [64, 128, 128]",
         GFlops,
-        GEMM,
+        None,
         64.0 * flops(128.0, 128.0, 128.0),
-        None
+        Some(|| matmul_call(64, 128, 128, 128, DType::F32))
     ),
     w!(
         "matmul_bf16_1024",
         "a @ b (bf16)",
         "[1024, 1024] @ [1024, 1024]",
         GFlops,
-        GEMM,
+        None,
         flops(1024.0, 1024.0, 1024.0),
-        None
+        Some(|| matmul_call(0, 1024, 1024, 1024, DType::BF16))
     ),
     w!(
         "mlp_train_step",

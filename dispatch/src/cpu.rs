@@ -4,7 +4,7 @@
 use crate::frame::{Frame, Outputs};
 use crate::ops::Op;
 use crate::{Tensor, route};
-use ft_core::{DType, Error, ErrorKind, Result, Scalar};
+use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
 use ft_kernels::{BinaryOp, NormP, UnaryOp};
 
 #[inline]
@@ -154,6 +154,58 @@ pub(crate) fn clamp_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
 pub(crate) fn clamp_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
     let x = f.tensor(0)?.data();
     ft_kernels::clamp_out(x, f.opt_scalar(1)?, f.opt_scalar(2)?, f.tensor(3)?.data())
+}
+
+type Product = fn(&TensorImpl, &TensorImpl) -> Result<TensorImpl>;
+type ProductOut = fn(&TensorImpl, &TensorImpl, &TensorImpl) -> Result<()>;
+
+/// `mm`, `bmm`, `matmul`, `dot`, `mv`: `(self, other) -> Tensor`.
+pub(crate) fn product(f: &Frame<'_>, o: &mut Outputs, k: Product) -> Result<()> {
+    one(o, k(f.tensor(0)?.data(), f.tensor(1)?.data()))
+}
+
+/// Their `out=` forms: `(self, other, *, out)`.
+pub(crate) fn product_out(f: &Frame<'_>, _o: &mut Outputs, k: ProductOut) -> Result<()> {
+    k(
+        f.tensor(2)?.data(),
+        f.tensor(0)?.data(),
+        f.tensor(1)?.data(),
+    )
+}
+
+pub(crate) fn addmm(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    let (x, a, b) = (
+        f.tensor(0)?.data(),
+        f.tensor(1)?.data(),
+        f.tensor(2)?.data(),
+    );
+    one(o, ft_kernels::addmm(x, a, b, f.scalar(3)?, f.scalar(4)?))
+}
+
+pub(crate) fn addmm_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
+    let (x, a, b) = (
+        f.tensor(0)?.data(),
+        f.tensor(1)?.data(),
+        f.tensor(2)?.data(),
+    );
+    ft_kernels::addmm_out(x, x, a, b, f.scalar(3)?, f.scalar(4)?)
+}
+
+pub(crate) fn addmm_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
+    let (x, a, b) = (
+        f.tensor(0)?.data(),
+        f.tensor(1)?.data(),
+        f.tensor(2)?.data(),
+    );
+    ft_kernels::addmm_out(f.tensor(5)?.data(), x, a, b, f.scalar(3)?, f.scalar(4)?)
+}
+
+pub(crate) fn linear(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
+    let bias = f.opt_tensor(2)?.map(|t| t.data());
+    one(
+        o,
+        ft_kernels::linear(f.tensor(0)?.data(), f.tensor(1)?.data(), bias),
+    )
 }
 
 fn required_dtype(f: &Frame<'_>, i: usize) -> Result<DType> {

@@ -13,6 +13,8 @@ pub const MAX_ARGS: usize = 6;
 #[derive(Clone, Copy, Debug)]
 pub enum Arg<'a> {
     Tensor(&'a Tensor),
+    /// `Tensor?` (`None`: absent, as linear's bias).
+    OptTensor(Option<&'a Tensor>),
     Scalar(Scalar),
     OptScalar(Option<Scalar>),
     Int(i64),
@@ -29,6 +31,7 @@ impl Arg<'_> {
     fn kind(&self) -> &'static str {
         match self {
             Arg::Tensor(_) => "Tensor",
+            Arg::OptTensor(_) => "Tensor?",
             Arg::Scalar(_) => "Scalar",
             Arg::OptScalar(_) => "Scalar?",
             Arg::Int(_) => "int",
@@ -44,6 +47,7 @@ impl Arg<'_> {
     pub fn fits(&self, spec: &ArgSpec) -> bool {
         match (self, spec.ty, spec.list) {
             (Arg::Tensor(_), BaseType::Tensor, false) => true,
+            (Arg::OptTensor(t), BaseType::Tensor, false) => spec.optional || t.is_some(),
             (Arg::Scalar(_), BaseType::Scalar, false) => true,
             (Arg::OptScalar(s), BaseType::Scalar, false) => spec.optional || s.is_some(),
             (Arg::Int(_), BaseType::Int, false) => true,
@@ -97,9 +101,17 @@ impl<'a> Frame<'a> {
     /// The tensor arguments, in order.
     pub fn tensors(&self) -> impl Iterator<Item = &'a Tensor> + '_ {
         self.args().iter().filter_map(|a| match a {
-            Arg::Tensor(t) => Some(*t),
+            Arg::Tensor(t) | Arg::OptTensor(Some(t)) => Some(*t),
             _ => None,
         })
+    }
+
+    pub fn opt_tensor(&self, i: usize) -> Result<Option<&'a Tensor>> {
+        match self.args().get(i) {
+            Some(Arg::OptTensor(t)) => Ok(*t),
+            Some(Arg::Tensor(t)) => Ok(Some(t)),
+            other => Err(bad_arg(i, "a Tensor?", other)),
+        }
     }
 
     pub fn tensor(&self, i: usize) -> Result<&'a Tensor> {

@@ -167,6 +167,18 @@ ops! {
     AllDims = "all.dims" => |f, o| cpu::any_all(f, o, true, true);
     Softmax = "softmax.int" => |f, o| cpu::softmax(f, o, false);
     LogSoftmax = "log_softmax.int" => |f, o| cpu::softmax(f, o, true);
+    Mm = "mm" => |f, o| cpu::product(f, o, ft_kernels::mm);
+    MmOut = "mm.out" => |f, o| cpu::product_out(f, o, ft_kernels::mm_out);
+    Bmm = "bmm" => |f, o| cpu::product(f, o, ft_kernels::bmm);
+    BmmOut = "bmm.out" => |f, o| cpu::product_out(f, o, ft_kernels::bmm_out);
+    Matmul = "matmul" => |f, o| cpu::product(f, o, ft_kernels::matmul);
+    MatmulOut = "matmul.out" => |f, o| cpu::product_out(f, o, ft_kernels::matmul_out);
+    Addmm = "addmm" => cpu::addmm;
+    AddmmInplace = "addmm_" => cpu::addmm_inplace;
+    AddmmOut = "addmm.out" => cpu::addmm_out;
+    Linear = "linear" => cpu::linear;
+    Dot = "dot" => |f, o| cpu::product(f, o, ft_kernels::dot);
+    Mv = "mv" => |f, o| cpu::product(f, o, ft_kernels::mv);
 }
 
 impl Op {

@@ -973,3 +973,234 @@ impl std::ops::Neg for &Tensor {
         Tensor::neg(self)
     }
 }
+
+/// Matrix products (`torch.mm`, `bmm`, `matmul`, `addmm`, `linear`, `dot`,
+/// `mv`), on FrankenTorch's own GEMM.
+impl Tensor {
+    /// `torch.mm(self, mat2)`: the product of two matrices.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let b = Tensor::from_slice(&[5.0f32, 6.0, 7.0, 8.0], &[2, 2])?;
+    /// assert_eq!(a.mm(&b)?.to_vec::<f32>()?, vec![19.0, 22.0, 43.0, 50.0]);
+    /// // Shapes that do not chain fail with PyTorch's message.
+    /// let err = a.mm(&Tensor::from_slice(&[1.0f32; 3], &[3, 1])?).unwrap_err();
+    /// assert!(err.to_string().contains("mat1 and mat2 shapes cannot be multiplied (2x2 and 3x1)"));
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn mm(&self, mat2: &Tensor) -> Result<Tensor> {
+        new(Op::Mm, &[Arg::Tensor(self), Arg::Tensor(mat2)])
+    }
+
+    /// [`Tensor::mm`] into `out` (of the result's shape and dtype).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f32, 2.0], &[1, 2])?;
+    /// let b = Tensor::from_slice(&[3.0f32, 4.0], &[2, 1])?;
+    /// let out = Tensor::zeros(&[1, 1], ft_core::DType::F32)?;
+    /// a.mm_out(&b, &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, vec![11.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn mm_out(&self, mat2: &Tensor, out: &Tensor) -> Result<()> {
+        into(
+            Op::MmOut,
+            &[Arg::Tensor(self), Arg::Tensor(mat2), Arg::Tensor(out)],
+        )
+    }
+
+    /// `torch.bmm(self, mat2)`: `[b, n, k] @ [b, k, m] -> [b, n, m]`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 1, 2])?;
+    /// let b = Tensor::from_slice(&[1.0f32, 1.0, 2.0, 0.0], &[2, 2, 1])?;
+    /// assert_eq!(a.bmm(&b)?.to_vec::<f32>()?, vec![3.0, 6.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn bmm(&self, mat2: &Tensor) -> Result<Tensor> {
+        new(Op::Bmm, &[Arg::Tensor(self), Arg::Tensor(mat2)])
+    }
+
+    /// [`Tensor::bmm`] into `out`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[2.0f32], &[1, 1, 1])?;
+    /// let out = Tensor::zeros(&[1, 1, 1], ft_core::DType::F32)?;
+    /// a.bmm_out(&a, &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, vec![4.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn bmm_out(&self, mat2: &Tensor, out: &Tensor) -> Result<()> {
+        into(
+            Op::BmmOut,
+            &[Arg::Tensor(self), Arg::Tensor(mat2), Arg::Tensor(out)],
+        )
+    }
+
+    /// `torch.matmul(self, other)` (`self @ other` in Python): a dot
+    /// product for two vectors, matrix-vector and vector-matrix products,
+    /// and batched products with broadcast batch dims.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::DType;
+    /// let a = Tensor::ones(&[5, 1, 2, 3], DType::F32)?;
+    /// let b = Tensor::ones(&[4, 3, 6], DType::F32)?;
+    /// assert_eq!(a.matmul(&b)?.shape(), &[5, 4, 2, 6]);
+    /// let v = Tensor::ones(&[3], DType::F32)?;
+    /// assert_eq!(a.matmul(&v)?.shape(), &[5, 1, 2]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        new(Op::Matmul, &[Arg::Tensor(self), Arg::Tensor(other)])
+    }
+
+    /// [`Tensor::matmul`] into `out`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::DType;
+    /// let a = Tensor::ones(&[2, 3], DType::F64)?;
+    /// let out = Tensor::zeros(&[2, 2], DType::F64)?;
+    /// a.matmul_out(&a.t()?, &out)?;
+    /// assert_eq!(out.to_vec::<f64>()?, vec![3.0; 4]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn matmul_out(&self, other: &Tensor, out: &Tensor) -> Result<()> {
+        into(
+            Op::MatmulOut,
+            &[Arg::Tensor(self), Arg::Tensor(other), Arg::Tensor(out)],
+        )
+    }
+
+    /// `torch.addmm(self, mat1, mat2, beta=, alpha=)`: `beta * self + alpha *
+    /// (mat1 @ mat2)`, `self` broadcast to the product's shape. With `beta`
+    /// zero, `self` is not read (NaN in it does not propagate).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::Scalar;
+    /// let bias = Tensor::from_slice(&[10.0f32, 20.0], &[2])?;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0], &[1, 2])?;
+    /// let eye = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 1.0], &[2, 2])?;
+    /// let y = bias.addmm(&x, &eye, Scalar::Int(1), Scalar::Float(2.0))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![12.0, 24.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn addmm(
+        &self,
+        mat1: &Tensor,
+        mat2: &Tensor,
+        beta: Scalar,
+        alpha: Scalar,
+    ) -> Result<Tensor> {
+        let args = [
+            Arg::Tensor(self),
+            Arg::Tensor(mat1),
+            Arg::Tensor(mat2),
+            Arg::Scalar(beta),
+            Arg::Scalar(alpha),
+        ];
+        new(Op::Addmm, &args)
+    }
+
+    /// [`Tensor::addmm`] in place: `self = beta * self + alpha * (mat1 @ mat2)`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::Scalar;
+    /// let acc = Tensor::from_slice(&[1.0f32], &[1, 1])?;
+    /// let x = Tensor::from_slice(&[3.0f32], &[1, 1])?;
+    /// acc.addmm_(&x, &x, Scalar::Int(1), Scalar::Int(1))?;
+    /// assert_eq!(acc.to_vec::<f32>()?, vec![10.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn addmm_(&self, mat1: &Tensor, mat2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<()> {
+        let args = [
+            Arg::Tensor(self),
+            Arg::Tensor(mat1),
+            Arg::Tensor(mat2),
+            Arg::Scalar(beta),
+            Arg::Scalar(alpha),
+        ];
+        into(Op::AddmmInplace, &args)
+    }
+
+    /// [`Tensor::addmm`] into `out`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// use ft_core::{DType, Scalar};
+    /// let c = Tensor::ones(&[1, 1], DType::F32)?;
+    /// let out = Tensor::zeros(&[1, 1], DType::F32)?;
+    /// c.addmm_out(&c, &c, Scalar::Float(0.5), Scalar::Int(1), &out)?;
+    /// assert_eq!(out.to_vec::<f32>()?, vec![1.5]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn addmm_out(
+        &self,
+        mat1: &Tensor,
+        mat2: &Tensor,
+        beta: Scalar,
+        alpha: Scalar,
+        out: &Tensor,
+    ) -> Result<()> {
+        let args = [
+            Arg::Tensor(self),
+            Arg::Tensor(mat1),
+            Arg::Tensor(mat2),
+            Arg::Scalar(beta),
+            Arg::Scalar(alpha),
+            Arg::Tensor(out),
+        ];
+        into(Op::AddmmOut, &args)
+    }
+
+    /// `torch.nn.functional.linear(self, weight, bias)`: `self @ weight.T +
+    /// bias`, with `weight` `[out_features, in_features]`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0], &[1, 2])?;
+    /// let w = Tensor::from_slice(&[1.0f32, 1.0, 0.0, 3.0], &[2, 2])?;
+    /// let b = Tensor::from_slice(&[0.5f32, -1.0], &[2])?;
+    /// assert_eq!(x.linear(&w, Some(&b))?.to_vec::<f32>()?, vec![3.5, 5.0]);
+    /// assert_eq!(x.linear(&w, None)?.to_vec::<f32>()?, vec![3.0, 6.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        new(
+            Op::Linear,
+            &[Arg::Tensor(self), Arg::Tensor(weight), Arg::OptTensor(bias)],
+        )
+    }
+
+    /// `torch.dot(self, other)`: the dot product of two vectors, 0-D.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let a = Tensor::from_slice(&[1.0f64, 2.0, 3.0], &[3])?;
+    /// assert_eq!(a.dot(&a)?.to_vec::<f64>()?, vec![14.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
+        new(Op::Dot, &[Arg::Tensor(self), Arg::Tensor(other)])
+    }
+
+    /// `torch.mv(self, vec)`: matrix times vector.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let m = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let v = Tensor::from_slice(&[1.0f32, 1.0], &[2])?;
+    /// assert_eq!(m.mv(&v)?.to_vec::<f32>()?, vec![3.0, 7.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn mv(&self, vec: &Tensor) -> Result<Tensor> {
+        new(Op::Mv, &[Arg::Tensor(self), Arg::Tensor(vec)])
+    }
+}

@@ -554,5 +554,30 @@ fn exercise_surface() -> ft_core::Result<()> {
     assert!((s[0] + s[1] - 1.0).abs() < 1e-6);
     let l = m.log_softmax(1)?.to_vec::<f32>()?;
     assert!((l[0].exp() - s[0]).abs() < 1e-6);
+    // Products: m = [[1, 2], [3, 4]], v = [1, 2].
+    let v = t(&[1.0, 2.0]);
+    check(m.mm(&m)?, &[7.0, 10.0, 15.0, 22.0])?;
+    let o22 = Tensor::zeros(&[2, 2], DType::F32)?;
+    m.mm_out(&m.t()?, &o22)?;
+    check(o22.clone(), &[5.0, 11.0, 11.0, 25.0])?;
+    let b3 = m.view(&[1, 2, 2])?;
+    check(b3.bmm(&b3)?, &[7.0, 10.0, 15.0, 22.0])?;
+    let o3 = Tensor::zeros(&[1, 2, 2], DType::F32)?;
+    b3.bmm_out(&b3, &o3)?;
+    check(o3, &[7.0, 10.0, 15.0, 22.0])?;
+    check(m.matmul(&v)?, &[5.0, 11.0])?;
+    m.matmul_out(&m, &o22)?;
+    check(o22.clone(), &[7.0, 10.0, 15.0, 22.0])?;
+    check(
+        v.addmm(&m, &m, Scalar::Int(1), Scalar::Float(2.0))?,
+        &[15.0, 22.0, 31.0, 46.0],
+    )?;
+    o22.addmm_(&m, &m, Scalar::Float(0.5), Scalar::Int(1))?;
+    check(o22.clone(), &[10.5, 15.0, 22.5, 33.0])?;
+    v.addmm_out(&m, &m, Scalar::Int(0), Scalar::Int(1), &o22)?;
+    check(o22, &[7.0, 10.0, 15.0, 22.0])?;
+    check(m.linear(&m, Some(&v))?, &[6.0, 13.0, 12.0, 27.0])?;
+    check(v.dot(&v)?, &[5.0])?;
+    check(m.mv(&v)?, &[5.0, 11.0])?;
     Ok(())
 }

@@ -168,6 +168,14 @@ pub fn dispatch_on<J: Job>(isa: Isa, job: J) -> Result<J::Output> {
     Ok(run_on(isa, job))
 }
 
+/// Runs `job` on an ISA [`isa`] returned earlier, so that a caller that
+/// laid out data for that ISA (GEMM's packed panels) runs on that ISA even
+/// if another thread forces a different one meanwhile.
+#[inline]
+pub(crate) fn dispatch_with<J: Job>(isa: Isa, job: J) -> J::Output {
+    run_on(isa, job)
+}
+
 /// Runs `job` on `isa`, or on the portable path if the processor lacks it.
 /// Every fallback goes through the one [`run_scalar`] instance, so each job
 /// carries one scalar body, not one per arm (a third of the crate's code).

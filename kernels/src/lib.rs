@@ -6,6 +6,7 @@ pub mod simd;
 
 pub use isa::{Isa, Job, available_isas, detected_isa, dispatch, dispatch_on, force_isa, isa};
 pub use simd::Vf32;
+pub mod gemm;
 pub mod iter;
 pub mod map;
 pub mod math;
@@ -14,6 +15,9 @@ pub mod ops;
 pub use ops::binary::{
     BinaryOp, add, add_, add_out, binary, binary_, binary_out, binary_scalar, binary_scalar_,
     scalar_binary, sub, sub_, sub_out, where_,
+};
+pub use ops::linalg::{
+    addmm, addmm_out, bmm, bmm_out, dot, linear, matmul, matmul_out, mm, mm_out, mv,
 };
 pub use ops::reduce::{
     NormP, all, any, argmax, argmin, logsumexp, max, max_dim, mean, min, min_dim, norm, prod, std,

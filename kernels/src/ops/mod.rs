@@ -2,6 +2,7 @@
 //! loop engine ([`crate::iter`]).
 
 pub mod binary;
+pub mod linalg;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

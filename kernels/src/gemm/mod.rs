@@ -1,0 +1,527 @@
+//! GEMM: `C = beta * C + alpha * A @ B`, written once over the SIMD type and
+//! the element type, in BLIS's structure.
+//!
+//! - The loops, outermost first: `jc` over column blocks of `NC`, `pc` over
+//!   the depth in blocks of `KC` (B's `KC x NC` block is packed here into
+//!   `NR`-wide micro-panels, in parallel), then the row blocks of A, one
+//!   rayon task each (A's `MC x KC` block packed into `MR`-tall
+//!   micro-panels), then `jr` over B's micro-panels (each stays in L1 while)
+//!   `ir` runs over A's, each pair feeding the micro-kernel.
+//! - The micro-kernel keeps an `MR x NR` tile of C in registers (`NR` is
+//!   `NV` vectors): 8 x 2 vectors on AVX-512, 6 x 2 on AVX2, 8 x 3 on NEON,
+//!   4 x 4 lanes on the portable path. Every tile is computed whole from
+//!   zero-padded panels; at the edges only the write-back is cut to the
+//!   valid rows and columns.
+//! - Any strides: packing reads A and B through their strides, so
+//!   transposed and sliced operands need no copy first; a C with unit row
+//!   stride is computed as `C^T = B^T A^T`.
+//! - Threads split C by rows only and never split the depth, so every
+//!   element of C sees the same operations in the same order for any
+//!   thread count: results are bitwise identical.
+//! - Small products (`m * n * k` up to [`SMALL`]) run on the calling thread
+//!   with scratch buffers reused from the thread, so they allocate nothing.
+
+mod elem;
+mod pack;
+
+pub use elem::GemmElem;
+
+use crate::isa::{Isa, Job, dispatch_with, isa};
+use crate::simd::{Vf32, prefetch};
+use ft_core::{Error, ErrorKind, Result};
+use pack::{pack_a, pack_b, with_scratch};
+
+/// Depth of a packed block.
+const KC: usize = 512;
+/// Rows of A per packed block (rounded down to a multiple of `MR`).
+const MC: usize = 144;
+/// Columns of B per packed block.
+const NC: usize = 4096;
+/// Products of at most this many multiply-adds run on one thread.
+pub const SMALL: usize = 96 * 96 * 96;
+
+/// A read-only strided matrix: element `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a, T> MatRef<'a, T> {
+    /// Checks that every element lies inside `data`.
+    pub fn new(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
+        check_extent(data.len(), rows, cols, rs, cs)?;
+        Ok(MatRef {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The transpose, as a view.
+    pub fn t(self) -> Self {
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> &T {
+        &self.data[i * self.rs + j * self.cs]
+    }
+}
+
+/// A strided matrix to write; no two elements may share memory.
+#[derive(Debug)]
+pub struct MatMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a, T> MatMut<'a, T> {
+    /// Checks that every element lies inside `data` and that no two
+    /// elements alias.
+    pub fn new(data: &'a mut [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
+        check_extent(data.len(), rows, cols, rs, cs)?;
+        if rows > 1 && cols > 1 && !(rs >= cols * cs || cs >= rows * rs)
+            || rows > 1 && rs == 0
+            || cols > 1 && cs == 0
+        {
+            return Err(Error::new(
+                ErrorKind::Value,
+                "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.",
+            ));
+        }
+        Ok(MatMut {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        })
+    }
+}
+
+fn check_extent(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let last = (rows - 1)
+        .checked_mul(rs)
+        .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)));
+    match last {
+        Some(l) if l < len => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::Value,
+            format!(
+                "a {rows}x{cols} matrix with strides ({rs}, {cs}) does not fit in {len} elements"
+            ),
+        )),
+    }
+}
+
+/// How C's old value enters the result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Beta<T> {
+    /// `C = alpha * AB`: C is never read (NaN in it does not propagate).
+    Zero,
+    /// `C += alpha * AB`.
+    One,
+    /// `C = beta * C + alpha * AB`.
+    Other(T),
+}
+
+/// `C = beta * C + alpha * A @ B`. `A` is `m x k`, `B` is `k x n`, `C` is
+/// `m x n`. When `beta` is zero C is only written, as in BLAS and PyTorch.
+/// `parallel` lets the product use the rayon pool it is called from.
+///
+/// ```
+/// use ft_kernels::gemm::{gemm, MatMut, MatRef};
+/// let a = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let b = [5.0f32, 6.0, 7.0, 8.0];
+/// let mut c = [0.0f32; 4];
+/// gemm(
+///     1.0,
+///     MatRef::new(&a, 2, 2, 2, 1)?,
+///     MatRef::new(&b, 2, 2, 2, 1)?,
+///     0.0,
+///     MatMut::new(&mut c, 2, 2, 2, 1)?,
+///     true,
+/// )?;
+/// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn gemm<T: GemmElem>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    parallel: bool,
+) -> Result<()> {
+    if a.cols != b.rows || a.rows != c.rows || b.cols != c.cols {
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "gemm: A is {}x{}, B is {}x{}, C is {}x{}",
+                a.rows, a.cols, b.rows, b.cols, c.rows, c.cols
+            ),
+        ));
+    }
+    let beta = if beta == T::ZERO {
+        Beta::Zero
+    } else if beta == T::ONE {
+        Beta::One
+    } else {
+        Beta::Other(beta)
+    };
+    let (m, n) = (c.rows, c.cols);
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    // C with unit column stride (or one column): rows are contiguous runs.
+    if c.cs == 1 || n == 1 {
+        let ldc = if m == 1 { n } else { c.rs };
+        return run(alpha, a, b, beta, c.data, ldc, parallel);
+    }
+    // Unit row stride: C^T = B^T A^T has contiguous rows.
+    if c.rs == 1 || m == 1 {
+        let ldc = if n == 1 { m } else { c.cs };
+        return run(alpha, b.t(), a.t(), beta, c.data, ldc, parallel);
+    }
+    // Neither: compute into a contiguous copy and scatter it back.
+    let mut tmp = vec![T::ZERO; m * n];
+    if beta != Beta::Zero {
+        for i in 0..m {
+            for j in 0..n {
+                tmp[i * n + j] = c.data[i * c.rs + j * c.cs];
+            }
+        }
+    }
+    run(alpha, a, b, beta, &mut tmp, n, parallel)?;
+    for i in 0..m {
+        for j in 0..n {
+            c.data[i * c.rs + j * c.cs] = tmp[i * n + j];
+        }
+    }
+    Ok(())
+}
+
+/// The register tile for an ISA and element size: `(MR, NV, lanes)`.
+fn tile(isa: Isa, elem_bytes: usize) -> (usize, usize, usize) {
+    let vec_bytes = match isa {
+        Isa::Avx512 => 64,
+        Isa::Avx2 => 32,
+        Isa::Neon => 16,
+        Isa::Scalar => elem_bytes,
+    };
+    let (mr, nv) = tile_of_vec(vec_bytes, elem_bytes);
+    (mr, nv, vec_bytes / elem_bytes)
+}
+
+/// `(MR, NV)` for a vector of `vec_bytes`. One table for the packing code
+/// (which knows the ISA) and the micro-kernel (which knows the vector type).
+const fn tile_of_vec(vec_bytes: usize, elem_bytes: usize) -> (usize, usize) {
+    if vec_bytes == elem_bytes {
+        return (4, 4);
+    }
+    match vec_bytes {
+        64 => (8, 2),
+        32 => (6, 2),
+        _ => (8, 3),
+    }
+}
+
+/// C is row-major (`ldc` apart, unit column stride) from `c[0]`.
+fn run<T: GemmElem>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: Beta<T>,
+    c: &mut [T],
+    ldc: usize,
+    parallel: bool,
+) -> Result<()> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if k == 0 {
+        scale_c(c, ldc, m, n, beta);
+        return Ok(());
+    }
+    let (kc_max, mc_blk, nc_max) = tuning();
+    let isa = isa();
+    let (mr, nv, lanes) = tile(isa, std::mem::size_of::<T>());
+    let nr = nv * lanes;
+    let threads = if parallel && m * n * k > SMALL {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    // Row blocks: a multiple of MR, at most MC, and a whole number per
+    // thread where the rows allow it.
+    let mc_max = (mc_blk / mr).max(1) * mr;
+    let blocks = m.div_ceil(mc_max).div_ceil(threads) * threads;
+    let mc = m.div_ceil(blocks).div_ceil(mr) * mr;
+    for jc in (0..n).step_by(nc_max) {
+        let nc = nc_max.min(n - jc);
+        let b_panels = nc.div_ceil(nr);
+        for pc in (0..k).step_by(kc_max) {
+            let kc = kc_max.min(k - pc);
+            let beta = if pc == 0 { beta } else { Beta::One };
+            with_scratch::<T, _>(&pack::B_SCRATCH, b_panels * kc * nr, |bp| {
+                pack_b(&b, pc, kc, jc, nc, nr, bp, threads > 1);
+                let block = |(ib, rows): (usize, &mut [T])| {
+                    let i0 = ib * mc;
+                    let mcur = mc.min(m - i0);
+                    with_scratch::<T, _>(&pack::A_SCRATCH, mcur.div_ceil(mr) * kc * mr, |ap| {
+                        pack_a(&a, i0, mcur, pc, kc, mr, ap);
+                        let job = Macro {
+                            a: ap,
+                            b: bp,
+                            c: rows,
+                            ldc,
+                            col0: jc,
+                            m: mcur,
+                            n: nc,
+                            kc,
+                            alpha,
+                            beta,
+                        };
+                        dispatch_with(isa, job);
+                    })
+                };
+                // Rows of C for each block: the last may be short of `ldc`.
+                let span = |rows: usize| (rows - 1) * ldc + n;
+                let c = &mut c[..span(m)];
+                if threads > 1 {
+                    use rayon::prelude::*;
+                    c.par_chunks_mut(mc * ldc).enumerate().for_each(block);
+                } else {
+                    c.chunks_mut(mc * ldc).enumerate().for_each(block);
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The block sizes: [`KC`], [`MC`], [`NC`], or `FT_GEMM_KC`, `FT_GEMM_MC`,
+/// `FT_GEMM_NC` when set (for tuning experiments; read once).
+fn tuning() -> (usize, usize, usize) {
+    static T: std::sync::OnceLock<(usize, usize, usize)> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        let g = |n: &str, d: usize| {
+            std::env::var(n)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&v: &usize| v > 0)
+                .unwrap_or(d)
+        };
+        (
+            g("FT_GEMM_KC", KC),
+            g("FT_GEMM_MC", MC),
+            g("FT_GEMM_NC", NC),
+        )
+    })
+}
+
+/// `C = beta * C` (k = 0: the product is empty).
+fn scale_c<T: GemmElem>(c: &mut [T], ldc: usize, m: usize, n: usize, beta: Beta<T>) {
+    for i in 0..m {
+        let row = &mut c[i * ldc..i * ldc + n];
+        match beta {
+            Beta::Zero => row.fill(T::ZERO),
+            Beta::One => {}
+            Beta::Other(b) => row.iter_mut().for_each(|x| *x = b * *x),
+        }
+    }
+}
+
+/// One row block against one packed B block: the `jr`/`ir` loops.
+struct Macro<'a, T> {
+    /// Packed A: `ceil(m / MR)` panels of `kc x MR`.
+    a: &'a [T],
+    /// Packed B: `ceil(n / NR)` panels of `kc x NR`.
+    b: &'a [T],
+    /// C from the block's first row, row `i` at `c[i * ldc ..]`.
+    c: &'a mut [T],
+    ldc: usize,
+    col0: usize,
+    m: usize,
+    n: usize,
+    kc: usize,
+    alpha: T,
+    beta: Beta<T>,
+}
+
+impl<T: GemmElem> Job for Macro<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        let (mr, nv) = tile_of_vec(std::mem::size_of::<T::V<S>>(), std::mem::size_of::<T>());
+        match (mr, nv) {
+            (8, 2) => macro_kernel::<T, S, 8, 2>(s, self),
+            (6, 2) => macro_kernel::<T, S, 6, 2>(s, self),
+            (8, 3) => macro_kernel::<T, S, 8, 3>(s, self),
+            _ => macro_kernel::<T, S, 4, 4>(s, self),
+        }
+    }
+}
+
+#[inline(always)]
+fn macro_kernel<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(s: S, j: Macro<'_, T>) {
+    let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
+    let nr = NV * lanes;
+    let kc = j.kc;
+    for (jp, bp) in j.b.chunks_exact(kc * nr).enumerate() {
+        let bv: &[[T::V<S>; NV]] = T::as_simd::<S>(bp).0.as_chunks::<NV>().0;
+        let cols = nr.min(j.n - jp * nr);
+        for (ip, ap) in j.a.chunks_exact(kc * MR).enumerate() {
+            let av: &[[T; MR]] = ap.as_chunks::<MR>().0;
+            let rows = MR.min(j.m - ip * MR);
+            let at = ip * MR * j.ldc + j.col0 + jp * nr;
+            // C's tile is needed only after the k loop: start fetching it now.
+            for i in 0..rows {
+                let row = &j.c[at + i * j.ldc..];
+                prefetch(row.as_ptr().cast(), 0);
+                prefetch(row[(cols - 1)..].as_ptr().cast(), 0);
+            }
+            let acc = micro::<T, S, MR, NV>(s, av, bv);
+            write_tile::<T, S, MR, NV>(s, &acc, &mut j.c[at..], j.ldc, rows, cols, j.alpha, j.beta);
+        }
+    }
+}
+
+/// The register tile: `sum_p a[p][i] * b[p][j]` for one A and one B
+/// micro-panel.
+#[inline(always)]
+fn micro<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
+    s: S,
+    a: &[[T; MR]],
+    b: &[[T::V<S>; NV]],
+) -> [[T::V<S>; NV]; MR] {
+    let mut acc = [[T::splat(s, T::ZERO); NV]; MR];
+    for (ak, bk) in a.iter().zip(b) {
+        for i in 0..MR {
+            let ai = T::splat(s, ak[i]);
+            for j in 0..NV {
+                acc[i][j] = T::mul_add(s, ai, bk[j], acc[i][j]);
+            }
+        }
+    }
+    acc
+}
+
+/// Writes the valid `rows x cols` of a tile to C (`c[0]` is its corner).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn write_tile<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
+    s: S,
+    acc: &[[T::V<S>; NV]; MR],
+    c: &mut [T],
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    alpha: T,
+    beta: Beta<T>,
+) {
+    let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
+    let va = T::splat(s, alpha);
+    let scaled = |v: T::V<S>| {
+        if alpha == T::ONE {
+            v
+        } else {
+            T::vmul(s, va, v)
+        }
+    };
+    for (i, acc_row) in acc.iter().enumerate().take(rows) {
+        let row = &mut c[i * ldc..i * ldc + cols];
+        if cols == NV * lanes {
+            let cv = T::as_mut_simd::<S>(row).0;
+            for (d, &v) in cv.iter_mut().zip(acc_row) {
+                *d = match beta {
+                    Beta::Zero => scaled(v),
+                    Beta::One => T::vadd(s, *d, scaled(v)),
+                    Beta::Other(b) => T::vadd(s, T::vmul(s, T::splat(s, b), *d), scaled(v)),
+                };
+            }
+        } else {
+            let vals: &[T] = bytemuck::cast_slice(acc_row);
+            for (d, &v) in row.iter_mut().zip(vals) {
+                let v = if alpha == T::ONE { v } else { alpha * v };
+                *d = match beta {
+                    Beta::Zero => v,
+                    Beta::One => *d + v,
+                    Beta::Other(b) => b * *d + v,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(a: &MatRef<'_, f64>, b: &MatRef<'_, f64>) -> Vec<f64> {
+        let mut c = vec![0.0; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                c[i * b.cols + j] = (0..a.cols).map(|p| a.at(i, p) * b.at(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn small_f64_matches_reference() {
+        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (9, 17, 33), (13, 1, 300)] {
+            let a: Vec<f64> = (0..m * k).map(|x| (x % 7) as f64 - 3.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|x| (x % 5) as f64 * 0.5).collect();
+            let (am, bm) = (
+                MatRef::new(&a, m, k, k, 1).unwrap(),
+                MatRef::new(&b, k, n, n, 1).unwrap(),
+            );
+            let mut c = vec![f64::NAN; m * n];
+            gemm(
+                1.0,
+                am,
+                bm,
+                0.0,
+                MatMut::new(&mut c, m, n, n, 1).unwrap(),
+                true,
+            )
+            .unwrap();
+            assert_eq!(c, reference(&am, &bm), "{m}x{n}x{k}");
+        }
+    }
+
+    #[test]
+    fn aliasing_output_is_rejected() {
+        let mut c = [0.0f32; 4];
+        assert!(MatMut::new(&mut c, 2, 2, 1, 1).is_err());
+        assert!(MatMut::new(&mut c, 2, 2, 0, 1).is_err());
+        assert!(MatMut::new(&mut c, 2, 2, 2, 1).is_ok());
+        assert!(MatMut::new(&mut c, 2, 2, 1, 2).is_ok());
+        assert!(MatMut::new(&mut c, 2, 3, 3, 1).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! Packing A and B into the micro-kernel's panel layouts, and the
+//! per-thread scratch buffers they go in.
+
+use super::{GemmElem, MatRef};
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+thread_local! {
+    /// Packed B blocks, on the thread that calls `gemm`.
+    pub(super) static B_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Packed A blocks, on each thread that runs a row block.
+    pub(super) static A_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` elements of this thread's `key` buffer, grown as
+/// needed and kept for the next call (so repeated products allocate
+/// nothing). A nested call that finds the buffer in use gets a fresh one.
+pub(super) fn with_scratch<T: GemmElem, R>(
+    key: &'static LocalKey<RefCell<Vec<u64>>>,
+    len: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < words {
+                v.resize(words, 0);
+            }
+            f(&mut bytemuck::cast_slice_mut(&mut v[..words])[..len])
+        }
+        Err(_) => {
+            let mut v = vec![0u64; words];
+            f(&mut bytemuck::cast_slice_mut(&mut v[..])[..len])
+        }
+    })
+}
+
+/// Packs `B[pc..pc+kc, jc..jc+nc]` into `ceil(nc / nr)` panels of
+/// `kc x nr`, row `p` of a panel holding `nr` consecutive columns, zero
+/// past the last column.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pack_b<T: GemmElem>(
+    b: &MatRef<'_, T>,
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    nr: usize,
+    out: &mut [T],
+    parallel: bool,
+) {
+    let panel = |(jp, dst): (usize, &mut [T])| {
+        let j0 = jc + jp * nr;
+        let cols = nr.min(jc + nc - j0);
+        if b.cs == 1 {
+            for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
+                let at = (pc + p) * b.rs + j0;
+                d[..cols].copy_from_slice(&b.data[at..at + cols]);
+                d[cols..].fill(T::ZERO);
+            }
+        } else {
+            // Read down B's columns, the direction memory runs.
+            for j in 0..cols {
+                for p in 0..kc {
+                    dst[p * nr + j] = *b.at(pc + p, j0 + j);
+                }
+            }
+            if cols < nr {
+                for d in dst.chunks_exact_mut(nr) {
+                    d[cols..].fill(T::ZERO);
+                }
+            }
+        }
+    };
+    if parallel {
+        use rayon::prelude::*;
+        out.par_chunks_mut(kc * nr).enumerate().for_each(panel);
+    } else {
+        out.chunks_mut(kc * nr).enumerate().for_each(panel);
+    }
+}
+
+/// Packs `A[i0..i0+mc, pc..pc+kc]` into `ceil(mc / mr)` panels of
+/// `kc x mr`, row `p` of a panel holding `mr` consecutive rows' elements
+/// of column `pc + p`, zero past the last row.
+pub(super) fn pack_a<T: GemmElem>(
+    a: &MatRef<'_, T>,
+    i0: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    mr: usize,
+    out: &mut [T],
+) {
+    for (ip, dst) in out.chunks_mut(kc * mr).enumerate() {
+        let r0 = i0 + ip * mr;
+        let rows = mr.min(i0 + mc - r0);
+        if a.rs == 1 {
+            for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
+                let at = r0 + (pc + p) * a.cs;
+                d[..rows].copy_from_slice(&a.data[at..at + rows]);
+                d[rows..].fill(T::ZERO);
+            }
+        } else {
+            // Read along A's rows, the direction memory runs.
+            for i in 0..rows {
+                let row = &a.data[(r0 + i) * a.rs + pc * a.cs..];
+                if a.cs == 1 {
+                    for (d, &v) in dst.chunks_exact_mut(mr).zip(&row[..kc]) {
+                        d[i] = v;
+                    }
+                } else {
+                    for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
+                        d[i] = row[p * a.cs];
+                    }
+                }
+            }
+            if rows < mr {
+                for d in dst.chunks_exact_mut(mr) {
+                    d[rows..].fill(T::ZERO);
+                }
+            }
+        }
+    }
+}

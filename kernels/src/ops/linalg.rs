@@ -1,0 +1,707 @@
+//! Matrix products on tensors, with PyTorch's shape rules, dtype rules and
+//! error messages: `mm`, `bmm`, `matmul`, `addmm`, `linear`, `dot`, `mv`
+//! and their `_out` forms, on [`crate::gemm`].
+//!
+//! f32 and f64 run the GEMM directly; f16 and bf16 are widened to f32, the
+//! product accumulates in f32 and is rounded once; integer dtypes use an
+//! exact (wrapping) i64 loop, as PyTorch's CPU kernels support them; bool
+//! is rejected as PyTorch rejects it.
+
+use crate::gemm::{GemmElem, MatMut, MatRef, SMALL, gemm};
+use crate::ops::unary::{cast, copy_};
+use ft_core::error::fmt_shape;
+use ft_core::{DType, Element, Error, ErrorKind, Result, Scalar, TensorImpl};
+
+fn shape_err(msg: String) -> Error {
+    Error::new(ErrorKind::Shape, msg)
+}
+
+/// PyTorch's C++ dtype names (`float`, `double`, `long int`, ...), used in
+/// a few of its messages.
+fn cpp_name(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "bool",
+        DType::U8 => "unsigned char",
+        DType::I32 => "int",
+        DType::I64 => "long int",
+        DType::F16 => "c10::Half",
+        DType::BF16 => "c10::BFloat16",
+        DType::F32 => "float",
+        DType::F64 => "double",
+    }
+}
+
+fn check_dtype_supported(d: DType) -> Result<()> {
+    if d == DType::Bool {
+        return Err(Error::new(
+            ErrorKind::DType,
+            "\"addmm_impl_cpu_\" not implemented for 'Bool'",
+        ));
+    }
+    Ok(())
+}
+
+fn check_cpu(ts: &[&TensorImpl]) -> Result<()> {
+    for t in ts {
+        t.device().check_executable()?;
+    }
+    Ok(())
+}
+
+/// `self @ mat2` for two matrices.
+///
+/// ```
+/// use ft_core::TensorImpl;
+/// let a = TensorImpl::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+/// let b = TensorImpl::from_slice(&[5.0f32, 6.0, 7.0, 8.0], &[2, 2])?;
+/// let c = ft_kernels::mm(&a, &b)?;
+/// assert_eq!(c.to_vec::<f32>()?, [19.0, 22.0, 43.0, 50.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn mm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    check_mm(a, b)?;
+    let out = TensorImpl::empty(&[a.shape()[0], b.shape()[1]], a.dtype())?;
+    product_into(&out, None, a, b, Scalar::Int(0), Scalar::Int(1))?;
+    Ok(out)
+}
+
+/// `mm` into `out`, which must have the result's shape and dtype.
+pub fn mm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    check_mm(a, b)?;
+    check_out(out, &[a.shape()[0], b.shape()[1]], a.dtype())?;
+    product_into(out, None, a, b, Scalar::Int(0), Scalar::Int(1))
+}
+
+fn check_mm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    check_cpu(&[a, b])?;
+    if a.ndim() != 2 {
+        return Err(shape_err(format!(
+            "mm: self must be a matrix, got {}-D tensor",
+            a.ndim()
+        )));
+    }
+    if b.ndim() != 2 {
+        return Err(shape_err(format!(
+            "mm: mat2 must be a matrix, got {}-D tensor",
+            b.ndim()
+        )));
+    }
+    if a.shape()[1] != b.shape()[0] {
+        return Err(shape_err(format!(
+            "mm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+            a.shape()[0],
+            a.shape()[1],
+            b.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "expected m1 and m2 to have the same dtype, but got: {} != {}",
+                cpp_name(a.dtype()),
+                cpp_name(b.dtype())
+            ),
+        ));
+    }
+    check_dtype_supported(a.dtype())
+}
+
+fn check_out(out: &TensorImpl, shape: &[usize], dtype: DType) -> Result<()> {
+    out.device().check_executable()?;
+    if out.dtype() != dtype {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "Expected out tensor to have dtype {}, but got {} instead",
+                cpp_name(dtype),
+                cpp_name(out.dtype())
+            ),
+        ));
+    }
+    if out.shape() != shape {
+        return Err(shape_err(format!(
+            "output with shape {} doesn't match the result shape {}",
+            fmt_shape(out.shape()),
+            fmt_shape(shape)
+        )));
+    }
+    Ok(())
+}
+
+/// `beta * self + alpha * (mat1 @ mat2)`, `self` broadcast to the product's
+/// shape. With `beta` zero, `self` is ignored (NaN in it does not reach
+/// the result).
+///
+/// ```
+/// use ft_core::TensorImpl;
+/// let bias = TensorImpl::from_slice(&[10.0f32, 20.0], &[2])?;
+/// let a = TensorImpl::from_slice(&[1.0f32, 2.0], &[1, 2])?;
+/// let eye = TensorImpl::from_slice(&[1.0f32, 0.0, 0.0, 1.0], &[2, 2])?;
+/// let y = ft_kernels::addmm(&bias, &a, &eye, 1.0.into(), 2.0.into())?;
+/// assert_eq!(y.to_vec::<f32>()?, [12.0, 24.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn addmm(
+    input: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+) -> Result<TensorImpl> {
+    check_addmm(input, a, b)?;
+    let out = TensorImpl::empty(&[a.shape()[0], b.shape()[1]], a.dtype())?;
+    product_into(&out, Some(input), a, b, beta, alpha)?;
+    Ok(out)
+}
+
+/// `addmm` into `out` (which may be `input` itself: `addmm_`).
+pub fn addmm_out(
+    out: &TensorImpl,
+    input: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+) -> Result<()> {
+    check_addmm(input, a, b)?;
+    check_out(out, &[a.shape()[0], b.shape()[1]], a.dtype())?;
+    product_into(out, Some(input), a, b, beta, alpha)
+}
+
+fn check_addmm(input: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    check_cpu(&[input, a, b])?;
+    for (t, name) in [(a, "self"), (b, "mat2")] {
+        if t.ndim() != 2 {
+            return Err(shape_err(format!(
+                "addmm: {name} must be a matrix, got {}-D tensor",
+                t.ndim()
+            )));
+        }
+    }
+    if a.shape()[1] != b.shape()[0] {
+        return Err(shape_err(format!(
+            "addmm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+            a.shape()[0],
+            a.shape()[1],
+            b.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    let target = [a.shape()[0] as isize, b.shape()[1] as isize];
+    input.expand(&target)?;
+    if input.dtype() != b.dtype() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "self and mat2 must have the same dtype, but got {} and {}",
+                input.dtype().scalar_type_name(),
+                b.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "expected m1 and m2 to have the same dtype, but got: {} != {}",
+                cpp_name(a.dtype()),
+                cpp_name(b.dtype())
+            ),
+        ));
+    }
+    check_dtype_supported(a.dtype())
+}
+
+/// Batched `self @ mat2`: `[b, n, k] @ [b, k, m] -> [b, n, m]`.
+///
+/// ```
+/// use ft_core::TensorImpl;
+/// let a = TensorImpl::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 1, 2])?;
+/// let b = TensorImpl::from_slice(&[1.0f32, 1.0, 2.0, 0.0], &[2, 2, 1])?;
+/// assert_eq!(ft_kernels::bmm(&a, &b)?.to_vec::<f32>()?, [3.0, 6.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn bmm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    check_bmm(a, b)?;
+    let out = TensorImpl::empty(&[a.shape()[0], a.shape()[1], b.shape()[2]], a.dtype())?;
+    bmm_into(&out, a, b)?;
+    Ok(out)
+}
+
+/// `bmm` into `out`.
+pub fn bmm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    check_bmm(a, b)?;
+    check_out(out, &[a.shape()[0], a.shape()[1], b.shape()[2]], a.dtype())?;
+    bmm_into(out, a, b)
+}
+
+fn check_bmm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    check_cpu(&[a, b])?;
+    if a.ndim() != 3 {
+        return Err(shape_err("batch1 must be a 3D tensor".into()));
+    }
+    if b.ndim() != 3 {
+        return Err(shape_err("batch2 must be a 3D tensor".into()));
+    }
+    let (sa, sb) = (a.shape(), b.shape());
+    if sb[0] != sa[0] || sb[1] != sa[2] {
+        return Err(shape_err(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+            sa[0], sa[2], sb[0], sb[1]
+        )));
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "expected scalar type {} but found {}",
+                a.dtype().scalar_type_name(),
+                b.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    check_dtype_supported(a.dtype())
+}
+
+fn bmm_into(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    let (a, b) = (detached(a, out)?, detached(b, out)?);
+    match out.dtype() {
+        DType::F32 => bmm_gemm::<f32>(out, &a, &b),
+        DType::F64 => bmm_gemm::<f64>(out, &a, &b),
+        _ => (0..a.shape()[0] as isize).try_for_each(|i| {
+            let (ai, bi, oi) = (a.select(0, i)?, b.select(0, i)?, out.select(0, i)?);
+            product_slices(&oi, None, &ai, &bi, Scalar::Int(0), Scalar::Int(1), true)
+        }),
+    }
+}
+
+/// The batches of a float `bmm`, with the storages borrowed once. Many
+/// small products run one per thread; few large ones use the threads
+/// inside each product.
+fn bmm_gemm<T: GemmElem + Element>(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    let batch = a.shape()[0];
+    let (n, k, m) = (a.shape()[1], a.shape()[2], b.shape()[2]);
+    let inner_parallel = n * k * m > SMALL || batch < 2 || rayon::current_num_threads() == 1;
+    let (ga, gb) = (a.storage().read()?, b.storage().read()?);
+    let mut go = out.storage().write()?;
+    let ad = &ft_core::tensor::typed::<T>(ga.bytes())[a.storage_offset()..];
+    let bd = &ft_core::tensor::typed::<T>(gb.bytes())[b.storage_offset()..];
+    let od = &mut bytemuck::cast_slice_mut::<u8, T>(go.bytes_mut())[out.storage_offset()..];
+    let (sa, sb, so) = (ustrides(a), ustrides(b), ustrides(out));
+    let one = |i: usize, c: &mut [T]| -> Result<()> {
+        let am = MatRef::new(&ad[(i * sa[0]).min(ad.len())..], n, k, sa[1], sa[2])?;
+        let bm = MatRef::new(&bd[(i * sb[0]).min(bd.len())..], k, m, sb[1], sb[2])?;
+        let om = MatMut::new(c, n, m, so[1], so[2])?;
+        gemm(T::ONE, am, bm, T::ZERO, om, inner_parallel)
+    };
+    if batch == 0 || n * m == 0 {
+        return Ok(());
+    }
+    if !inner_parallel && out.is_contiguous() {
+        use rayon::prelude::*;
+        od[..batch * n * m]
+            .par_chunks_mut(n * m)
+            .enumerate()
+            .try_for_each(|(i, c)| one(i, c))
+    } else {
+        (0..batch).try_for_each(|i| one(i, &mut od[i * so[0]..]))
+    }
+}
+
+fn ustrides(t: &TensorImpl) -> Vec<usize> {
+    t.strides().iter().map(|&s| s as usize).collect()
+}
+
+/// `t`, or a fresh copy of it if it shares memory with `out`.
+fn detached(t: &TensorImpl, out: &TensorImpl) -> Result<TensorImpl> {
+    if t.shares_storage(out) {
+        copy_fresh(t)
+    } else {
+        Ok(t.clone())
+    }
+}
+
+/// `torch.matmul`: dot, matrix-vector, matrix-matrix, and batched with
+/// broadcast batch dims, by the dims of the operands.
+///
+/// ```
+/// use ft_core::TensorImpl;
+/// let a = TensorImpl::ones(&[5, 2, 3], ft_core::DType::F32)?;
+/// let b = TensorImpl::ones(&[3, 4], ft_core::DType::F32)?;
+/// let c = ft_kernels::matmul(&a, &b)?;
+/// assert_eq!(c.shape(), &[5, 2, 4]);
+/// assert_eq!(c.to_vec::<f32>()?[0], 3.0);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn matmul(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    check_cpu(&[a, b])?;
+    let (da, db) = (a.ndim(), b.ndim());
+    if da == 0 || db == 0 {
+        return Err(shape_err(format!(
+            "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
+        )));
+    }
+    match (da, db) {
+        (1, 1) => dot(a, b),
+        (2, 1) => mv(a, b),
+        (1, 2) => mm(&a.unsqueeze(0)?, b)?.squeeze_dim(0),
+        (2, 2) => mm(a, b),
+        (_, 1 | 2) if da >= 3 => {
+            // Fold the batch dims of `a` into its rows: one mm.
+            let rows: usize = a.shape()[..da - 1].iter().product();
+            let k = a.shape()[da - 1];
+            let a2 = a.reshape(&[rows as isize, k as isize])?;
+            if db == 1 {
+                let r = mm(&a2, &b.unsqueeze(1)?)?;
+                r.view(&to_isize(&a.shape()[..da - 1]))
+            } else {
+                let r = mm(&a2, b)?;
+                let mut shape = a.shape()[..da - 1].to_vec();
+                shape.push(b.shape()[1]);
+                r.view(&to_isize(&shape))
+            }
+        }
+        _ => batched_matmul(a, b),
+    }
+}
+
+fn to_isize(s: &[usize]) -> Vec<isize> {
+    s.iter().map(|&x| x as isize).collect()
+}
+
+/// matmul where one side has 3 or more dims and the other is not folded.
+fn batched_matmul(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    let (da, db) = (a.ndim(), b.ndim());
+    let a2 = if da == 1 { a.unsqueeze(0)? } else { a.clone() };
+    let b2 = if db == 1 { b.unsqueeze(1)? } else { b.clone() };
+    let (sa, sb) = (a2.shape(), b2.shape());
+    let (n, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
+    let (k2, m) = (sb[sb.len() - 2], sb[sb.len() - 1]);
+    let batch =
+        crate::iter::broadcast_shapes(&[&sa[..sa.len() - 2], &sb[..sb.len() - 2]])?.to_vec();
+    let nb: usize = batch.iter().product();
+    let mut ea = batch.clone();
+    ea.extend([n, k]);
+    let mut eb = batch.clone();
+    eb.extend([k2, m]);
+    let a3 = a2
+        .expand(&to_isize(&ea))?
+        .reshape(&[nb as isize, n as isize, k as isize])?;
+    let b3 = b2
+        .expand(&to_isize(&eb))?
+        .reshape(&[nb as isize, k2 as isize, m as isize])?;
+    if k != k2 {
+        return Err(shape_err(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{nb}, {k}] but got: [{nb}, {k2}]."
+        )));
+    }
+    let r = bmm(&a3, &b3)?;
+    let mut shape = batch;
+    if da > 1 {
+        shape.push(n);
+    }
+    if db > 1 {
+        shape.push(m);
+    }
+    r.reshape(&to_isize(&shape))
+}
+
+/// `matmul` into `out`, which must have the result's shape and dtype.
+pub fn matmul_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    if a.ndim() == 2 && b.ndim() == 2 {
+        return mm_out(out, a, b);
+    }
+    let r = matmul(a, b)?;
+    check_out(out, r.shape(), r.dtype())?;
+    copy_(out, &r)
+}
+
+/// The dot product of two 1-D tensors (a 0-D result).
+pub fn dot(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    check_cpu(&[a, b])?;
+    if a.ndim() != 1 || b.ndim() != 1 {
+        return Err(shape_err(format!(
+            "1D tensors expected, but got {}D and {}D tensors",
+            a.ndim(),
+            b.ndim()
+        )));
+    }
+    if a.numel() != b.numel() {
+        return Err(shape_err(format!(
+            "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
+            a.numel(),
+            b.numel(),
+            a.numel(),
+            b.numel()
+        )));
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "dot : expected both vectors to have same dtype, but found {} and {}",
+                a.dtype().scalar_type_name(),
+                b.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    check_dtype_supported(a.dtype())?;
+    mm(&a.unsqueeze(0)?, &b.unsqueeze(1)?)?.reshape(&[])
+}
+
+/// Matrix times vector: `[n, k] @ [k] -> [n]`.
+pub fn mv(a: &TensorImpl, v: &TensorImpl) -> Result<TensorImpl> {
+    check_cpu(&[a, v])?;
+    if a.ndim() != 2 || v.ndim() != 1 {
+        return Err(shape_err(format!(
+            "vector + matrix @ vector expected, got 1, {}, {}",
+            a.ndim(),
+            v.ndim()
+        )));
+    }
+    if a.shape()[1] != v.numel() {
+        return Err(shape_err(format!(
+            "size mismatch, got input ({}), mat ({}x{}), vec ({})",
+            a.shape()[0],
+            a.shape()[0],
+            a.shape()[1],
+            v.numel()
+        )));
+    }
+    if a.dtype() != v.dtype() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "addmv input tensors must have the same dtype, but got {}, {}, and {}",
+                v.dtype().scalar_type_name(),
+                a.dtype().scalar_type_name(),
+                v.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    check_dtype_supported(a.dtype())?;
+    mm(a, &v.unsqueeze(1)?)?.squeeze_dim(1)
+}
+
+/// `input @ weight.T + bias` (`torch.nn.functional.linear`): `weight` is
+/// `[out_features, in_features]`, `bias` broadcasts to `[out_features]`.
+///
+/// ```
+/// use ft_core::TensorImpl;
+/// let x = TensorImpl::from_slice(&[1.0f32, 2.0], &[1, 2])?;
+/// let w = TensorImpl::from_slice(&[1.0f32, 1.0, 0.0, 3.0], &[2, 2])?;
+/// let b = TensorImpl::from_slice(&[0.5f32, -1.0], &[2])?;
+/// let y = ft_kernels::linear(&x, &w, Some(&b))?;
+/// assert_eq!(y.to_vec::<f32>()?, [3.5, 5.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn linear(x: &TensorImpl, w: &TensorImpl, bias: Option<&TensorImpl>) -> Result<TensorImpl> {
+    check_cpu(&[x, w])?;
+    if w.ndim() > 2 {
+        return Err(shape_err(format!(
+            "t() expects a tensor with <= 2 dimensions, but self is {}D",
+            w.ndim()
+        )));
+    }
+    let wt = w.t()?;
+    if x.ndim() == 2 && w.ndim() == 2 {
+        if let Some(b) = bias {
+            return addmm(b, x, &wt, Scalar::Int(1), Scalar::Int(1));
+        }
+        return mm(x, &wt);
+    }
+    let y = matmul(x, &wt)?;
+    match bias {
+        Some(b) => crate::ops::binary::add(&y, b, Scalar::Int(1)),
+        None => Ok(y),
+    }
+}
+
+/// Runs `out = beta * input + alpha * a @ b` for 2-D operands already
+/// checked, with threads.
+fn product_into(
+    out: &TensorImpl,
+    input: Option<&TensorImpl>,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+) -> Result<()> {
+    product_slices(out, input, a, b, beta, alpha, true)
+}
+
+/// The product for 2-D `a`, `b`, `out` of one dtype (checked). `input`
+/// (broadcast to `out`'s shape) is copied into `out` first unless it is
+/// `out` itself or `beta` is zero.
+fn product_slices(
+    out: &TensorImpl,
+    input: Option<&TensorImpl>,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+    parallel: bool,
+) -> Result<()> {
+    let beta_zero = match beta {
+        Scalar::Bool(b) => !b,
+        Scalar::Int(i) => i == 0,
+        Scalar::Float(f) => f == 0.0,
+    };
+    let (beta, input) = match input {
+        Some(inp) if !beta_zero => (beta, Some(inp)),
+        _ => (Scalar::Int(0), None),
+    };
+    let (a, b) = (detached(a, out)?, detached(b, out)?);
+    if let Some(inp) = input {
+        let same = inp.shares_storage(out)
+            && inp.storage_offset() == out.storage_offset()
+            && inp.shape() == out.shape()
+            && inp.strides() == out.strides();
+        if !same {
+            let inp = detached(inp, out)?;
+            copy_(out, &inp)?;
+        }
+    }
+    match out.dtype() {
+        DType::F32 => gemm_tensors::<f32>(out, &a, &b, beta, alpha, parallel),
+        DType::F64 => gemm_tensors::<f64>(out, &a, &b, beta, alpha, parallel),
+        DType::F16 | DType::BF16 => {
+            let (a32, b32) = (cast(&a, DType::F32)?, cast(&b, DType::F32)?);
+            let o32 = if input.is_some() {
+                cast(out, DType::F32)?
+            } else {
+                TensorImpl::empty(out.shape(), DType::F32)?
+            };
+            gemm_tensors::<f32>(&o32, &a32, &b32, beta, alpha, parallel)?;
+            copy_(out, &o32)
+        }
+        d => ft_core::with_dtype!(d, T => int_product::<T>(out, &a, &b, beta, alpha)),
+    }
+}
+
+fn copy_fresh(t: &TensorImpl) -> Result<TensorImpl> {
+    let o = TensorImpl::empty(t.shape(), t.dtype())?;
+    copy_(&o, t)?;
+    Ok(o)
+}
+
+fn scalar_f64(s: Scalar) -> f64 {
+    match s {
+        Scalar::Bool(b) => b as i64 as f64,
+        Scalar::Int(i) => i as f64,
+        Scalar::Float(f) => f,
+    }
+}
+
+/// Borrows the storages and runs the GEMM (`out` shares memory with
+/// neither `a` nor `b`).
+fn gemm_tensors<T: GemmElem + Element + FromF64>(
+    out: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+    parallel: bool,
+) -> Result<()> {
+    let (ga, gb) = (a.storage().read()?, b.storage().read()?);
+    let mut go = out.storage().write()?;
+    let ad = &ft_core::tensor::typed::<T>(ga.bytes())[a.storage_offset()..];
+    let bd = &ft_core::tensor::typed::<T>(gb.bytes())[b.storage_offset()..];
+    let od = &mut bytemuck::cast_slice_mut::<u8, T>(go.bytes_mut())[out.storage_offset()..];
+    let mat = |t: &TensorImpl, d| {
+        MatRef::new(
+            d,
+            t.shape()[0],
+            t.shape()[1],
+            t.strides()[0] as usize,
+            t.strides()[1] as usize,
+        )
+    };
+    let (am, bm) = (mat(a, ad)?, mat(b, bd)?);
+    let om = MatMut::new(
+        od,
+        out.shape()[0],
+        out.shape()[1],
+        out.strides()[0] as usize,
+        out.strides()[1] as usize,
+    )?;
+    gemm(
+        T::from_f64_(scalar_f64(alpha)),
+        am,
+        bm,
+        T::from_f64_(scalar_f64(beta)),
+        om,
+        parallel,
+    )
+}
+
+/// f32/f64 from an f64 scalar (alpha and beta).
+trait FromF64 {
+    fn from_f64_(v: f64) -> Self;
+}
+impl FromF64 for f32 {
+    fn from_f64_(v: f64) -> Self {
+        v as f32
+    }
+}
+impl FromF64 for f64 {
+    fn from_f64_(v: f64) -> Self {
+        v
+    }
+}
+
+/// Integer products: exact in wrapping i64 arithmetic, as PyTorch's CPU
+/// kernel (which accumulates in the dtype, wrapping the same way modulo
+/// the dtype's width).
+fn int_product<T: Element>(
+    out: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+) -> Result<()> {
+    let (n, k, m) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    let av: Vec<i64> = a
+        .contiguous()?
+        .to_vec::<T>()?
+        .into_iter()
+        .map(T::to_i64)
+        .collect();
+    let bv: Vec<i64> = b
+        .contiguous()?
+        .to_vec::<T>()?
+        .into_iter()
+        .map(T::to_i64)
+        .collect();
+    let cur: Vec<i64> = out
+        .contiguous()?
+        .to_vec::<T>()?
+        .into_iter()
+        .map(T::to_i64)
+        .collect();
+    let to_int = |s: Scalar| match s {
+        Scalar::Bool(b) => b as i64,
+        Scalar::Int(i) => i,
+        Scalar::Float(f) => f as i64,
+    };
+    let (alpha, beta) = (to_int(alpha), to_int(beta));
+    let mut res = vec![T::zero(); n * m];
+    for i in 0..n {
+        for j in 0..m {
+            let mut s = 0i64;
+            for p in 0..k {
+                s = s.wrapping_add(av[i * k + p].wrapping_mul(bv[p * m + j]));
+            }
+            let v = alpha.wrapping_mul(s);
+            let v = if beta == 0 {
+                v
+            } else {
+                v.wrapping_add(beta.wrapping_mul(cur[i * m + j]))
+            };
+            res[i * m + j] = T::from_i64(v);
+        }
+    }
+    copy_(out, &TensorImpl::from_vec(res, out.shape())?)
+}

@@ -76,7 +76,8 @@ pub fn typed<T: Element>(bytes: &[u8]) -> &[T] {
     unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / size_of::<T>()) }
 }
 
-fn typed_mut<T: Element>(bytes: &mut [u8]) -> &mut [T] {
+/// The elements of a storage's bytes, for writing (see [`typed`]).
+pub fn typed_mut<T: Element>(bytes: &mut [u8]) -> &mut [T] {
     assert_eq!(bytes.as_ptr() as usize % align_of::<T>(), 0);
     // SAFETY: as in `typed`; the caller writes only values of type T, which
     // keeps the invariant.

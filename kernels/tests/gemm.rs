@@ -148,7 +148,12 @@ fn mm_out_writes_transposed_and_strided_outputs() {
 #[test]
 fn sixteen_bit_products_accumulate_in_f32() {
     for_each_isa(|isa| {
-        for (m, n, k) in [(7, 31, 65), (33, 17, 300), (1, 1, 1)] {
+        let mut sizes = vec![(7, 31, 65), (33, 17, 300), (1, 1, 1), (40, 70, 1030)];
+        if !cfg!(debug_assertions) {
+            // Several depth blocks, and enough work for threads.
+            sizes.extend([(127, 65, 1031), (200, 300, 700)]);
+        }
+        for (m, n, k) in sizes {
             for dt in [DType::BF16, DType::F16] {
                 let a = rand(&[m, k], dt, 5, Lay::Contiguous);
                 let b = rand(&[k, n], dt, 6, Lay::Transposed);

@@ -21,9 +21,11 @@
 //! - Small products (`m * n * k` up to [`SMALL`]) run on the calling thread
 //!   with scratch buffers reused from the thread, so they allocate nothing.
 
+mod bf16;
 mod elem;
 mod pack;
 
+pub use bf16::{dot_bf16_available, gemm_bf16, gemm_bf16_out};
 pub use elem::GemmElem;
 
 use crate::isa::{Isa, Job, dispatch_with, isa};
@@ -142,7 +144,7 @@ fn check_extent(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> R
 
 /// How C's old value enters the result.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Beta<T> {
+pub(crate) enum Beta<T> {
     /// `C = alpha * AB`: C is never read (NaN in it does not propagate).
     Zero,
     /// `C += alpha * AB`.
@@ -179,6 +181,20 @@ pub fn gemm<T: GemmElem>(
     c: MatMut<'_, T>,
     parallel: bool,
 ) -> Result<()> {
+    drive::<Plain<T>>(alpha, a, b, beta, c, parallel, isa())
+}
+
+/// Checks the shapes and brings C to unit column stride (directly, by
+/// computing `C^T = B^T A^T`, or through a contiguous copy) for [`run`].
+pub(crate) fn drive<F: Family>(
+    alpha: F::T,
+    a: MatRef<'_, F::In>,
+    b: MatRef<'_, F::In>,
+    beta: F::T,
+    c: MatMut<'_, F::T>,
+    parallel: bool,
+    isa: Isa,
+) -> Result<()> {
     if a.cols != b.rows || a.rows != c.rows || b.cols != c.cols {
         return Err(Error::new(
             ErrorKind::Shape,
@@ -188,9 +204,10 @@ pub fn gemm<T: GemmElem>(
             ),
         ));
     }
-    let beta = if beta == T::ZERO {
+    let zero = <F::T as GemmElem>::ZERO;
+    let beta = if beta == zero {
         Beta::Zero
-    } else if beta == T::ONE {
+    } else if beta == <F::T as GemmElem>::ONE {
         Beta::One
     } else {
         Beta::Other(beta)
@@ -202,15 +219,15 @@ pub fn gemm<T: GemmElem>(
     // C with unit column stride (or one column): rows are contiguous runs.
     if c.cs == 1 || n == 1 {
         let ldc = if m == 1 { n } else { c.rs };
-        return run(alpha, a, b, beta, c.data, ldc, parallel);
+        return run::<F>(alpha, a, b, beta, c.data, ldc, parallel, isa);
     }
     // Unit row stride: C^T = B^T A^T has contiguous rows.
     if c.rs == 1 || m == 1 {
         let ldc = if n == 1 { m } else { c.cs };
-        return run(alpha, b.t(), a.t(), beta, c.data, ldc, parallel);
+        return run::<F>(alpha, b.t(), a.t(), beta, c.data, ldc, parallel, isa);
     }
     // Neither: compute into a contiguous copy and scatter it back.
-    let mut tmp = vec![T::ZERO; m * n];
+    let mut tmp = vec![zero; m * n];
     if beta != Beta::Zero {
         for i in 0..m {
             for j in 0..n {
@@ -218,7 +235,7 @@ pub fn gemm<T: GemmElem>(
             }
         }
     }
-    run(alpha, a, b, beta, &mut tmp, n, parallel)?;
+    run::<F>(alpha, a, b, beta, &mut tmp, n, parallel, isa)?;
     for i in 0..m {
         for j in 0..n {
             c.data[i * c.rs + j * c.cs] = tmp[i * n + j];
@@ -252,15 +269,80 @@ const fn tile_of_vec(vec_bytes: usize, elem_bytes: usize) -> (usize, usize) {
     }
 }
 
+/// How one kind of product packs its operands and computes a tile: the
+/// float GEMM over `T` ([`Plain`]), or bf16 pairs on AVX-512 BF16
+/// ([`bf16::Bf16Dot`]). The blocking, threading and write-back around it
+/// are shared ([`run`]).
+pub(crate) trait Family {
+    /// The element of A and B.
+    type In: Sync;
+    /// The element of the packed panels.
+    type P: bytemuck::Pod + Send + Sync;
+    /// The element of the accumulators and of C.
+    type T: GemmElem;
+    /// `(MR, NR, k per packed step)` on `isa`.
+    fn tile(isa: Isa) -> (usize, usize, usize);
+    /// A's rows `i0..i0+mc`, depth `pc..pc+kc`, into panels of `MR` rows.
+    #[allow(clippy::too_many_arguments)]
+    fn pack_a(a: &MatRef<'_, Self::In>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [Self::P]);
+    /// B's depth `pc..pc+kc`, columns `jc..jc+nc`, into panels of `NR`.
+    #[allow(clippy::too_many_arguments)]
+    fn pack_b(
+        b: &MatRef<'_, Self::In>,
+        pc: usize,
+        kc: usize,
+        jc: usize,
+        nc: usize,
+        nr: usize,
+        out: &mut [Self::P],
+        parallel: bool,
+    );
+    /// Every tile of one row block against one packed B block.
+    fn macro_kernel(isa: Isa, job: Macro<'_, Self::P, Self::T>);
+}
+
+/// The float GEMM: A, B, the panels and C all of `T`.
+pub(crate) struct Plain<T>(std::marker::PhantomData<T>);
+
+impl<T: GemmElem> Family for Plain<T> {
+    type In = T;
+    type P = T;
+    type T = T;
+    fn tile(isa: Isa) -> (usize, usize, usize) {
+        let (mr, nv, lanes) = tile(isa, std::mem::size_of::<T>());
+        (mr, nv * lanes, 1)
+    }
+    fn pack_a(a: &MatRef<'_, T>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [T]) {
+        pack_a(a, i0, mc, pc, kc, mr, out)
+    }
+    fn pack_b(
+        b: &MatRef<'_, T>,
+        pc: usize,
+        kc: usize,
+        jc: usize,
+        nc: usize,
+        nr: usize,
+        out: &mut [T],
+        parallel: bool,
+    ) {
+        pack_b(b, pc, kc, jc, nc, nr, out, parallel)
+    }
+    fn macro_kernel(isa: Isa, job: Macro<'_, T, T>) {
+        dispatch_with(isa, job)
+    }
+}
+
 /// C is row-major (`ldc` apart, unit column stride) from `c[0]`.
-fn run<T: GemmElem>(
-    alpha: T,
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    beta: Beta<T>,
-    c: &mut [T],
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run<F: Family>(
+    alpha: F::T,
+    a: MatRef<'_, F::In>,
+    b: MatRef<'_, F::In>,
+    beta: Beta<F::T>,
+    c: &mut [F::T],
     ldc: usize,
     parallel: bool,
+    isa: Isa,
 ) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     if k == 0 {
@@ -268,9 +350,8 @@ fn run<T: GemmElem>(
         return Ok(());
     }
     let (kc_max, mc_blk, nc_max) = tuning();
-    let isa = isa();
-    let (mr, nv, lanes) = tile(isa, std::mem::size_of::<T>());
-    let nr = nv * lanes;
+    let (mr, nr, kstep) = F::tile(isa);
+    let kc_max = kc_max.div_ceil(kstep) * kstep;
     let threads = if parallel && m * n * k > SMALL {
         rayon::current_num_threads()
     } else {
@@ -286,14 +367,16 @@ fn run<T: GemmElem>(
         let b_panels = nc.div_ceil(nr);
         for pc in (0..k).step_by(kc_max) {
             let kc = kc_max.min(k - pc);
+            let kp = kc.div_ceil(kstep);
             let beta = if pc == 0 { beta } else { Beta::One };
-            with_scratch::<T, _>(&pack::B_SCRATCH, b_panels * kc * nr, |bp| {
-                pack_b(&b, pc, kc, jc, nc, nr, bp, threads > 1);
-                let block = |(ib, rows): (usize, &mut [T])| {
+            with_scratch::<F::P, _>(&pack::B_SCRATCH, b_panels * kp * nr, |bp| {
+                F::pack_b(&b, pc, kc, jc, nc, nr, bp, threads > 1);
+                let bp: &[F::P] = bp;
+                let block = |(ib, rows): (usize, &mut [F::T])| {
                     let i0 = ib * mc;
                     let mcur = mc.min(m - i0);
-                    with_scratch::<T, _>(&pack::A_SCRATCH, mcur.div_ceil(mr) * kc * mr, |ap| {
-                        pack_a(&a, i0, mcur, pc, kc, mr, ap);
+                    with_scratch::<F::P, _>(&pack::A_SCRATCH, mcur.div_ceil(mr) * kp * mr, |ap| {
+                        F::pack_a(&a, i0, mcur, pc, kc, mr, ap);
                         let job = Macro {
                             a: ap,
                             b: bp,
@@ -302,16 +385,15 @@ fn run<T: GemmElem>(
                             col0: jc,
                             m: mcur,
                             n: nc,
-                            kc,
+                            kp,
                             alpha,
                             beta,
                         };
-                        dispatch_with(isa, job);
+                        F::macro_kernel(isa, job);
                     })
                 };
                 // Rows of C for each block: the last may be short of `ldc`.
-                let span = |rows: usize| (rows - 1) * ldc + n;
-                let c = &mut c[..span(m)];
+                let c = &mut c[..(m - 1) * ldc + n];
                 if threads > 1 {
                     use rayon::prelude::*;
                     c.par_chunks_mut(mc * ldc).enumerate().for_each(block);
@@ -357,23 +439,24 @@ fn scale_c<T: GemmElem>(c: &mut [T], ldc: usize, m: usize, n: usize, beta: Beta<
 }
 
 /// One row block against one packed B block: the `jr`/`ir` loops.
-struct Macro<'a, T> {
-    /// Packed A: `ceil(m / MR)` panels of `kc x MR`.
-    a: &'a [T],
-    /// Packed B: `ceil(n / NR)` panels of `kc x NR`.
-    b: &'a [T],
+pub(crate) struct Macro<'a, P, T> {
+    /// Packed A: `ceil(m / MR)` panels of `kp x MR`.
+    pub(crate) a: &'a [P],
+    /// Packed B: `ceil(n / NR)` panels of `kp x NR`.
+    pub(crate) b: &'a [P],
     /// C from the block's first row, row `i` at `c[i * ldc ..]`.
-    c: &'a mut [T],
-    ldc: usize,
-    col0: usize,
-    m: usize,
-    n: usize,
-    kc: usize,
-    alpha: T,
-    beta: Beta<T>,
+    pub(crate) c: &'a mut [T],
+    pub(crate) ldc: usize,
+    pub(crate) col0: usize,
+    pub(crate) m: usize,
+    pub(crate) n: usize,
+    /// Packed depth steps per panel.
+    pub(crate) kp: usize,
+    pub(crate) alpha: T,
+    pub(crate) beta: Beta<T>,
 }
 
-impl<T: GemmElem> Job for Macro<'_, T> {
+impl<T: GemmElem> Job for Macro<'_, T, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, s: S) {
@@ -388,25 +471,43 @@ impl<T: GemmElem> Job for Macro<'_, T> {
 }
 
 #[inline(always)]
-fn macro_kernel<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(s: S, j: Macro<'_, T>) {
+fn macro_kernel<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
+    s: S,
+    j: Macro<'_, T, T>,
+) {
     let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
-    let nr = NV * lanes;
-    let kc = j.kc;
-    for (jp, bp) in j.b.chunks_exact(kc * nr).enumerate() {
-        let bv: &[[T::V<S>; NV]] = T::as_simd::<S>(bp).0.as_chunks::<NV>().0;
+    tiles(j, MR, NV * lanes, |av, bv, c, ldc, rows, cols, alpha, beta| {
+        let av: &[[T; MR]] = av.as_chunks::<MR>().0;
+        let bv: &[[T::V<S>; NV]] = T::as_simd::<S>(bv).0.as_chunks::<NV>().0;
+        let acc = micro::<T, S, MR, NV>(s, av, bv);
+        write_tile::<T, S>(s, bytemuck::cast_slice(acc.as_flattened()), NV * lanes, c, ldc, rows, cols, alpha, beta);
+    });
+}
+
+/// The `jr`/`ir` loops over the panels of a [`Macro`], calling `tile`
+/// with each pair of panels, the C corner of the tile and its valid size
+/// (C's lines are prefetched first).
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+pub(crate) fn tiles<P, T: GemmElem>(
+    j: Macro<'_, P, T>,
+    mr: usize,
+    nr: usize,
+    mut tile: impl FnMut(&[P], &[P], &mut [T], usize, usize, usize, T, Beta<T>),
+) {
+    let kp = j.kp;
+    for (jp, bp) in j.b.chunks_exact(kp * nr).enumerate() {
         let cols = nr.min(j.n - jp * nr);
-        for (ip, ap) in j.a.chunks_exact(kc * MR).enumerate() {
-            let av: &[[T; MR]] = ap.as_chunks::<MR>().0;
-            let rows = MR.min(j.m - ip * MR);
-            let at = ip * MR * j.ldc + j.col0 + jp * nr;
+        for (ip, ap) in j.a.chunks_exact(kp * mr).enumerate() {
+            let rows = mr.min(j.m - ip * mr);
+            let at = ip * mr * j.ldc + j.col0 + jp * nr;
             // C's tile is needed only after the k loop: start fetching it now.
             for i in 0..rows {
                 let row = &j.c[at + i * j.ldc..];
                 prefetch(row.as_ptr().cast(), 0);
                 prefetch(row[(cols - 1)..].as_ptr().cast(), 0);
             }
-            let acc = micro::<T, S, MR, NV>(s, av, bv);
-            write_tile::<T, S, MR, NV>(s, &acc, &mut j.c[at..], j.ldc, rows, cols, j.alpha, j.beta);
+            tile(ap, bp, &mut j.c[at..], j.ldc, rows, cols, j.alpha, j.beta);
         }
     }
 }
@@ -431,12 +532,14 @@ fn micro<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
     acc
 }
 
-/// Writes the valid `rows x cols` of a tile to C (`c[0]` is its corner).
+/// Writes the valid `rows x cols` of a tile to C (`c[0]` is its corner);
+/// `acc` holds the tile's rows, `nr` elements each (whole vectors).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn write_tile<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
+pub(crate) fn write_tile<T: GemmElem, S: Vf32>(
     s: S,
-    acc: &[[T::V<S>; NV]; MR],
+    acc: &[T],
+    nr: usize,
     c: &mut [T],
     ldc: usize,
     rows: usize,
@@ -444,7 +547,6 @@ fn write_tile<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
     alpha: T,
     beta: Beta<T>,
 ) {
-    let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
     let va = T::splat(s, alpha);
     let scaled = |v: T::V<S>| {
         if alpha == T::ONE {
@@ -453,11 +555,11 @@ fn write_tile<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
             T::vmul(s, va, v)
         }
     };
-    for (i, acc_row) in acc.iter().enumerate().take(rows) {
+    for (i, acc_row) in acc.chunks_exact(nr).enumerate().take(rows) {
         let row = &mut c[i * ldc..i * ldc + cols];
-        if cols == NV * lanes {
+        if cols == nr {
             let cv = T::as_mut_simd::<S>(row).0;
-            for (d, &v) in cv.iter_mut().zip(acc_row) {
+            for (d, &v) in cv.iter_mut().zip(T::as_simd::<S>(acc_row).0) {
                 *d = match beta {
                     Beta::Zero => scaled(v),
                     Beta::One => T::vadd(s, *d, scaled(v)),
@@ -465,8 +567,7 @@ fn write_tile<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
                 };
             }
         } else {
-            let vals: &[T] = bytemuck::cast_slice(acc_row);
-            for (d, &v) in row.iter_mut().zip(vals) {
+            for (d, &v) in row.iter_mut().zip(acc_row) {
                 let v = if alpha == T::ONE { v } else { alpha * v };
                 *d = match beta {
                     Beta::Zero => v,

@@ -15,7 +15,7 @@ thread_local! {
 /// Runs `f` on `len` elements of this thread's `key` buffer, grown as
 /// needed and kept for the next call (so repeated products allocate
 /// nothing). A nested call that finds the buffer in use gets a fresh one.
-pub(super) fn with_scratch<T: GemmElem, R>(
+pub(super) fn with_scratch<T: bytemuck::Pod, R>(
     key: &'static LocalKey<RefCell<Vec<u64>>>,
     len: usize,
     f: impl FnOnce(&mut [T]) -> R,
@@ -100,6 +100,16 @@ pub(super) fn pack_a<T: GemmElem>(
                 let at = r0 + (pc + p) * a.cs;
                 d[..rows].copy_from_slice(&a.data[at..at + rows]);
                 d[rows..].fill(T::ZERO);
+            }
+        } else if a.cs == 1 && rows == mr && mr <= 8 {
+            // Row-major A, a whole panel: the rows read side by side, each
+            // packed step written whole.
+            let rws: [&[T]; 8] =
+                std::array::from_fn(|i| if i < mr { &a.data[(r0 + i) * a.rs + pc..][..kc] } else { &[] });
+            for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
+                for (v, r) in d.iter_mut().zip(&rws) {
+                    *v = r[p];
+                }
             }
         } else {
             // Read along A's rows, the direction memory runs.

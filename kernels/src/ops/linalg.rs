@@ -7,7 +7,7 @@
 //! exact (wrapping) i64 loop, as PyTorch's CPU kernels support them; bool
 //! is rejected as PyTorch rejects it.
 
-use crate::gemm::{GemmElem, MatMut, MatRef, SMALL, gemm};
+use crate::gemm::{GemmElem, MatMut, MatRef, SMALL, gemm, gemm_bf16_out};
 use crate::ops::unary::{cast, copy_};
 use ft_core::error::fmt_shape;
 use ft_core::{DType, Element, Error, ErrorKind, Result, Scalar, TensorImpl};
@@ -567,13 +567,18 @@ fn product_slices(
     match out.dtype() {
         DType::F32 => gemm_tensors::<f32>(out, &a, &b, beta, alpha, parallel),
         DType::F64 => gemm_tensors::<f64>(out, &a, &b, beta, alpha, parallel),
-        DType::F16 | DType::BF16 => {
-            let (a32, b32) = (cast(&a, DType::F32)?, cast(&b, DType::F32)?);
+        DType::BF16 => with_operands::<half::bf16, half::bf16>(out, &a, &b, |am, bm, om| {
+            let (alpha, beta) = (scalar_f64(alpha) as f32, scalar_f64(beta) as f32);
+            gemm_bf16_out(alpha, am, bm, beta, om, parallel)
+        }),
+        DType::F16 => {
+            // Widened to f32, accumulated in f32, rounded once.
             let o32 = if input.is_some() {
                 cast(out, DType::F32)?
             } else {
                 TensorImpl::empty(out.shape(), DType::F32)?
             };
+            let (a32, b32) = (cast(&a, DType::F32)?, cast(&b, DType::F32)?);
             gemm_tensors::<f32>(&o32, &a32, &b32, beta, alpha, parallel)?;
             copy_(out, &o32)
         }
@@ -605,36 +610,36 @@ fn gemm_tensors<T: GemmElem + Element + FromF64>(
     alpha: Scalar,
     parallel: bool,
 ) -> Result<()> {
+    with_operands::<T, T>(out, a, b, |am, bm, om| {
+        gemm(
+            T::from_f64_(scalar_f64(alpha)),
+            am,
+            bm,
+            T::from_f64_(scalar_f64(beta)),
+            om,
+            parallel,
+        )
+    })
+}
+
+/// Borrows the storages of 2-D `a`, `b` (read) and `out` (write) as
+/// strided matrices.
+fn with_operands<I: Element, O: Element>(
+    out: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    f: impl FnOnce(MatRef<'_, I>, MatRef<'_, I>, MatMut<'_, O>) -> Result<()>,
+) -> Result<()> {
     let (ga, gb) = (a.storage().read()?, b.storage().read()?);
     let mut go = out.storage().write()?;
-    let ad = &ft_core::tensor::typed::<T>(ga.bytes())[a.storage_offset()..];
-    let bd = &ft_core::tensor::typed::<T>(gb.bytes())[b.storage_offset()..];
-    let od = &mut bytemuck::cast_slice_mut::<u8, T>(go.bytes_mut())[out.storage_offset()..];
-    let mat = |t: &TensorImpl, d| {
-        MatRef::new(
-            d,
-            t.shape()[0],
-            t.shape()[1],
-            t.strides()[0] as usize,
-            t.strides()[1] as usize,
-        )
-    };
-    let (am, bm) = (mat(a, ad)?, mat(b, bd)?);
-    let om = MatMut::new(
-        od,
-        out.shape()[0],
-        out.shape()[1],
-        out.strides()[0] as usize,
-        out.strides()[1] as usize,
-    )?;
-    gemm(
-        T::from_f64_(scalar_f64(alpha)),
-        am,
-        bm,
-        T::from_f64_(scalar_f64(beta)),
-        om,
-        parallel,
-    )
+    let ad = &ft_core::tensor::typed::<I>(ga.bytes())[a.storage_offset()..];
+    let bd = &ft_core::tensor::typed::<I>(gb.bytes())[b.storage_offset()..];
+    let od = &mut ft_core::tensor::typed_mut::<O>(go.bytes_mut())[out.storage_offset()..];
+    let (sa, sb, so) = (ustrides(a), ustrides(b), ustrides(out));
+    let am = MatRef::new(ad, a.shape()[0], a.shape()[1], sa[0], sa[1])?;
+    let bm = MatRef::new(bd, b.shape()[0], b.shape()[1], sb[0], sb[1])?;
+    let om = MatMut::new(od, out.shape()[0], out.shape()[1], so[0], so[1])?;
+    f(am, bm, om)
 }
 
 /// f32/f64 from an f64 scalar (alpha and beta).

@@ -1,0 +1,395 @@
+//! bf16 products with f32 accumulation. On AVX-512 BF16 (`vdpbf16ps`)
+//! the packed panels hold pairs of bf16 along the depth: one instruction
+//! multiplies 16 pairs and adds both products to 16 f32 accumulators, twice
+//! the multiply rate of f32 FMAs. Elsewhere the operands are widened to
+//! f32 and the f32 GEMM runs. (AMX tiles would be faster still on Intel
+//! processors that have them; this machine has none to test them on.)
+//!
+//! Like the instruction, this path treats bf16 subnormal inputs and f32
+//! subnormal partial results as zero, as oneDNN (PyTorch's bf16 CPU path)
+//! does on the same instruction.
+
+use super::pack::with_scratch;
+use super::{Family, Macro, MatMut, MatRef, drive, gemm};
+use crate::isa::{Isa, isa};
+use ft_core::Result;
+use half::bf16;
+
+/// Whether bf16 products use the AVX-512 BF16 dot-product path: the
+/// processor has it and the active ISA is AVX-512.
+pub fn dot_bf16_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        isa() == Isa::Avx512 && *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512bf16"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `C = beta * C + alpha * A @ B` for bf16 `A` and `B` and an f32 `C`:
+/// products accumulate in f32 (round C to bf16 once, afterwards, for a
+/// bf16 result). Same rules as [`gemm`](super::gemm).
+///
+/// ```
+/// use ft_kernels::gemm::{gemm_bf16, MatMut, MatRef};
+/// use half::bf16;
+/// let a: Vec<bf16> = [1.0f32, 2.0, 3.0, 4.0].map(bf16::from_f32).to_vec();
+/// let mut c = [0.0f32; 4];
+/// gemm_bf16(
+///     1.0,
+///     MatRef::new(&a, 2, 2, 2, 1)?,
+///     MatRef::new(&a, 2, 2, 1, 2)?, // the transpose
+///     0.0,
+///     MatMut::new(&mut c, 2, 2, 2, 1)?,
+///     true,
+/// )?;
+/// assert_eq!(c, [5.0, 11.0, 11.0, 25.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn gemm_bf16(
+    alpha: f32,
+    a: MatRef<'_, bf16>,
+    b: MatRef<'_, bf16>,
+    beta: f32,
+    c: MatMut<'_, f32>,
+    parallel: bool,
+) -> Result<()> {
+    if dot_bf16_available() {
+        return drive::<Bf16Dot>(alpha, a, b, beta, c, parallel, Isa::Avx512);
+    }
+    let widen = |m: &MatRef<'_, bf16>| -> Vec<f32> {
+        let mut v = Vec::with_capacity(m.rows * m.cols);
+        for i in 0..m.rows {
+            v.extend((0..m.cols).map(|j| m.at(i, j).to_f32()));
+        }
+        v
+    };
+    let (wa, wb) = (widen(&a), widen(&b));
+    gemm(
+        alpha,
+        MatRef::new(&wa, a.rows, a.cols, a.cols, 1)?,
+        MatRef::new(&wb, b.rows, b.cols, b.cols, 1)?,
+        beta,
+        c,
+        parallel,
+    )
+}
+
+/// [`gemm_bf16`] with a bf16 `C`: the product accumulates in an f32
+/// buffer (kept by the thread for the next call) and is rounded to bf16
+/// once, to nearest even, as PyTorch rounds.
+///
+/// ```
+/// use ft_kernels::gemm::{gemm_bf16_out, MatMut, MatRef};
+/// use half::bf16;
+/// let a: Vec<bf16> = [1.0f32, 2.0, 3.0, 4.0].map(bf16::from_f32).to_vec();
+/// let mut c = [bf16::ZERO; 4];
+/// gemm_bf16_out(
+///     1.0,
+///     MatRef::new(&a, 2, 2, 2, 1)?,
+///     MatRef::new(&a, 2, 2, 2, 1)?,
+///     0.0,
+///     MatMut::new(&mut c, 2, 2, 2, 1)?,
+///     true,
+/// )?;
+/// assert_eq!(c.map(|x| x.to_f32()), [7.0, 10.0, 15.0, 22.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn gemm_bf16_out(
+    alpha: f32,
+    a: MatRef<'_, bf16>,
+    b: MatRef<'_, bf16>,
+    beta: f32,
+    c: MatMut<'_, bf16>,
+    parallel: bool,
+) -> Result<()> {
+    let (m, n) = (c.rows, c.cols);
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    with_scratch::<f32, _>(&C_SCRATCH, m * n, |acc| {
+        if beta != 0.0 {
+            for i in 0..m {
+                for (j, d) in acc[i * n..(i + 1) * n].iter_mut().enumerate() {
+                    *d = c.data[i * c.rs + j * c.cs].to_f32();
+                }
+            }
+        }
+        gemm_bf16(alpha, a, b, beta, MatMut::new(acc, m, n, n, 1)?, parallel)?;
+        let acc: &[f32] = acc;
+        if c.cs == 1 {
+            let rows = c.data.chunks_mut(c.rs.max(n));
+            let narrow = |(d, s): (&mut [bf16], &[f32])| {
+                crate::isa::dispatch(Narrow { src: s, dst: bytemuck::cast_slice_mut(&mut d[..n]) })
+            };
+            if parallel && m * n >= crate::iter::PAR_GRAIN {
+                use rayon::prelude::*;
+                c.data
+                    .par_chunks_mut(c.rs.max(n))
+                    .zip(acc.par_chunks(n))
+                    .for_each(narrow);
+            } else {
+                rows.zip(acc.chunks(n)).for_each(narrow);
+            }
+        } else {
+            for i in 0..m {
+                for j in 0..n {
+                    c.data[i * c.rs + j * c.cs] = bf16::from_bits(round_bf16(acc[i * n + j]));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+thread_local! {
+    /// The f32 accumulators of [`gemm_bf16_out`].
+    static C_SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// f32 to bf16 bits, to nearest even; NaN stays a (quiet) NaN. The same
+/// result as `half::bf16::from_f32`, in a loop the compiler vectorizes.
+#[inline(always)]
+fn round_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        ((b >> 16) | 0x40) as u16
+    } else {
+        ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+    }
+}
+
+/// Rounds a row of f32 to bf16 bits on the active ISA.
+struct Narrow<'a> {
+    src: &'a [f32],
+    dst: &'a mut [u16],
+}
+
+impl crate::isa::Job for Narrow<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: crate::simd::Vf32>(self, _s: S) {
+        for (d, &x) in self.dst.iter_mut().zip(self.src) {
+            *d = round_bf16(x);
+        }
+    }
+}
+
+/// Two bf16 in one u32, the first in the low half: `vdpbf16ps`'s pair.
+#[inline(always)]
+fn pair(lo: bf16, hi: bf16) -> u32 {
+    lo.to_bits() as u32 | (hi.to_bits() as u32) << 16
+}
+
+const MR: usize = 8;
+const NR: usize = 32;
+
+/// bf16 pairs on AVX-512 BF16: 8 x 32 tiles of f32 accumulators.
+pub(crate) struct Bf16Dot;
+
+impl Family for Bf16Dot {
+    type In = bf16;
+    type P = u32;
+    type T = f32;
+
+    fn tile(_isa: Isa) -> (usize, usize, usize) {
+        (MR, NR, 2)
+    }
+
+    fn pack_a(a: &MatRef<'_, bf16>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [u32]) {
+        let kp = kc.div_ceil(2);
+        let zero = bf16::ZERO;
+        for (ip, dst) in out.chunks_mut(kp * mr).enumerate() {
+            let r0 = i0 + ip * mr;
+            let rows = mr.min(i0 + mc - r0);
+            if a.cs == 1 && rows == MR && mr == MR {
+                // A whole panel of row-major A: eight rows read side by
+                // side, each packed step written whole.
+                let rws: [&[bf16]; MR] = std::array::from_fn(|i| &a.data[(r0 + i) * a.rs + pc..][..kc]);
+                let full = kc / 2;
+                for (q, d) in dst[..full * MR].chunks_exact_mut(MR).enumerate() {
+                    for (v, r) in d.iter_mut().zip(&rws) {
+                        *v = pair(r[2 * q], r[2 * q + 1]);
+                    }
+                }
+                if kc % 2 == 1 {
+                    for (v, r) in dst[full * MR..].iter_mut().zip(&rws) {
+                        *v = pair(r[kc - 1], zero);
+                    }
+                }
+                continue;
+            }
+            for i in 0..mr {
+                if i >= rows {
+                    dst.chunks_exact_mut(mr).for_each(|d| d[i] = 0);
+                } else if a.cs == 1 {
+                    // Along the row, as memory runs.
+                    let at = (r0 + i) * a.rs + pc;
+                    let row = &a.data[at..at + kc];
+                    for (d, pr) in dst.chunks_exact_mut(mr).zip(row.chunks(2)) {
+                        d[i] = pair(pr[0], pr.get(1).copied().unwrap_or(zero));
+                    }
+                } else {
+                    for q in 0..kp {
+                        let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
+                        let hi = if 2 * q + 1 < kc { *a.at(r0 + i, k1) } else { zero };
+                        dst[q * mr + i] = pair(*a.at(r0 + i, k0), hi);
+                    }
+                }
+            }
+        }
+    }
+
+    fn pack_b(
+        b: &MatRef<'_, bf16>,
+        pc: usize,
+        kc: usize,
+        jc: usize,
+        nc: usize,
+        nr: usize,
+        out: &mut [u32],
+        parallel: bool,
+    ) {
+        let kp = kc.div_ceil(2);
+        let panel = |(jp, dst): (usize, &mut [u32])| {
+            let j0 = jc + jp * nr;
+            let cols = nr.min(jc + nc - j0);
+            for (q, d) in dst.chunks_exact_mut(nr).enumerate() {
+                let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
+                let has_k1 = 2 * q + 1 < kc;
+                if b.cs == 1 {
+                    // Two rows of B, as memory runs.
+                    let r0 = &b.data[k0 * b.rs + j0..][..cols];
+                    if has_k1 {
+                        let r1 = &b.data[k1 * b.rs + j0..][..cols];
+                        for ((v, &x), &y) in d.iter_mut().zip(r0).zip(r1) {
+                            *v = pair(x, y);
+                        }
+                    } else {
+                        for (v, &x) in d.iter_mut().zip(r0) {
+                            *v = pair(x, bf16::ZERO);
+                        }
+                    }
+                    d[cols..].fill(0);
+                    continue;
+                }
+                for (j, v) in d.iter_mut().enumerate() {
+                    *v = if j < cols {
+                        let hi = if has_k1 { *b.at(k1, j0 + j) } else { bf16::ZERO };
+                        pair(*b.at(k0, j0 + j), hi)
+                    } else {
+                        0
+                    };
+                }
+            }
+        };
+        if parallel {
+            use rayon::prelude::*;
+            out.par_chunks_mut(kp * nr).enumerate().for_each(panel);
+        } else {
+            out.chunks_mut(kp * nr).enumerate().for_each(panel);
+        }
+    }
+
+    fn macro_kernel(_isa: Isa, job: Macro<'_, u32, f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            if dot_bf16_available() {
+                // SAFETY: V4 exists and the processor has AVX-512 BF16
+                // (both checked just above): every feature `x86::tiles`
+                // enables is present.
+                unsafe { x86::tiles_bf16(simd, job) };
+                return;
+            }
+        }
+        portable_tiles(job);
+    }
+}
+
+/// The same tiles without the instruction, for a processor that lacks it
+/// (`drive` never picks this family there; this keeps the family sound on
+/// its own).
+fn portable_tiles(job: Macro<'_, u32, f32>) {
+    let s = pulp::Scalar::new();
+    super::tiles(job, MR, NR, |ap, bp, c, ldc, rows, cols, alpha, beta| {
+        let mut acc = [0f32; MR * NR];
+        for (ak, bk) in ap.chunks_exact(MR).zip(bp.chunks_exact(NR)) {
+            for (i, &a) in ak.iter().enumerate() {
+                let (a0, a1) = (bf16::from_bits(a as u16).to_f32(), bf16::from_bits((a >> 16) as u16).to_f32());
+                for (j, &b) in bk.iter().enumerate() {
+                    let (b0, b1) = (bf16::from_bits(b as u16).to_f32(), bf16::from_bits((b >> 16) as u16).to_f32());
+                    acc[i * NR + j] += a0 * b0 + a1 * b1;
+                }
+            }
+        }
+        super::write_tile::<f32, _>(s, &acc, NR, c, ldc, rows, cols, alpha, beta);
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{MR, NR};
+    use crate::gemm::{Macro, tiles, write_tile};
+    use std::arch::x86_64::*;
+
+    /// Every tile of a row block with `vdpbf16ps`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl")]
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512bf16")]
+    pub(super) fn tiles_bf16(simd: pulp::x86::V4, job: Macro<'_, u32, f32>) {
+        tiles(job, MR, NR, |ap, bp, c, ldc, rows, cols, alpha, beta| {
+            let acc = micro(ap, bp);
+            write_tile::<f32, _>(simd, &acc, NR, c, ldc, rows, cols, alpha, beta);
+        });
+    }
+
+    /// 32 bf16 (16 pairs) from `p`, unaligned.
+    ///
+    /// # Safety
+    /// `p` must point to 16 readable u32.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    #[inline]
+    unsafe fn load_pairs(p: *const u32) -> __m512bh {
+        // SAFETY: the caller guarantees 64 readable bytes at `p`; any bit
+        // pattern is a valid vector of 32 bf16, so the transmute between
+        // two 512-bit vector types is sound.
+        unsafe { std::mem::transmute::<__m512i, __m512bh>(_mm512_loadu_si512(p.cast())) }
+    }
+
+    /// One pair in every lane.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    #[inline]
+    fn splat_pair(x: u32) -> __m512bh {
+        // SAFETY: as in `load_pairs`, any 512 bits are 32 valid bf16.
+        unsafe { std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(x as i32)) }
+    }
+
+    /// The 8 x 32 f32 tile of one A and one B panel of pairs.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    #[inline]
+    fn micro(a: &[u32], b: &[u32]) -> [f32; MR * NR] {
+        let (a, _) = a.as_chunks::<MR>();
+        let (b, _) = b.as_chunks::<NR>();
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        for (ak, bk) in a.iter().zip(b) {
+            // SAFETY: `bk` holds NR = 32 u32: two runs of 16 from its start.
+            let (b0, b1) = unsafe { (load_pairs(bk.as_ptr()), load_pairs(bk.as_ptr().add(16))) };
+            for i in 0..MR {
+                let ai = splat_pair(ak[i]);
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+            }
+        }
+        let mut out = [0f32; MR * NR];
+        for (row, v) in out.chunks_exact_mut(NR).zip(&acc) {
+            // SAFETY: `row` holds 32 f32: two runs of 16 from its start.
+            unsafe {
+                _mm512_storeu_ps(row.as_mut_ptr(), v[0]);
+                _mm512_storeu_ps(row.as_mut_ptr().add(16), v[1]);
+            }
+        }
+        out
+    }
+}

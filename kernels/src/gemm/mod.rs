@@ -313,7 +313,17 @@ impl<T: GemmElem> Family for Plain<T> {
         (mr, nv * lanes, 1)
     }
     fn pack_a(a: &MatRef<'_, T>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [T]) {
-        pack_a(a, i0, mc, pc, kc, mr, out)
+        // Under the ISA's features: the interleaving vectorizes (the layout
+        // depends on `mr` alone, not on the ISA that packs).
+        crate::isa::dispatch(PackA {
+            a,
+            i0,
+            mc,
+            pc,
+            kc,
+            mr,
+            out,
+        })
     }
     fn pack_b(
         b: &MatRef<'_, T>,
@@ -329,6 +339,25 @@ impl<T: GemmElem> Family for Plain<T> {
     }
     fn macro_kernel(isa: Isa, job: Macro<'_, T, T>) {
         dispatch_with(isa, job)
+    }
+}
+
+/// [`pack_a`] as a job, to run with the ISA's features.
+struct PackA<'a, 'b, T> {
+    a: &'a MatRef<'b, T>,
+    i0: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    mr: usize,
+    out: &'a mut [T],
+}
+
+impl<T: GemmElem> Job for PackA<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, _s: S) {
+        pack_a(self.a, self.i0, self.mc, self.pc, self.kc, self.mr, self.out)
     }
 }
 

@@ -83,6 +83,7 @@ pub(super) fn pack_b<T: GemmElem>(
 /// Packs `A[i0..i0+mc, pc..pc+kc]` into `ceil(mc / mr)` panels of
 /// `kc x mr`, row `p` of a panel holding `mr` consecutive rows' elements
 /// of column `pc + p`, zero past the last row.
+#[inline(always)]
 pub(super) fn pack_a<T: GemmElem>(
     a: &MatRef<'_, T>,
     i0: usize,
@@ -101,15 +102,14 @@ pub(super) fn pack_a<T: GemmElem>(
                 d[..rows].copy_from_slice(&a.data[at..at + rows]);
                 d[rows..].fill(T::ZERO);
             }
-        } else if a.cs == 1 && rows == mr && mr <= 8 {
+        } else if a.cs == 1 && rows == mr && matches!(mr, 4 | 6 | 8) {
             // Row-major A, a whole panel: the rows read side by side, each
             // packed step written whole.
-            let rws: [&[T]; 8] =
-                std::array::from_fn(|i| if i < mr { &a.data[(r0 + i) * a.rs + pc..][..kc] } else { &[] });
-            for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
-                for (v, r) in d.iter_mut().zip(&rws) {
-                    *v = r[p];
-                }
+            let at = |i: usize| (r0 + i) * a.rs + pc;
+            match mr {
+                8 => pack_rows::<T, 8>(a.data, at, kc, dst),
+                6 => pack_rows::<T, 6>(a.data, at, kc, dst),
+                _ => pack_rows::<T, 4>(a.data, at, kc, dst),
             }
         } else {
             // Read along A's rows, the direction memory runs.
@@ -131,5 +131,15 @@ pub(super) fn pack_a<T: GemmElem>(
                 }
             }
         }
+    }
+}
+
+/// `MR` rows of `kc` elements, row `i` from `data[at(i)..]`, interleaved
+/// into `dst`: step `p` holds element `p` of every row.
+#[inline(always)]
+fn pack_rows<T: GemmElem, const MR: usize>(data: &[T], at: impl Fn(usize) -> usize, kc: usize, dst: &mut [T]) {
+    let rows: [&[T]; MR] = std::array::from_fn(|i| &data[at(i)..at(i) + kc]);
+    for (p, d) in dst.as_chunks_mut::<MR>().0[..kc].iter_mut().enumerate() {
+        *d = std::array::from_fn(|i| rows[i][p]);
     }
 }

@@ -283,7 +283,10 @@ fn bmm_into(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 fn bmm_gemm<T: GemmElem + Element>(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
     let batch = a.shape()[0];
     let (n, k, m) = (a.shape()[1], a.shape()[2], b.shape()[2]);
-    let inner_parallel = n * k * m > SMALL || batch < 2 || rayon::current_num_threads() == 1;
+    // Threads across the batch when it has enough products to share out
+    // and each is of moderate size; else inside each product.
+    let threads = rayon::current_num_threads();
+    let inner_parallel = threads == 1 || batch < 2 * threads || n * k * m > 64 * SMALL;
     let (ga, gb) = (a.storage().read()?, b.storage().read()?);
     let mut go = out.storage().write()?;
     let ad = &ft_core::tensor::typed::<T>(ga.bytes())[a.storage_offset()..];

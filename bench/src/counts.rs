@@ -27,8 +27,9 @@ pub struct Counted {
     pub setup: fn() -> Call,
 }
 
-/// The tracked kernels: the suite's elementwise, reduction and softmax ops
-/// at sizes callgrind runs in well under a second.
+/// The tracked kernels: the suite's elementwise, reduction and softmax ops,
+/// GEMM, and the dispatch path, at sizes callgrind runs in well under a
+/// second.
 pub const COUNTED: &[Counted] = &[
     Counted {
         id: "add_f32_64k",
@@ -97,6 +98,30 @@ pub const COUNTED: &[Counted] = &[
         id: "softmax_f32_64x1024",
         what: "softmax([64, 1024], -1)",
         setup: || softmax_call(&[64, 1024]),
+    },
+    Counted {
+        id: "mm_f32_64",
+        what: "[64, 64] @ [64, 64] (GEMM, packed)",
+        setup: || {
+            let (a, b) = (input(&[64, 64], 1), input(&[64, 64], 2));
+            Box::new(move || ft_kernels::mm(&a, &b).expect("mm"))
+        },
+    },
+    Counted {
+        id: "mm_f32_96_bt",
+        what: "[96, 200] @ [96, 200]ᵀ (GEMM, transposed B, edge tiles)",
+        setup: || {
+            let (a, b) = (input(&[96, 200], 1), input(&[96, 200], 2));
+            Box::new(move || ft_kernels::mm(&a, &b.t().expect("2-D")).expect("mm"))
+        },
+    },
+    Counted {
+        id: "bmm_f32_16x32",
+        what: "[16, 32, 32] @ [16, 32, 32]",
+        setup: || {
+            let (a, b) = (input(&[16, 32, 32], 1), input(&[16, 32, 32], 2));
+            Box::new(move || ft_kernels::bmm(&a, &b).expect("bmm"))
+        },
     },
     Counted {
         id: "dispatch_add_16",

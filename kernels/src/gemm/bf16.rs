@@ -21,7 +21,8 @@ pub fn dot_bf16_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        isa() == Isa::Avx512 && *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512bf16"))
+        isa() == Isa::Avx512
+            && *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512bf16"))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -123,7 +124,10 @@ pub fn gemm_bf16_out(
         if c.cs == 1 {
             let rows = c.data.chunks_mut(c.rs.max(n));
             let narrow = |(d, s): (&mut [bf16], &[f32])| {
-                crate::isa::dispatch(Narrow { src: s, dst: bytemuck::cast_slice_mut(&mut d[..n]) })
+                crate::isa::dispatch(Narrow {
+                    src: s,
+                    dst: bytemuck::cast_slice_mut(&mut d[..n]),
+                })
             };
             if parallel && m * n >= crate::iter::PAR_GRAIN {
                 use rayon::prelude::*;
@@ -199,7 +203,15 @@ impl Family for Bf16Dot {
         (MR, NR, 2)
     }
 
-    fn pack_a(a: &MatRef<'_, bf16>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [u32]) {
+    fn pack_a(
+        a: &MatRef<'_, bf16>,
+        i0: usize,
+        mc: usize,
+        pc: usize,
+        kc: usize,
+        mr: usize,
+        out: &mut [u32],
+    ) {
         let kp = kc.div_ceil(2);
         let zero = bf16::ZERO;
         for (ip, dst) in out.chunks_mut(kp * mr).enumerate() {
@@ -208,7 +220,8 @@ impl Family for Bf16Dot {
             if a.cs == 1 && rows == MR && mr == MR {
                 // A whole panel of row-major A: eight rows read side by
                 // side, each packed step written whole.
-                let rws: [&[bf16]; MR] = std::array::from_fn(|i| &a.data[(r0 + i) * a.rs + pc..][..kc]);
+                let rws: [&[bf16]; MR] =
+                    std::array::from_fn(|i| &a.data[(r0 + i) * a.rs + pc..][..kc]);
                 let full = kc / 2;
                 for (q, d) in dst[..full * MR].chunks_exact_mut(MR).enumerate() {
                     for (v, r) in d.iter_mut().zip(&rws) {
@@ -235,7 +248,11 @@ impl Family for Bf16Dot {
                 } else {
                     for q in 0..kp {
                         let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
-                        let hi = if 2 * q + 1 < kc { *a.at(r0 + i, k1) } else { zero };
+                        let hi = if 2 * q + 1 < kc {
+                            *a.at(r0 + i, k1)
+                        } else {
+                            zero
+                        };
                         dst[q * mr + i] = pair(*a.at(r0 + i, k0), hi);
                     }
                 }
@@ -278,7 +295,11 @@ impl Family for Bf16Dot {
                 }
                 for (j, v) in d.iter_mut().enumerate() {
                     *v = if j < cols {
-                        let hi = if has_k1 { *b.at(k1, j0 + j) } else { bf16::ZERO };
+                        let hi = if has_k1 {
+                            *b.at(k1, j0 + j)
+                        } else {
+                            bf16::ZERO
+                        };
                         pair(*b.at(k0, j0 + j), hi)
                     } else {
                         0
@@ -296,14 +317,14 @@ impl Family for Bf16Dot {
 
     fn macro_kernel(_isa: Isa, job: Macro<'_, u32, f32>) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = pulp::x86::V4::try_new() {
-            if dot_bf16_available() {
-                // SAFETY: V4 exists and the processor has AVX-512 BF16
-                // (both checked just above): every feature `x86::tiles`
-                // enables is present.
-                unsafe { x86::tiles_bf16(simd, job) };
-                return;
-            }
+        if let Some(simd) = pulp::x86::V4::try_new()
+            && dot_bf16_available()
+        {
+            // SAFETY: V4 exists and the processor has AVX-512 BF16 (both
+            // checked just above): every feature `tiles_bf16` enables is
+            // present.
+            unsafe { x86::tiles_bf16(simd, job) };
+            return;
         }
         portable_tiles(job);
     }
@@ -318,9 +339,15 @@ fn portable_tiles(job: Macro<'_, u32, f32>) {
         let mut acc = [0f32; MR * NR];
         for (ak, bk) in ap.chunks_exact(MR).zip(bp.chunks_exact(NR)) {
             for (i, &a) in ak.iter().enumerate() {
-                let (a0, a1) = (bf16::from_bits(a as u16).to_f32(), bf16::from_bits((a >> 16) as u16).to_f32());
+                let (a0, a1) = (
+                    bf16::from_bits(a as u16).to_f32(),
+                    bf16::from_bits((a >> 16) as u16).to_f32(),
+                );
                 for (j, &b) in bk.iter().enumerate() {
-                    let (b0, b1) = (bf16::from_bits(b as u16).to_f32(), bf16::from_bits((b >> 16) as u16).to_f32());
+                    let (b0, b1) = (
+                        bf16::from_bits(b as u16).to_f32(),
+                        bf16::from_bits((b >> 16) as u16).to_f32(),
+                    );
                     acc[i * NR + j] += a0 * b0 + a1 * b1;
                 }
             }

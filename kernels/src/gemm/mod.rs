@@ -284,7 +284,15 @@ pub(crate) trait Family {
     fn tile(isa: Isa) -> (usize, usize, usize);
     /// A's rows `i0..i0+mc`, depth `pc..pc+kc`, into panels of `MR` rows.
     #[allow(clippy::too_many_arguments)]
-    fn pack_a(a: &MatRef<'_, Self::In>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [Self::P]);
+    fn pack_a(
+        a: &MatRef<'_, Self::In>,
+        i0: usize,
+        mc: usize,
+        pc: usize,
+        kc: usize,
+        mr: usize,
+        out: &mut [Self::P],
+    );
     /// B's depth `pc..pc+kc`, columns `jc..jc+nc`, into panels of `NR`.
     #[allow(clippy::too_many_arguments)]
     fn pack_b(
@@ -312,7 +320,15 @@ impl<T: GemmElem> Family for Plain<T> {
         let (mr, nv, lanes) = tile(isa, std::mem::size_of::<T>());
         (mr, nv * lanes, 1)
     }
-    fn pack_a(a: &MatRef<'_, T>, i0: usize, mc: usize, pc: usize, kc: usize, mr: usize, out: &mut [T]) {
+    fn pack_a(
+        a: &MatRef<'_, T>,
+        i0: usize,
+        mc: usize,
+        pc: usize,
+        kc: usize,
+        mr: usize,
+        out: &mut [T],
+    ) {
         // Under the ISA's features: the interleaving vectorizes (the layout
         // depends on `mr` alone, not on the ISA that packs).
         crate::isa::dispatch(PackA {
@@ -357,7 +373,9 @@ impl<T: GemmElem> Job for PackA<'_, '_, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, _s: S) {
-        pack_a(self.a, self.i0, self.mc, self.pc, self.kc, self.mr, self.out)
+        pack_a(
+            self.a, self.i0, self.mc, self.pc, self.kc, self.mr, self.out,
+        )
     }
 }
 
@@ -500,17 +518,29 @@ impl<T: GemmElem> Job for Macro<'_, T, T> {
 }
 
 #[inline(always)]
-fn macro_kernel<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
-    s: S,
-    j: Macro<'_, T, T>,
-) {
+fn macro_kernel<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(s: S, j: Macro<'_, T, T>) {
     let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
-    tiles(j, MR, NV * lanes, |av, bv, c, ldc, rows, cols, alpha, beta| {
-        let av: &[[T; MR]] = av.as_chunks::<MR>().0;
-        let bv: &[[T::V<S>; NV]] = T::as_simd::<S>(bv).0.as_chunks::<NV>().0;
-        let acc = micro::<T, S, MR, NV>(s, av, bv);
-        write_tile::<T, S>(s, bytemuck::cast_slice(acc.as_flattened()), NV * lanes, c, ldc, rows, cols, alpha, beta);
-    });
+    tiles(
+        j,
+        MR,
+        NV * lanes,
+        |av, bv, c, ldc, rows, cols, alpha, beta| {
+            let av: &[[T; MR]] = av.as_chunks::<MR>().0;
+            let bv: &[[T::V<S>; NV]] = T::as_simd::<S>(bv).0.as_chunks::<NV>().0;
+            let acc = micro::<T, S, MR, NV>(s, av, bv);
+            write_tile::<T, S>(
+                s,
+                bytemuck::cast_slice(acc.as_flattened()),
+                NV * lanes,
+                c,
+                ldc,
+                rows,
+                cols,
+                alpha,
+                beta,
+            );
+        },
+    );
 }
 
 /// The `jr`/`ir` loops over the panels of a [`Macro`], calling `tile`

@@ -2,6 +2,8 @@
 //! per-thread scratch buffers they go in.
 
 use super::{GemmElem, MatRef};
+use crate::isa::Job;
+use crate::simd::Vf32;
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
@@ -52,31 +54,82 @@ pub(super) fn pack_b<T: GemmElem>(
     let panel = |(jp, dst): (usize, &mut [T])| {
         let j0 = jc + jp * nr;
         let cols = nr.min(jc + nc - j0);
-        if b.cs == 1 {
-            for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
-                let at = (pc + p) * b.rs + j0;
-                d[..cols].copy_from_slice(&b.data[at..at + cols]);
-                d[cols..].fill(T::ZERO);
-            }
-        } else {
-            // Read down B's columns, the direction memory runs.
-            for j in 0..cols {
-                for p in 0..kc {
-                    dst[p * nr + j] = *b.at(pc + p, j0 + j);
-                }
-            }
-            if cols < nr {
-                for d in dst.chunks_exact_mut(nr) {
-                    d[cols..].fill(T::ZERO);
-                }
-            }
-        }
+        // Under the ISA's features, so that the interleaving vectorizes.
+        crate::isa::dispatch(PackBPanel {
+            b,
+            pc,
+            kc,
+            j0,
+            cols,
+            nr,
+            dst,
+        })
     };
     if parallel {
         use rayon::prelude::*;
         out.par_chunks_mut(kc * nr).enumerate().for_each(panel);
     } else {
         out.chunks_mut(kc * nr).enumerate().for_each(panel);
+    }
+}
+
+/// One panel of [`pack_b`], as a job.
+struct PackBPanel<'a, 'b, T> {
+    b: &'a MatRef<'b, T>,
+    pc: usize,
+    kc: usize,
+    j0: usize,
+    cols: usize,
+    nr: usize,
+    dst: &'a mut [T],
+}
+
+impl<T: GemmElem> Job for PackBPanel<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, _s: S) {
+        let PackBPanel {
+            b,
+            pc,
+            kc,
+            j0,
+            cols,
+            nr,
+            dst,
+        } = self;
+        if b.cs == 1 {
+            for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
+                let at = (pc + p) * b.rs + j0;
+                d[..cols].copy_from_slice(&b.data[at..at + cols]);
+                d[cols..].fill(T::ZERO);
+            }
+            return;
+        }
+        if b.rs == 1 && cols == nr {
+            // Columns of B contiguous (a transposed row-major matrix, as
+            // linear's weight): NR columns read side by side.
+            let at = |j: usize| (j0 + j) * b.cs + pc;
+            match nr {
+                32 => return pack_rows::<T, 32>(b.data, at, kc, dst),
+                16 => return pack_rows::<T, 16>(b.data, at, kc, dst),
+                12 => return pack_rows::<T, 12>(b.data, at, kc, dst),
+                8 => return pack_rows::<T, 8>(b.data, at, kc, dst),
+                6 => return pack_rows::<T, 6>(b.data, at, kc, dst),
+                4 => return pack_rows::<T, 4>(b.data, at, kc, dst),
+                _ => {}
+            }
+        }
+        // Read down B's columns, the direction memory runs.
+        for j in 0..cols {
+            for p in 0..kc {
+                dst[p * nr + j] = *b.at(pc + p, j0 + j);
+            }
+        }
+        if cols < nr {
+            for d in dst.chunks_exact_mut(nr) {
+                d[cols..].fill(T::ZERO);
+            }
+        }
     }
 }
 
@@ -137,7 +190,12 @@ pub(super) fn pack_a<T: GemmElem>(
 /// `MR` rows of `kc` elements, row `i` from `data[at(i)..]`, interleaved
 /// into `dst`: step `p` holds element `p` of every row.
 #[inline(always)]
-fn pack_rows<T: GemmElem, const MR: usize>(data: &[T], at: impl Fn(usize) -> usize, kc: usize, dst: &mut [T]) {
+fn pack_rows<T: GemmElem, const MR: usize>(
+    data: &[T],
+    at: impl Fn(usize) -> usize,
+    kc: usize,
+    dst: &mut [T],
+) {
     let rows: [&[T]; MR] = std::array::from_fn(|i| &data[at(i)..at(i) + kc]);
     for (p, d) in dst.as_chunks_mut::<MR>().0[..kc].iter_mut().enumerate() {
         *d = std::array::from_fn(|i| rows[i][p]);

@@ -307,6 +307,20 @@ pub(crate) trait Family {
     );
     /// Every tile of one row block against one packed B block.
     fn macro_kernel(isa: Isa, job: Macro<'_, Self::P, Self::T>);
+    /// Computes a small single-threaded product without packing, if this
+    /// family has such a path and the operands suit it; `false` if not.
+    #[allow(clippy::too_many_arguments)]
+    fn direct(
+        _alpha: Self::T,
+        _a: &MatRef<'_, Self::In>,
+        _b: &MatRef<'_, Self::In>,
+        _beta: Beta<Self::T>,
+        _c: &mut [Self::T],
+        _ldc: usize,
+        _isa: Isa,
+    ) -> bool {
+        false
+    }
 }
 
 /// The float GEMM: A, B, the panels and C all of `T`.
@@ -356,6 +370,154 @@ impl<T: GemmElem> Family for Plain<T> {
     fn macro_kernel(isa: Isa, job: Macro<'_, T, T>) {
         dispatch_with(isa, job)
     }
+    fn direct(
+        alpha: T,
+        a: &MatRef<'_, T>,
+        b: &MatRef<'_, T>,
+        beta: Beta<T>,
+        c: &mut [T],
+        ldc: usize,
+        isa: Isa,
+    ) -> bool {
+        let (m, n, k) = (a.rows, b.cols, a.cols);
+        if k > DIRECT_K || m * n * k > DIRECT || b.cs != 1 || (n > 1 && b.rs < n) {
+            return false;
+        }
+        let job = Direct {
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+            ldc,
+        };
+        dispatch_with(isa, job);
+        true
+    }
+}
+
+/// Products of at most this many multiply-adds, with depth at most
+/// [`DIRECT_K`] and B's rows contiguous, skip packing.
+pub const DIRECT: usize = SMALL;
+/// The deepest product the unpacked path takes.
+pub const DIRECT_K: usize = 256;
+
+/// A product without packing: A's elements broadcast straight from its
+/// rows, B's rows loaded as vectors in place; only a right-edge strip of B
+/// narrower than a tile is copied (into a zero-padded panel).
+struct Direct<'a, 'b, T> {
+    alpha: T,
+    a: &'a MatRef<'b, T>,
+    b: &'a MatRef<'b, T>,
+    beta: Beta<T>,
+    c: &'a mut [T],
+    ldc: usize,
+}
+
+impl<T: GemmElem> Job for Direct<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        let (mr, nv) = tile_of_vec(std::mem::size_of::<T::V<S>>(), std::mem::size_of::<T>());
+        match (mr, nv) {
+            (8, 2) => direct_kernel::<T, S, 8, 2>(s, self),
+            (6, 2) => direct_kernel::<T, S, 6, 2>(s, self),
+            (8, 3) => direct_kernel::<T, S, 8, 3>(s, self),
+            _ => direct_kernel::<T, S, 4, 4>(s, self),
+        }
+    }
+}
+
+#[inline(always)]
+fn direct_kernel<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
+    s: S,
+    j: Direct<'_, '_, T>,
+) {
+    let (a, b) = (j.a, j.b);
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
+    let nr = NV * lanes;
+    let mut edge: Vec<T> = Vec::new();
+    for j0 in (0..n).step_by(nr) {
+        let cols = nr.min(n - j0);
+        // The B operand of this strip: B itself (rows `rs` apart from
+        // column j0), or a zero-padded copy of a strip narrower than a tile.
+        let (bsrc, brs): (&[T], usize) = if cols == nr {
+            (&b.data[j0..], b.rs)
+        } else {
+            edge.clear();
+            edge.resize(k * nr, T::ZERO);
+            pack_b(b, 0, k, j0, cols, nr, &mut edge, false);
+            (&edge, nr)
+        };
+        // Every B row read below, `p * brs .. p * brs + nr` for p < k, lies
+        // in `bsrc`: B's extent was checked when it was made (its last
+        // element, row k-1 column n-1, is in `data`) and j0 + nr <= n; the
+        // edge copy holds k rows of nr.
+        if k > 0 && (k - 1) * brs + nr > bsrc.len() {
+            return;
+        }
+        for i0 in (0..m).step_by(MR) {
+            let rows = MR.min(m - i0);
+            // Rows past the end repeat the last one; their results are dropped.
+            let starts: [usize; MR] = std::array::from_fn(|i| (i0 + i).min(m - 1) * a.rs);
+            // Every A element read, `start + p * cs` for p < k, is an
+            // element of A (its extent was checked when it was made).
+            let acc = micro_direct::<T, S, MR, NV>(s, k, a.data, starts, a.cs, bsrc, brs);
+            write_tile::<T, S>(
+                s,
+                bytemuck::cast_slice(acc.as_flattened()),
+                nr,
+                &mut j.c[i0 * j.ldc + j0..],
+                j.ldc,
+                rows,
+                cols,
+                j.alpha,
+                j.beta,
+            );
+        }
+    }
+}
+
+/// [`micro`] reading A and B in place: A's row `i` from `a[starts[i]]`,
+/// `a_cs` apart along k; B's row `p` as NV vectors from `b[p * b_rs]`.
+/// Checks the extents once, not per element (an out-of-range call returns
+/// zeros rather than reading outside the slices).
+#[inline(always)]
+fn micro_direct<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
+    s: S,
+    k: usize,
+    a: &[T],
+    starts: [usize; MR],
+    a_cs: usize,
+    b: &[T],
+    b_rs: usize,
+) -> [[T::V<S>; NV]; MR] {
+    let mut acc = [[T::splat(s, T::ZERO); NV]; MR];
+    let lanes = std::mem::size_of::<T::V<S>>() / std::mem::size_of::<T>();
+    let a_ok = starts
+        .iter()
+        .all(|&st| k == 0 || st + (k - 1) * a_cs < a.len());
+    let b_ok = k == 0 || (k - 1) * b_rs + NV * lanes <= b.len();
+    if !(a_ok && b_ok) {
+        return acc;
+    }
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    for p in 0..k {
+        // SAFETY: p < k, and the checks above put `p * b_rs + NV * lanes`
+        // within `b` and `starts[i] + p * a_cs` within `a`; the vectors are
+        // plain data (Pod), read unaligned.
+        let bk: [T::V<S>; NV] =
+            unsafe { bp.add(p * b_rs).cast::<[T::V<S>; NV]>().read_unaligned() };
+        for i in 0..MR {
+            // SAFETY: as above, for A.
+            let ai = T::splat(s, unsafe { *ap.add(starts[i] + p * a_cs) });
+            for jv in 0..NV {
+                acc[i][jv] = T::mul_add(s, ai, bk[jv], acc[i][jv]);
+            }
+        }
+    }
+    acc
 }
 
 /// [`pack_a`] as a job, to run with the ISA's features.
@@ -404,6 +566,9 @@ pub(crate) fn run<F: Family>(
     } else {
         1
     };
+    if threads == 1 && F::direct(alpha, &a, &b, beta, c, ldc, isa) {
+        return Ok(());
+    }
     // Row blocks: a multiple of MR, at most MC, and a whole number per
     // thread where the rows allow it.
     let mc_max = (mc_blk / mr).max(1) * mr;

@@ -15,8 +15,12 @@ filters=(in_place_and_out transposed_add broadcasting where_clamp float_edges sc
          reduction_edges softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims)
 for isa in scalar avx2; do
     for bin in "${bins[@]}"; do
+        # Listed once, then searched: `--list | grep -q` under pipefail
+        # failed at random (grep exits at its first match, the lister gets
+        # SIGPIPE) and silently skipped tests.
+        list=$("$bin" --list 2>/dev/null)
         for f in "${filters[@]}"; do
-            if "$bin" --list 2>/dev/null | grep -q "^$f"; then
+            if grep -q "^$f" <<<"$list"; then
                 echo "memcheck: FT_ISA=$isa $(basename "$bin") $f"
                 FT_ISA=$isa valgrind --tool=memcheck --error-exitcode=1 --quiet \
                     "$bin" "$f" --test-threads=1 -q

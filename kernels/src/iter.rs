@@ -284,7 +284,7 @@ pub fn check_overlap<const N: usize>(
 }
 
 /// A fresh contiguous copy that never shares storage with `t`.
-fn copy_of(t: &TensorImpl) -> Result<TensorImpl> {
+pub(crate) fn copy_of(t: &TensorImpl) -> Result<TensorImpl> {
     with_dtype!(t.dtype(), T => TensorImpl::from_slice(&t.to_vec::<T>()?, t.shape()))
 }
 

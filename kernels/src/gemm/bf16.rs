@@ -122,7 +122,6 @@ pub fn gemm_bf16_out(
         gemm_bf16(alpha, a, b, beta, MatMut::new(acc, m, n, n, 1)?, parallel)?;
         let acc: &[f32] = acc;
         if c.cs == 1 {
-            let rows = c.data.chunks_mut(c.rs.max(n));
             let narrow = |(d, s): (&mut [bf16], &[f32])| {
                 crate::isa::dispatch(Narrow {
                     src: s,
@@ -136,7 +135,10 @@ pub fn gemm_bf16_out(
                     .zip(acc.par_chunks(n))
                     .for_each(narrow);
             } else {
-                rows.zip(acc.chunks(n)).for_each(narrow);
+                c.data
+                    .chunks_mut(c.rs.max(n))
+                    .zip(acc.chunks(n))
+                    .for_each(narrow);
             }
         } else {
             for i in 0..m {

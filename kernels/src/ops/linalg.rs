@@ -8,6 +8,7 @@
 //! is rejected as PyTorch rejects it.
 
 use crate::gemm::{GemmElem, MatMut, MatRef, SMALL, gemm, gemm_bf16_out};
+use crate::iter::copy_of;
 use crate::ops::unary::{cast, copy_};
 use ft_core::error::fmt_shape;
 use ft_core::{DType, Element, Error, ErrorKind, Result, Scalar, TensorImpl};
@@ -61,7 +62,7 @@ fn check_cpu(ts: &[&TensorImpl]) -> Result<()> {
 pub fn mm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
     check_mm(a, b)?;
     let out = TensorImpl::empty(&[a.shape()[0], b.shape()[1]], a.dtype())?;
-    product_into(&out, None, a, b, Scalar::Int(0), Scalar::Int(1))?;
+    product_into(&out, None, a, b, Scalar::Int(0), Scalar::Int(1), true)?;
     Ok(out)
 }
 
@@ -69,32 +70,12 @@ pub fn mm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
 pub fn mm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
     check_mm(a, b)?;
     check_out(out, &[a.shape()[0], b.shape()[1]], a.dtype())?;
-    product_into(out, None, a, b, Scalar::Int(0), Scalar::Int(1))
+    product_into(out, None, a, b, Scalar::Int(0), Scalar::Int(1), true)
 }
 
 fn check_mm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
     check_cpu(&[a, b])?;
-    if a.ndim() != 2 {
-        return Err(shape_err(format!(
-            "mm: self must be a matrix, got {}-D tensor",
-            a.ndim()
-        )));
-    }
-    if b.ndim() != 2 {
-        return Err(shape_err(format!(
-            "mm: mat2 must be a matrix, got {}-D tensor",
-            b.ndim()
-        )));
-    }
-    if a.shape()[1] != b.shape()[0] {
-        return Err(shape_err(format!(
-            "mm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
-            a.shape()[0],
-            a.shape()[1],
-            b.shape()[0],
-            b.shape()[1]
-        )));
-    }
+    check_matrices("mm", a, b)?;
     if a.dtype() != b.dtype() {
         return Err(Error::new(
             ErrorKind::DType,
@@ -106,6 +87,30 @@ fn check_mm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
         ));
     }
     check_dtype_supported(a.dtype())
+}
+
+/// `op`'s operands are two matrices that chain, with PyTorch's messages
+/// (it names the first `self` when it is not 2-D, `mat1` in the shape
+/// message).
+fn check_matrices(op: &str, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    for (t, name) in [(a, "self"), (b, "mat2")] {
+        if t.ndim() != 2 {
+            return Err(shape_err(format!(
+                "{op}: {name} must be a matrix, got {}-D tensor",
+                t.ndim()
+            )));
+        }
+    }
+    if a.shape()[1] != b.shape()[0] {
+        return Err(shape_err(format!(
+            "{op}: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+            a.shape()[0],
+            a.shape()[1],
+            b.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    Ok(())
 }
 
 fn check_out(out: &TensorImpl, shape: &[usize], dtype: DType) -> Result<()> {
@@ -152,7 +157,7 @@ pub fn addmm(
 ) -> Result<TensorImpl> {
     check_addmm(input, a, b)?;
     let out = TensorImpl::empty(&[a.shape()[0], b.shape()[1]], a.dtype())?;
-    product_into(&out, Some(input), a, b, beta, alpha)?;
+    product_into(&out, Some(input), a, b, beta, alpha, true)?;
     Ok(out)
 }
 
@@ -167,28 +172,12 @@ pub fn addmm_out(
 ) -> Result<()> {
     check_addmm(input, a, b)?;
     check_out(out, &[a.shape()[0], b.shape()[1]], a.dtype())?;
-    product_into(out, Some(input), a, b, beta, alpha)
+    product_into(out, Some(input), a, b, beta, alpha, true)
 }
 
 fn check_addmm(input: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
     check_cpu(&[input, a, b])?;
-    for (t, name) in [(a, "self"), (b, "mat2")] {
-        if t.ndim() != 2 {
-            return Err(shape_err(format!(
-                "addmm: {name} must be a matrix, got {}-D tensor",
-                t.ndim()
-            )));
-        }
-    }
-    if a.shape()[1] != b.shape()[0] {
-        return Err(shape_err(format!(
-            "addmm: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
-            a.shape()[0],
-            a.shape()[1],
-            b.shape()[0],
-            b.shape()[1]
-        )));
-    }
+    check_matrices("addmm", a, b)?;
     let target = [a.shape()[0] as isize, b.shape()[1] as isize];
     input.expand(&target)?;
     if input.dtype() != b.dtype() {
@@ -272,7 +261,7 @@ fn bmm_into(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
         DType::F64 => bmm_gemm::<f64>(out, &a, &b),
         _ => (0..a.shape()[0] as isize).try_for_each(|i| {
             let (ai, bi, oi) = (a.select(0, i)?, b.select(0, i)?, out.select(0, i)?);
-            product_slices(&oi, None, &ai, &bi, Scalar::Int(0), Scalar::Int(1), true)
+            product_into(&oi, None, &ai, &bi, Scalar::Int(0), Scalar::Int(1), true)
         }),
     }
 }
@@ -287,30 +276,27 @@ fn bmm_gemm<T: GemmElem + Element>(out: &TensorImpl, a: &TensorImpl, b: &TensorI
     // and each is of moderate size; else inside each product.
     let threads = rayon::current_num_threads();
     let inner_parallel = threads == 1 || batch < 2 * threads || n * k * m > 64 * SMALL;
-    let (ga, gb) = (a.storage().read()?, b.storage().read()?);
-    let mut go = out.storage().write()?;
-    let ad = &ft_core::tensor::typed::<T>(ga.bytes())[a.storage_offset()..];
-    let bd = &ft_core::tensor::typed::<T>(gb.bytes())[b.storage_offset()..];
-    let od = &mut bytemuck::cast_slice_mut::<u8, T>(go.bytes_mut())[out.storage_offset()..];
     let (sa, sb, so) = (ustrides(a), ustrides(b), ustrides(out));
-    let one = |i: usize, c: &mut [T]| -> Result<()> {
-        let am = MatRef::new(&ad[(i * sa[0]).min(ad.len())..], n, k, sa[1], sa[2])?;
-        let bm = MatRef::new(&bd[(i * sb[0]).min(bd.len())..], k, m, sb[1], sb[2])?;
-        let om = MatMut::new(c, n, m, so[1], so[2])?;
-        gemm(T::ONE, am, bm, T::ZERO, om, inner_parallel)
-    };
-    if batch == 0 || n * m == 0 {
-        return Ok(());
-    }
-    if !inner_parallel && out.is_contiguous() {
-        use rayon::prelude::*;
-        od[..batch * n * m]
-            .par_chunks_mut(n * m)
-            .enumerate()
-            .try_for_each(|(i, c)| one(i, c))
-    } else {
-        (0..batch).try_for_each(|i| one(i, &mut od[i * so[0]..]))
-    }
+    with_slices::<T, T>(out, a, b, |ad, bd, od| {
+        let one = |i: usize, c: &mut [T]| -> Result<()> {
+            let am = MatRef::new(&ad[(i * sa[0]).min(ad.len())..], n, k, sa[1], sa[2])?;
+            let bm = MatRef::new(&bd[(i * sb[0]).min(bd.len())..], k, m, sb[1], sb[2])?;
+            let om = MatMut::new(c, n, m, so[1], so[2])?;
+            gemm(T::ONE, am, bm, T::ZERO, om, inner_parallel)
+        };
+        if batch == 0 || n * m == 0 {
+            return Ok(());
+        }
+        if !inner_parallel && out.is_contiguous() {
+            use rayon::prelude::*;
+            od[..batch * n * m]
+                .par_chunks_mut(n * m)
+                .enumerate()
+                .try_for_each(|(i, c)| one(i, c))
+        } else {
+            (0..batch).try_for_each(|i| one(i, &mut od[i * so[0]..]))
+        }
+    })
 }
 
 fn ustrides(t: &TensorImpl) -> Vec<usize> {
@@ -320,7 +306,7 @@ fn ustrides(t: &TensorImpl) -> Vec<usize> {
 /// `t`, or a fresh copy of it if it shares memory with `out`.
 fn detached(t: &TensorImpl, out: &TensorImpl) -> Result<TensorImpl> {
     if t.shares_storage(out) {
-        copy_fresh(t)
+        copy_of(t)
     } else {
         Ok(t.clone())
     }
@@ -522,23 +508,10 @@ pub fn linear(x: &TensorImpl, w: &TensorImpl, bias: Option<&TensorImpl>) -> Resu
     }
 }
 
-/// Runs `out = beta * input + alpha * a @ b` for 2-D operands already
-/// checked, with threads.
-fn product_into(
-    out: &TensorImpl,
-    input: Option<&TensorImpl>,
-    a: &TensorImpl,
-    b: &TensorImpl,
-    beta: Scalar,
-    alpha: Scalar,
-) -> Result<()> {
-    product_slices(out, input, a, b, beta, alpha, true)
-}
-
 /// The product for 2-D `a`, `b`, `out` of one dtype (checked). `input`
 /// (broadcast to `out`'s shape) is copied into `out` first unless it is
 /// `out` itself or `beta` is zero.
-fn product_slices(
+fn product_into(
     out: &TensorImpl,
     input: Option<&TensorImpl>,
     a: &TensorImpl,
@@ -589,12 +562,6 @@ fn product_slices(
     }
 }
 
-fn copy_fresh(t: &TensorImpl) -> Result<TensorImpl> {
-    let o = TensorImpl::empty(t.shape(), t.dtype())?;
-    copy_(&o, t)?;
-    Ok(o)
-}
-
 fn scalar_f64(s: Scalar) -> f64 {
     match s {
         Scalar::Bool(b) => b as i64 as f64,
@@ -633,16 +600,29 @@ fn with_operands<I: Element, O: Element>(
     b: &TensorImpl,
     f: impl FnOnce(MatRef<'_, I>, MatRef<'_, I>, MatMut<'_, O>) -> Result<()>,
 ) -> Result<()> {
+    let (sa, sb, so) = (ustrides(a), ustrides(b), ustrides(out));
+    with_slices(out, a, b, |ad, bd, od| {
+        let am = MatRef::new(ad, a.shape()[0], a.shape()[1], sa[0], sa[1])?;
+        let bm = MatRef::new(bd, b.shape()[0], b.shape()[1], sb[0], sb[1])?;
+        let om = MatMut::new(od, out.shape()[0], out.shape()[1], so[0], so[1])?;
+        f(am, bm, om)
+    })
+}
+
+/// Borrows the storages of `a`, `b` (read) and `out` (write) and passes
+/// their elements from each tensor's first one.
+fn with_slices<I: Element, O: Element>(
+    out: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    f: impl FnOnce(&[I], &[I], &mut [O]) -> Result<()>,
+) -> Result<()> {
     let (ga, gb) = (a.storage().read()?, b.storage().read()?);
     let mut go = out.storage().write()?;
     let ad = &ft_core::tensor::typed::<I>(ga.bytes())[a.storage_offset()..];
     let bd = &ft_core::tensor::typed::<I>(gb.bytes())[b.storage_offset()..];
     let od = &mut ft_core::tensor::typed_mut::<O>(go.bytes_mut())[out.storage_offset()..];
-    let (sa, sb, so) = (ustrides(a), ustrides(b), ustrides(out));
-    let am = MatRef::new(ad, a.shape()[0], a.shape()[1], sa[0], sa[1])?;
-    let bm = MatRef::new(bd, b.shape()[0], b.shape()[1], sb[0], sb[1])?;
-    let om = MatMut::new(od, out.shape()[0], out.shape()[1], so[0], so[1])?;
-    f(am, bm, om)
+    f(ad, bd, od)
 }
 
 /// f32/f64 from an f64 scalar (alpha and beta).

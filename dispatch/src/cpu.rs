@@ -390,6 +390,17 @@ pub(crate) fn softmax(f: &Frame<'_>, o: &mut Outputs, log: bool) -> Result<()> {
     }
 }
 
+/// A view op: `view` takes the input's data and the frame, and returns
+/// the new layout over the same storage (or a copy where PyTorch copies).
+#[inline]
+pub(crate) fn view_op(
+    f: &Frame<'_>,
+    o: &mut Outputs,
+    view: impl FnOnce(&TensorImpl, &Frame<'_>) -> Result<TensorImpl>,
+) -> Result<()> {
+    one(o, view(f.tensor(0)?.data(), f))
+}
+
 /// Whether the direct CPU kernel has a kernel for the frame's dtypes
 /// (PyTorch's CPU kernels of these ops are floating-point only).
 pub(crate) fn has_dtype(op: Op, f: &Frame<'_>) -> bool {

@@ -28,6 +28,7 @@
 
 mod cpu;
 pub mod frame;
+pub mod grad_mode;
 pub mod key;
 pub mod ledger;
 pub mod mode;

@@ -179,6 +179,19 @@ ops! {
     Linear = "linear" => cpu::linear;
     Dot = "dot" => |f, o| cpu::product(f, o, ft_kernels::dot);
     Mv = "mv" => |f, o| cpu::product(f, o, ft_kernels::mv);
+    View = "view" => |f, o| cpu::view_op(f, o, |x, f| x.view(f.dims(1)?.unwrap_or(&[])));
+    Reshape = "reshape" => |f, o| cpu::view_op(f, o, |x, f| x.reshape(f.dims(1)?.unwrap_or(&[])));
+    T = "t" => |f, o| cpu::view_op(f, o, |x, _| x.t());
+    Transpose = "transpose.int" => |f, o| cpu::view_op(f, o, |x, f| x.transpose(f.int(1)? as isize, f.int(2)? as isize));
+    Permute = "permute" => |f, o| cpu::view_op(f, o, |x, f| x.permute(f.dims(1)?.unwrap_or(&[])));
+    Narrow = "narrow" => |f, o| cpu::view_op(f, o, |x, f| x.narrow(f.int(1)? as isize, f.int(2)? as isize, f.int(3)? as isize));
+    Select = "select.int" => |f, o| cpu::view_op(f, o, |x, f| x.select(f.int(1)? as isize, f.int(2)? as isize));
+    Expand = "expand" => |f, o| cpu::view_op(f, o, |x, f| x.expand(f.dims(1)?.unwrap_or(&[])));
+    Squeeze = "squeeze" => |f, o| cpu::view_op(f, o, |x, _| Ok(x.squeeze()));
+    SqueezeDim = "squeeze.dim" => |f, o| cpu::view_op(f, o, |x, f| x.squeeze_dim(f.int(1)? as isize));
+    Unsqueeze = "unsqueeze" => |f, o| cpu::view_op(f, o, |x, f| x.unsqueeze(f.int(1)? as isize));
+    Flatten = "flatten.using_ints" => |f, o| cpu::view_op(f, o, |x, f| x.flatten(f.int(1)? as isize, f.int(2)? as isize));
+    Contiguous = "contiguous" => |f, o| cpu::view_op(f, o, |x, _| x.contiguous());
 }
 
 impl Op {
@@ -250,6 +263,27 @@ impl Op {
                 | Op::AllDims
                 | Op::Softmax
                 | Op::LogSoftmax
+        ) && !self.is_view()
+    }
+
+    /// Ops whose result shares the input's storage (PyTorch's `Tensor(a)`
+    /// returns; `reshape` and `contiguous` copy only when they must).
+    pub const fn is_view(self) -> bool {
+        matches!(
+            self,
+            Op::View
+                | Op::Reshape
+                | Op::T
+                | Op::Transpose
+                | Op::Permute
+                | Op::Narrow
+                | Op::Select
+                | Op::Expand
+                | Op::Squeeze
+                | Op::SqueezeDim
+                | Op::Unsqueeze
+                | Op::Flatten
+                | Op::Contiguous
         )
     }
 }

@@ -97,7 +97,7 @@ fn device_mismatch(found: Device, expected: Device) -> Error {
 }
 
 /// The key set of a call: its tensors' backend, Dense, and Autograd when
-/// one of them requires grad. Tensors on different devices fail closed.
+/// one of them requires grad and grad mode is on. Tensors on different devices fail closed.
 #[inline]
 pub fn keyset_of(f: &Frame<'_>) -> Result<DispatchKeySet> {
     let mut device: Option<Device> = None;
@@ -119,7 +119,7 @@ pub fn keyset_of(f: &Frame<'_>) -> Result<DispatchKeySet> {
     })?;
     let mut ks = DispatchKeySet::backend(Backend::of(d.kind))
         .union(DispatchKeySet::functionality(Functionality::Dense));
-    if grad {
+    if grad && crate::grad_mode::is_grad_enabled() {
         ks = ks.union(DispatchKeySet::functionality(Functionality::Autograd));
     }
     Ok(ks)

@@ -1204,3 +1204,200 @@ impl Tensor {
         new(Op::Mv, &[Arg::Tensor(self), Arg::Tensor(vec)])
     }
 }
+
+/// Views (no copy: the result shares the input's storage; `reshape` and
+/// `contiguous` copy only where PyTorch does). They go through dispatch
+/// like every op, so that autograd records them.
+impl Tensor {
+    /// `self.view(size)`: another shape over the same data; `-1` infers
+    /// one size. Fails (PyTorch's message) when the strides forbid a view.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[6])?;
+    /// assert_eq!(x.view(&[2, -1])?.shape(), &[2, 3]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn view(&self, size: &[isize]) -> Result<Tensor> {
+        new(Op::View, &[Arg::Tensor(self), Arg::Dims(Some(size))])
+    }
+
+    /// `self.reshape(shape)`: a view where the strides allow one, else a
+    /// contiguous copy.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let r = x.t()?.reshape(&[4])?; // not viewable: copies
+    /// assert_eq!(r.to_vec::<f32>()?, vec![1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn reshape(&self, shape: &[isize]) -> Result<Tensor> {
+        new(Op::Reshape, &[Arg::Tensor(self), Arg::Dims(Some(shape))])
+    }
+
+    /// `self.t()`: the transpose of a tensor of at most 2 dims.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(x.t()?.shape(), &[3, 2]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn t(&self) -> Result<Tensor> {
+        new(Op::T, &[Arg::Tensor(self)])
+    }
+
+    /// `self.transpose(dim0, dim1)`: swaps two dims.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// # use ft_core::DType;
+    /// let x = Tensor::zeros(&[2, 3, 4], DType::F32)?;
+    /// assert_eq!(x.transpose(0, -1)?.shape(), &[4, 3, 2]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Tensor> {
+        new(
+            Op::Transpose,
+            &[Arg::Tensor(self), Arg::Int(dim0 as i64), Arg::Int(dim1 as i64)],
+        )
+    }
+
+    /// `self.permute(dims)`: the dims in a new order.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// # use ft_core::DType;
+    /// let x = Tensor::zeros(&[2, 3, 4], DType::F32)?;
+    /// assert_eq!(x.permute(&[2, 0, 1])?.shape(), &[4, 2, 3]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
+        new(Op::Permute, &[Arg::Tensor(self), Arg::Dims(Some(dims))])
+    }
+
+    /// `self.narrow(dim, start, length)`: `length` entries of `dim` from
+    /// `start`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[4])?;
+    /// assert_eq!(x.narrow(0, 1, 2)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Tensor> {
+        new(
+            Op::Narrow,
+            &[
+                Arg::Tensor(self),
+                Arg::Int(dim as i64),
+                Arg::Int(start as i64),
+                Arg::Int(length as i64),
+            ],
+        )
+    }
+
+    /// `self.select(dim, index)`: one entry of `dim`, which is removed.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(x.select(1, -1)?.to_vec::<f32>()?, vec![2.0, 4.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
+        new(
+            Op::Select,
+            &[Arg::Tensor(self), Arg::Int(dim as i64), Arg::Int(index as i64)],
+        )
+    }
+
+    /// `self.expand(sizes)`: broadcasts size-1 dims (stride 0, no copy);
+    /// `-1` keeps a size.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0], &[2, 1])?;
+    /// assert_eq!(x.expand(&[-1, 3])?.to_vec::<f32>()?, vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn expand(&self, sizes: &[isize]) -> Result<Tensor> {
+        new(
+            Op::Expand,
+            &[Arg::Tensor(self), Arg::Dims(Some(sizes)), Arg::Bool(false)],
+        )
+    }
+
+    /// `self.squeeze()`: without its size-1 dims.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// # use ft_core::DType;
+    /// assert_eq!(Tensor::zeros(&[1, 3, 1], DType::F32)?.squeeze()?.shape(), &[3]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn squeeze(&self) -> Result<Tensor> {
+        new(Op::Squeeze, &[Arg::Tensor(self)])
+    }
+
+    /// `self.squeeze(dim)`: without `dim` if its size is 1 (else the same
+    /// shape).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// # use ft_core::DType;
+    /// assert_eq!(Tensor::zeros(&[1, 3, 1], DType::F32)?.squeeze_dim(-1)?.shape(), &[1, 3]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn squeeze_dim(&self, dim: isize) -> Result<Tensor> {
+        new(Op::SqueezeDim, &[Arg::Tensor(self), Arg::Int(dim as i64)])
+    }
+
+    /// `self.unsqueeze(dim)`: a new size-1 dim at `dim`.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// # use ft_core::DType;
+    /// assert_eq!(Tensor::zeros(&[3], DType::F32)?.unsqueeze(0)?.shape(), &[1, 3]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        new(Op::Unsqueeze, &[Arg::Tensor(self), Arg::Int(dim as i64)])
+    }
+
+    /// `self.flatten(start_dim, end_dim)`: dims `start_dim..=end_dim`
+    /// merged into one.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// # use ft_core::DType;
+    /// assert_eq!(Tensor::zeros(&[2, 3, 4], DType::F32)?.flatten(1, -1)?.shape(), &[2, 12]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn flatten(&self, start_dim: isize, end_dim: isize) -> Result<Tensor> {
+        new(
+            Op::Flatten,
+            &[
+                Arg::Tensor(self),
+                Arg::Int(start_dim as i64),
+                Arg::Int(end_dim as i64),
+            ],
+        )
+    }
+
+    /// `self.contiguous()`: `self` if already row-major contiguous, else a
+    /// row-major copy.
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?.t()?;
+    /// let c = x.contiguous()?;
+    /// assert!(c.is_contiguous());
+    /// assert_eq!(c.to_vec::<f32>()?, vec![1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn contiguous(&self) -> Result<Tensor> {
+        new(Op::Contiguous, &[Arg::Tensor(self)])
+    }
+}

@@ -130,35 +130,19 @@ impl Tensor {
         TensorImpl::arange(start, end, step, dtype).map(Tensor::from)
     }
 
-    /// A view with another shape (no copy; `-1` infers one size).
-    pub fn view(&self, shape: &[isize]) -> Result<Self> {
-        self.data.view(shape).map(Tensor::from)
-    }
-
-    /// The transpose of a 2-D tensor (a view).
-    pub fn t(&self) -> Result<Self> {
-        self.data.t().map(Tensor::from)
-    }
-
-    /// Swaps two dims (a view).
-    pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Self> {
-        self.data.transpose(dim0, dim1).map(Tensor::from)
-    }
-
-    /// `length` elements of `dim` from `start` (a view).
-    pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Self> {
-        self.data.narrow(dim, start, length).map(Tensor::from)
-    }
-
-    /// Broadcasts to `sizes` with 0 strides (a view).
-    pub fn expand(&self, sizes: &[isize]) -> Result<Self> {
-        self.data.expand(sizes).map(Tensor::from)
-    }
-
-    /// A contiguous tensor with the same values (the same tensor if it
-    /// already is).
-    pub fn contiguous(&self) -> Result<Self> {
-        self.data.contiguous().map(Tensor::from)
+    /// The same data without autograd history: shares the storage,
+    /// requires no grad (PyTorch's `detach`).
+    ///
+    /// ```
+    /// # use ft_dispatch::Tensor;
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0], &[2])?.set_requires_grad(true)?;
+    /// let d = x.detach();
+    /// assert!(!d.requires_grad());
+    /// assert!(d.data().shares_storage(x.data()));
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    pub fn detach(&self) -> Tensor {
+        Tensor::from(self.data.clone())
     }
 }
 

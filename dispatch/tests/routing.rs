@@ -578,6 +578,15 @@ fn exercise_surface() -> ft_core::Result<()> {
     check(o22, &[7.0, 10.0, 15.0, 22.0])?;
     check(m.linear(&m, Some(&v))?, &[6.0, 13.0, 12.0, 27.0])?;
     check(v.dot(&v)?, &[5.0])?;
+    // Views: m = [[1, 2], [3, 4]].
+    check(m.reshape(&[4])?, &[1.0, 2.0, 3.0, 4.0])?;
+    check(m.transpose(0, 1)?.contiguous()?, &[1.0, 3.0, 2.0, 4.0])?;
+    check(m.permute(&[1, 0])?.reshape(&[-1])?, &[1.0, 3.0, 2.0, 4.0])?;
+    check(m.narrow(1, 1, 1)?.reshape(&[2])?, &[2.0, 4.0])?;
+    check(m.select(0, 1)?, &[3.0, 4.0])?;
+    check(v.unsqueeze(0)?.expand(&[2, 2])?.flatten(0, -1)?, &[1.0, 2.0, 1.0, 2.0])?;
+    assert_eq!(m.unsqueeze(0)?.squeeze()?.shape(), &[2, 2]);
+    assert_eq!(m.unsqueeze(2)?.squeeze_dim(2)?.shape(), &[2, 2]);
     check(m.mv(&v)?, &[5.0, 11.0])?;
     Ok(())
 }

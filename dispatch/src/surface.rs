@@ -1260,7 +1260,11 @@ impl Tensor {
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Tensor> {
         new(
             Op::Transpose,
-            &[Arg::Tensor(self), Arg::Int(dim0 as i64), Arg::Int(dim1 as i64)],
+            &[
+                Arg::Tensor(self),
+                Arg::Int(dim0 as i64),
+                Arg::Int(dim1 as i64),
+            ],
         )
     }
 
@@ -1309,7 +1313,11 @@ impl Tensor {
     pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
         new(
             Op::Select,
-            &[Arg::Tensor(self), Arg::Int(dim as i64), Arg::Int(index as i64)],
+            &[
+                Arg::Tensor(self),
+                Arg::Int(dim as i64),
+                Arg::Int(index as i64),
+            ],
         )
     }
 

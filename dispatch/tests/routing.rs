@@ -584,7 +584,10 @@ fn exercise_surface() -> ft_core::Result<()> {
     check(m.permute(&[1, 0])?.reshape(&[-1])?, &[1.0, 3.0, 2.0, 4.0])?;
     check(m.narrow(1, 1, 1)?.reshape(&[2])?, &[2.0, 4.0])?;
     check(m.select(0, 1)?, &[3.0, 4.0])?;
-    check(v.unsqueeze(0)?.expand(&[2, 2])?.flatten(0, -1)?, &[1.0, 2.0, 1.0, 2.0])?;
+    check(
+        v.unsqueeze(0)?.expand(&[2, 2])?.flatten(0, -1)?,
+        &[1.0, 2.0, 1.0, 2.0],
+    )?;
     assert_eq!(m.unsqueeze(0)?.squeeze()?.shape(), &[2, 2]);
     assert_eq!(m.unsqueeze(2)?.squeeze_dim(2)?.shape(), &[2, 2]);
     check(m.mv(&v)?, &[5.0, 11.0])?;

@@ -1,0 +1,335 @@
+//! The backward engine (PyTorch's `Engine::execute` and `GraphTask`):
+//! find the nodes the roots reach, count each one's dependencies, run a
+//! node when all the gradients flowing into it have arrived (latest
+//! created first, so the order, and with it every sum, is deterministic),
+//! and hand its input gradients on. Leaves accumulate into `.grad`;
+//! `grad()` captures gradients instead and leaves `.grad` alone.
+
+use crate::graph::{Ctx, Edge, MAX_INPUTS, Meta, Node, meta_ref};
+use ft_core::{Error, ErrorKind, Result};
+use ft_dispatch::Tensor;
+use ft_dispatch::grad_mode::GradModeGuard;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+struct Task {
+    edge: Edge,
+    /// Gradient edges from nodes that will run, not yet delivered.
+    deps: usize,
+    /// The sum of the gradients delivered so far.
+    buffer: Option<Tensor>,
+    /// Runs (a node on the way to what is wanted).
+    run: bool,
+    /// Captured by `grad()`: index into its result.
+    capture: Option<usize>,
+    /// In the ready queue already.
+    queued: bool,
+}
+
+/// The edge a root or an input starts from.
+fn edge_of(t: &Tensor, what: impl FnOnce() -> Error) -> Result<Edge> {
+    if !t.requires_grad() {
+        return Err(what());
+    }
+    Edge::of(t)
+}
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Value, msg)
+}
+
+/// PyTorch's `torch.Size([2, 3])`.
+fn torch_size(s: &[usize]) -> String {
+    let inner: Vec<String> = s.iter().map(usize::to_string).collect();
+    format!("torch.Size([{}])", inner.join(", "))
+}
+
+/// The gradient each root starts with: the given one (checked against the
+/// root's shape) or, for a one-element root, ones.
+fn root_grads(roots: &[&Tensor], given: Option<&[&Tensor]>) -> Result<Vec<Tensor>> {
+    if let Some(g) = given
+        && g.len() != roots.len()
+    {
+        return Err(err(format!(
+            "grad requires one gradient per output: got {} for {} outputs",
+            g.len(),
+            roots.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(roots.len());
+    for (i, r) in roots.iter().enumerate() {
+        match given.map(|g| g[i]) {
+            Some(g) => {
+                if g.shape() != r.shape() {
+                    return Err(Error::new(
+                        ErrorKind::Shape,
+                        format!(
+                            "Mismatch in shape: grad_output[{i}] has a shape of {} and output[{i}] \
+                             has a shape of {}.",
+                            torch_size(g.shape()),
+                            torch_size(r.shape())
+                        ),
+                    ));
+                }
+                out.push(if g.dtype() == r.dtype() {
+                    g.detach()
+                } else {
+                    g.to_dtype(r.dtype())?
+                });
+            }
+            None => {
+                if r.numel() != 1 {
+                    return Err(err(
+                        "grad can be implicitly created only for scalar outputs",
+                    ));
+                }
+                out.push(Tensor::ones(r.shape(), r.dtype())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reduces a gradient to an input's shape (the sum over broadcast dims),
+/// or fails as PyTorch's `validate_outputs` does.
+fn fit(node: &Node, i: usize, g: Tensor) -> Result<Tensor> {
+    let Some(meta) = &node.inputs[i] else {
+        return Ok(g);
+    };
+    let g = if g.shape() == meta.shape.as_slice() {
+        g
+    } else {
+        crate::formulas::sum_to(&g, &meta.shape).map_err(|_| {
+            Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "Function {} returned an invalid gradient at index {i} - got {} but expected \
+                     shape compatible with {}",
+                    node.name,
+                    ft_core::error::fmt_shape(g.shape()),
+                    ft_core::error::fmt_shape(&meta.shape)
+                ),
+            )
+        })?
+    };
+    if g.dtype() == meta.dtype {
+        Ok(g)
+    } else {
+        g.to_dtype(meta.dtype)
+    }
+}
+
+/// Adds `g` to a leaf's `.grad`: the first gradient is copied into storage
+/// of the leaf's own (never shared with a user's tensor); later ones are
+/// added in place, as PyTorch's `AccumulateGrad` does.
+fn accumulate(meta: &Meta, g: Tensor) -> Result<()> {
+    let mut slot = meta.grad_slot();
+    match slot.as_ref() {
+        Some(existing) => existing.add_(&g),
+        None => {
+            let own = Tensor::zeros(g.shape(), g.dtype())?;
+            own.copy_(&g)?;
+            *slot = Some(own);
+            Ok(())
+        }
+    }
+}
+
+/// Runs backward from `roots`. With `inputs`, returns the gradient of each
+/// input and touches no `.grad`; without, accumulates into the leaves.
+pub(crate) fn execute(
+    roots: &[&Tensor],
+    grads: Option<&[&Tensor]>,
+    retain_graph: bool,
+    inputs: Option<&[&Tensor]>,
+) -> Result<Vec<Option<Tensor>>> {
+    let _no_grad = GradModeGuard::new(false);
+    let mut root_edges = Vec::with_capacity(roots.len());
+    for (i, r) in roots.iter().enumerate() {
+        root_edges.push(edge_of(r, || {
+            err(format!(
+                "element {i} of tensors does not require grad and does not have a grad_fn"
+            ))
+        })?);
+    }
+    let start = root_grads(roots, grads)?;
+
+    // Discovery: every node reachable from the roots, children before
+    // parents in `order`.
+    let mut tasks: HashMap<usize, Task> = HashMap::new();
+    let mut order: Vec<usize> = Vec::new();
+    let mut stack: Vec<(Edge, bool)> = root_edges.iter().map(|e| (e.clone(), false)).collect();
+    while let Some((e, expanded)) = stack.pop() {
+        let k = e.key();
+        if expanded {
+            order.push(k);
+            continue;
+        }
+        if tasks.contains_key(&k) {
+            continue;
+        }
+        tasks.insert(
+            k,
+            Task {
+                edge: e.clone(),
+                deps: 0,
+                buffer: None,
+                run: inputs.is_none(),
+                capture: None,
+                queued: false,
+            },
+        );
+        stack.push((e.clone(), true));
+        if let Edge::Node(n) = &e {
+            for c in n.edges.iter().flatten() {
+                if !tasks.contains_key(&c.key()) {
+                    stack.push((c.clone(), false));
+                }
+            }
+        }
+    }
+
+    // With inputs: capture their gradients, and run only the nodes on a
+    // path to one of them.
+    let mut captured: Vec<Option<Tensor>> = Vec::new();
+    if let Some(inputs) = inputs {
+        captured = vec![None; inputs.len()];
+        for (i, t) in inputs.iter().enumerate() {
+            let e = edge_of(t, || {
+                err("One of the differentiated Tensors does not require grad")
+            })?;
+            if let Some(task) = tasks.get_mut(&e.key()) {
+                task.capture = Some(i);
+            }
+        }
+        for &k in &order {
+            let wanted_below = match &tasks[&k].edge {
+                Edge::Node(n) => n.edges.iter().flatten().any(|c| {
+                    let t = &tasks[&c.key()];
+                    t.run || t.capture.is_some()
+                }),
+                Edge::Leaf(_) => false,
+            };
+            if let Some(t) = tasks.get_mut(&k) {
+                t.run = wanted_below;
+            }
+        }
+    }
+
+    // Dependencies: gradient edges from the nodes that will run.
+    for &k in &order {
+        let t = &tasks[&k];
+        if !t.run {
+            continue;
+        }
+        if let Edge::Node(n) = t.edge.clone() {
+            for c in n.edges.iter().flatten() {
+                if let Some(ct) = tasks.get_mut(&c.key()) {
+                    ct.deps += 1;
+                }
+            }
+        }
+    }
+
+    let mut ready: BinaryHeap<(u64, usize)> = BinaryHeap::new();
+    let collect_leaves = inputs.is_none();
+    // Delivers a gradient to a task; a task with nothing left to wait for
+    // is finished (a leaf or a capture) or queued (a node).
+    fn deliver(
+        tasks: &mut HashMap<usize, Task>,
+        ready: &mut BinaryHeap<(u64, usize)>,
+        k: usize,
+        g: Option<Tensor>,
+        counted: bool,
+    ) -> Result<()> {
+        let Some(t) = tasks.get_mut(&k) else {
+            return Ok(());
+        };
+        if let Some(g) = g {
+            t.buffer = Some(match t.buffer.take() {
+                None => g,
+                Some(b) => b.add(&g)?,
+            });
+        }
+        if counted {
+            t.deps -= 1;
+        }
+        if t.deps == 0
+            && !t.queued
+            && let Edge::Node(n) = &t.edge
+        {
+            t.queued = true;
+            ready.push((n.seq, k));
+        }
+        Ok(())
+    }
+
+    for (e, g) in root_edges.iter().zip(start) {
+        deliver(&mut tasks, &mut ready, e.key(), Some(g), false)?;
+    }
+    // Leaves are finished once every edge into them has delivered; a
+    // root leaf with no other edge is finished at once.
+    while let Some((_, k)) = ready.pop() {
+        let (node, grad, run, capture) = {
+            let t = tasks.get_mut(&k).expect("queued tasks exist");
+            let Edge::Node(n) = &t.edge else {
+                continue;
+            };
+            (Arc::clone(n), t.buffer.take(), t.run, t.capture)
+        };
+        if let (Some(i), Some(g)) = (capture, &grad) {
+            captured[i] = Some(g.clone());
+        }
+        if !run {
+            continue;
+        }
+        let mut needs = [false; MAX_INPUTS];
+        for (i, e) in node.edges.iter().enumerate() {
+            needs[i] = match e {
+                Some(c) => tasks
+                    .get(&c.key())
+                    .is_some_and(|t| t.run || t.capture.is_some()),
+                None => false,
+            };
+        }
+        let out = match &grad {
+            Some(g) => Some(node.apply(&Ctx { needs }, g, retain_graph)?),
+            None => None,
+        };
+        for (i, e) in node.edges.iter().enumerate() {
+            let Some(c) = e else { continue };
+            if !tasks
+                .get(&c.key())
+                .is_some_and(|t| t.run || t.capture.is_some())
+            {
+                continue;
+            }
+            let g = match out.as_ref().and_then(|o| o[i].clone()) {
+                Some(g) => Some(fit(&node, i, g)?),
+                None => None,
+            };
+            deliver(&mut tasks, &mut ready, c.key(), g, true)?;
+        }
+    }
+    // Leaves: accumulate (backward) or capture (grad).
+    for &k in &order {
+        let t = &tasks[&k];
+        let Edge::Leaf(m) = &t.edge else { continue };
+        if t.deps != 0 {
+            continue;
+        }
+        if let Some(g) = &t.buffer {
+            if let Some(i) = t.capture {
+                captured[i] = Some(g.clone());
+            } else if collect_leaves {
+                accumulate(m, g.clone())?;
+            }
+        }
+    }
+    Ok(captured)
+}
+
+/// Whether a tensor is a leaf (no node made it).
+pub(crate) fn is_leaf(t: &Tensor) -> bool {
+    meta_ref(t).is_none_or(|m| m.grad_fn.is_none())
+}

@@ -1,0 +1,238 @@
+//! The graph: per-tensor autograd state ([`Meta`]), the nodes that record
+//! how an output was made ([`Node`]), the edges from a node to the inputs
+//! it passes gradients to, and the tensors a node saved for backward
+//! ([`Saved`], with PyTorch's version check).
+//!
+//! Ownership runs one way, from outputs to inputs: an output's meta holds
+//! its node, a node holds its edges (the nodes of its inputs, or a leaf's
+//! meta), and saved tensors are data only (no meta). So there are no
+//! reference cycles, and a graph is freed when its last output is dropped.
+
+use ft_core::{DType, Error, ErrorKind, Result, TensorImpl};
+use ft_dispatch::Tensor;
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The most tensor arguments an op with a backward formula takes
+/// (`where`, `addmm`: three).
+pub(crate) const MAX_INPUTS: usize = 3;
+
+/// The gradients a backward function returns, one per tensor argument of
+/// the forward call, in order (`None`: not needed or not differentiable).
+pub(crate) type Grads = [Option<Tensor>; MAX_INPUTS];
+
+/// What a backward function gets besides the output's gradient: which
+/// inputs need a gradient, so it can skip the others' work.
+pub(crate) struct Ctx {
+    pub needs: [bool; MAX_INPUTS],
+}
+
+/// A node's backward function: the gradient of its output in, the
+/// gradients of its inputs out. It owns the tensors the op saved.
+pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor) -> Result<Grads> + Send>;
+
+/// Autograd state of one tensor (the `AutogradMeta` slot of
+/// [`ft_dispatch::Tensor`]): a leaf has no `grad_fn` and accumulates
+/// `.grad`; a non-leaf has the node that made it.
+pub(crate) struct Meta {
+    pub grad_fn: Option<Arc<Node>>,
+    pub grad: Mutex<Option<Tensor>>,
+}
+
+impl Meta {
+    pub fn leaf() -> Self {
+        Meta {
+            grad_fn: None,
+            grad: Mutex::new(None),
+        }
+    }
+
+    pub fn grad_slot(&self) -> MutexGuard<'_, Option<Tensor>> {
+        // A panic while the lock was held cannot leave a half-written
+        // Option; the value is still sound.
+        self.grad.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The autograd meta of a tensor, if it has ours.
+pub(crate) fn meta_ref(t: &Tensor) -> Option<&Meta> {
+    t.autograd_meta().and_then(|m| (**m).downcast_ref::<Meta>())
+}
+
+pub(crate) fn meta_arc(t: &Tensor) -> Option<Arc<Meta>> {
+    t.autograd_meta()
+        .and_then(|m| Arc::clone(m).downcast::<Meta>().ok())
+}
+
+/// Where a gradient goes: the node that made an input, or a leaf's meta
+/// (its `.grad`).
+#[derive(Clone)]
+pub(crate) enum Edge {
+    Node(Arc<Node>),
+    Leaf(Arc<Meta>),
+}
+
+impl Edge {
+    /// The edge of a tensor that requires grad.
+    pub fn of(t: &Tensor) -> Result<Edge> {
+        let m = meta_arc(t).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Value,
+                "a tensor requires grad but has no autograd state: mark leaves with \
+                 ft_autograd::AutogradExt::requires_grad_ (ft_dispatch's set_requires_grad only \
+                 sets the routing flag)",
+            )
+        })?;
+        Ok(match &m.grad_fn {
+            Some(n) => Edge::Node(Arc::clone(n)),
+            None => Edge::Leaf(m),
+        })
+    }
+
+    /// An identity for the engine's tables (the allocation's address).
+    pub fn key(&self) -> usize {
+        match self {
+            Edge::Node(n) => Arc::as_ptr(n) as *const () as usize,
+            Edge::Leaf(m) => Arc::as_ptr(m) as *const () as usize,
+        }
+    }
+}
+
+/// Shape and dtype of an input, to check and fit the gradient flowing to
+/// it (PyTorch's `InputMetadata`).
+pub(crate) struct InputMeta {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+}
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// How many graph nodes exist in the process: the evidence that a graph
+/// is freed when its outputs are dropped (no reference cycles).
+pub fn live_nodes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// One recorded op.
+pub(crate) struct Node {
+    /// PyTorch's name of the backward function: `MulBackward0`.
+    pub name: &'static str,
+    /// Creation order; the engine runs later nodes first (PyTorch's
+    /// sequence number).
+    pub seq: u64,
+    pub edges: [Option<Edge>; MAX_INPUTS],
+    pub inputs: [Option<InputMeta>; MAX_INPUTS],
+    /// `None` once run without `retain_graph`: its saved tensors are freed.
+    backward: Mutex<Option<BackwardFn>>,
+}
+
+impl Node {
+    pub fn new(
+        name: &'static str,
+        edges: [Option<Edge>; MAX_INPUTS],
+        inputs: [Option<InputMeta>; MAX_INPUTS],
+        backward: BackwardFn,
+    ) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Node {
+            name,
+            seq: SEQ.fetch_add(1, Ordering::Relaxed),
+            edges,
+            inputs,
+            backward: Mutex::new(Some(backward)),
+        }
+    }
+
+    /// Runs the backward function; without `retain` it is dropped after,
+    /// with the tensors it saved.
+    pub fn apply(&self, ctx: &Ctx, grad: &Tensor, retain: bool) -> Result<Grads> {
+        let mut slot = self.backward.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = slot.as_mut() else {
+            return Err(Error::new(
+                ErrorKind::Value,
+                "Trying to backward through the graph a second time (or directly access saved \
+                 tensors after they have already been freed). Saved intermediate values of the \
+                 graph are freed when you call .backward() or autograd.grad(). Specify \
+                 retain_graph=True if you need to backward through the graph a second time or \
+                 if you need to access saved tensors after calling backward.",
+            ));
+        };
+        let r = f(ctx, grad);
+        if !retain {
+            *slot = None;
+        }
+        r
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// PyTorch's forward name of a node: `ExpBackward0` -> `Exp`.
+fn forward_name(node: &str) -> &str {
+    let base = node.trim_end_matches(|c: char| c.is_ascii_digit());
+    base.strip_suffix("Backward").unwrap_or(base)
+}
+
+/// A tensor saved for backward: its data (no autograd state, so no
+/// cycle), the version of its storage when saved, and what made it (for
+/// the error message).
+pub(crate) struct Saved {
+    data: TensorImpl,
+    version: u64,
+    producer: Option<&'static str>,
+}
+
+impl Saved {
+    /// An input of the op being recorded.
+    pub fn input(t: &Tensor) -> Saved {
+        Saved {
+            data: t.data().clone(),
+            version: t.data().version(),
+            producer: meta_ref(t).and_then(|m| m.grad_fn.as_ref()).map(|n| n.name),
+        }
+    }
+
+    /// The output of the op being recorded, whose node is `node`.
+    pub fn output(t: &Tensor, node: &'static str) -> Saved {
+        Saved {
+            data: t.data().clone(),
+            version: t.data().version(),
+            producer: Some(node),
+        }
+    }
+
+    /// The saved tensor, if it was not modified in place since.
+    pub fn get(&self) -> Result<Tensor> {
+        let now = self.data.version();
+        if now != self.version {
+            let mut msg = format!(
+                "one of the variables needed for gradient computation has been modified by an \
+                 inplace operation: [torch.{}Tensor {}]",
+                self.data.dtype().scalar_type_name(),
+                ft_core::error::fmt_shape(self.data.shape())
+            );
+            if let Some(p) = self.producer {
+                msg.push_str(&format!(", which is output 0 of {},", forward_name(p)));
+            }
+            msg.push_str(&format!(
+                " is at version {now}; expected version {} instead. Hint: enable anomaly \
+                 detection to find the operation that failed to compute its gradient, with \
+                 torch.autograd.set_detect_anomaly(True, check_nan=False).",
+                self.version
+            ));
+            return Err(Error::new(ErrorKind::Value, msg));
+        }
+        Ok(Tensor::from(self.data.clone()))
+    }
+}
+
+/// The type-erased form dispatch stores.
+pub(crate) fn erase(m: Meta) -> ft_dispatch::AutogradMeta {
+    Arc::new(m) as Arc<dyn Any + Send + Sync>
+}

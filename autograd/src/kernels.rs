@@ -1,0 +1,291 @@
+//! The `AutogradCPU` kernels: registered in dispatch's table above the
+//! CPU kernels. Each runs the op below the autograd key (the same kernel a
+//! call without grad runs, so the forward values are identical), then
+//! records a [`Node`] with the op's backward formula and marks the output.
+//! `matmul` and `linear` are composite here, as in PyTorch: built from
+//! `mm`/`bmm`/`dot`/`mv`/`addmm` and views, which record themselves.
+//! In-place and `out=` forms fail closed with PyTorch's messages.
+
+use crate::engine::is_leaf;
+use crate::formulas::formula;
+use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, erase};
+use ft_core::{Error, ErrorKind, Result};
+use ft_dispatch::{
+    DispatchKey, Frame, Functionality, Kernel, Op, Outputs, Tensor, keyset_of, redispatch,
+    route::schema_of,
+};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// One trampoline per op index: dispatch's kernels are plain function
+/// pointers, so the op is a const parameter.
+fn k<const I: usize>(f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    match Op::ALL.get(I) {
+        Some(&op) => autograd_call(op, f, out),
+        None => Err(Error::new(ErrorKind::Value, "no op at this index")),
+    }
+}
+
+const SLOTS: usize = 256;
+const _: () = assert!(Op::COUNT <= SLOTS, "add trampolines for the new ops");
+static TRAMPOLINES: [Kernel; SLOTS] = [
+    k::<0>, k::<1>, k::<2>, k::<3>, k::<4>, k::<5>, k::<6>, k::<7>, k::<8>, k::<9>, k::<10>,
+    k::<11>, k::<12>, k::<13>, k::<14>, k::<15>, k::<16>, k::<17>, k::<18>, k::<19>, k::<20>,
+    k::<21>, k::<22>, k::<23>, k::<24>, k::<25>, k::<26>, k::<27>, k::<28>, k::<29>, k::<30>,
+    k::<31>, k::<32>, k::<33>, k::<34>, k::<35>, k::<36>, k::<37>, k::<38>, k::<39>, k::<40>,
+    k::<41>, k::<42>, k::<43>, k::<44>, k::<45>, k::<46>, k::<47>, k::<48>, k::<49>, k::<50>,
+    k::<51>, k::<52>, k::<53>, k::<54>, k::<55>, k::<56>, k::<57>, k::<58>, k::<59>, k::<60>,
+    k::<61>, k::<62>, k::<63>, k::<64>, k::<65>, k::<66>, k::<67>, k::<68>, k::<69>, k::<70>,
+    k::<71>, k::<72>, k::<73>, k::<74>, k::<75>, k::<76>, k::<77>, k::<78>, k::<79>, k::<80>,
+    k::<81>, k::<82>, k::<83>, k::<84>, k::<85>, k::<86>, k::<87>, k::<88>, k::<89>, k::<90>,
+    k::<91>, k::<92>, k::<93>, k::<94>, k::<95>, k::<96>, k::<97>, k::<98>, k::<99>, k::<100>,
+    k::<101>, k::<102>, k::<103>, k::<104>, k::<105>, k::<106>, k::<107>, k::<108>, k::<109>,
+    k::<110>, k::<111>, k::<112>, k::<113>, k::<114>, k::<115>, k::<116>, k::<117>, k::<118>,
+    k::<119>, k::<120>, k::<121>, k::<122>, k::<123>, k::<124>, k::<125>, k::<126>, k::<127>,
+    k::<128>, k::<129>, k::<130>, k::<131>, k::<132>, k::<133>, k::<134>, k::<135>, k::<136>,
+    k::<137>, k::<138>, k::<139>, k::<140>, k::<141>, k::<142>, k::<143>, k::<144>, k::<145>,
+    k::<146>, k::<147>, k::<148>, k::<149>, k::<150>, k::<151>, k::<152>, k::<153>, k::<154>,
+    k::<155>, k::<156>, k::<157>, k::<158>, k::<159>, k::<160>, k::<161>, k::<162>, k::<163>,
+    k::<164>, k::<165>, k::<166>, k::<167>, k::<168>, k::<169>, k::<170>, k::<171>, k::<172>,
+    k::<173>, k::<174>, k::<175>, k::<176>, k::<177>, k::<178>, k::<179>, k::<180>, k::<181>,
+    k::<182>, k::<183>, k::<184>, k::<185>, k::<186>, k::<187>, k::<188>, k::<189>, k::<190>,
+    k::<191>, k::<192>, k::<193>, k::<194>, k::<195>, k::<196>, k::<197>, k::<198>, k::<199>,
+    k::<200>, k::<201>, k::<202>, k::<203>, k::<204>, k::<205>, k::<206>, k::<207>, k::<208>,
+    k::<209>, k::<210>, k::<211>, k::<212>, k::<213>, k::<214>, k::<215>, k::<216>, k::<217>,
+    k::<218>, k::<219>, k::<220>, k::<221>, k::<222>, k::<223>, k::<224>, k::<225>, k::<226>,
+    k::<227>, k::<228>, k::<229>, k::<230>, k::<231>, k::<232>, k::<233>, k::<234>, k::<235>,
+    k::<236>, k::<237>, k::<238>, k::<239>, k::<240>, k::<241>, k::<242>, k::<243>, k::<244>,
+    k::<245>, k::<246>, k::<247>, k::<248>, k::<249>, k::<250>, k::<251>, k::<252>, k::<253>,
+    k::<254>, k::<255>,
+];
+
+/// Registers the autograd kernel of every differentiable op (once).
+pub(crate) fn ensure_registered() -> Result<()> {
+    static DONE: OnceLock<Result<()>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        for &op in Op::ALL {
+            if op.autograd_fallthrough() {
+                continue;
+            }
+            ft_dispatch::register(op, DispatchKey::AUTOGRAD_CPU, TRAMPOLINES[op.index()])?;
+        }
+        Ok(())
+    })
+    .clone()
+}
+
+/// The op run below the autograd key.
+fn below(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    let ks = keyset_of(f)?.without(Functionality::Autograd);
+    redispatch(op, ks, f, out)
+}
+
+fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    let schema = schema_of(op)?;
+    if schema.args.iter().any(|a| a.mutated) {
+        return Err(mutation_error(op, f));
+    }
+    match op {
+        Op::Matmul => {
+            out.set(matmul(f.tensor(0)?, f.tensor(1)?)?);
+            return Ok(());
+        }
+        Op::Linear => {
+            out.set(linear(f.tensor(0)?, f.tensor(1)?, f.opt_tensor(2)?)?);
+            return Ok(());
+        }
+        // PyTorch returns a contiguous tensor itself: no node.
+        Op::Contiguous if f.tensor(0)?.is_contiguous() => {
+            out.set(f.tensor(0)?.clone());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut inner = Outputs::default();
+    below(op, f, &mut inner)?;
+    let two = matches!(op, Op::MaxDim | Op::MinDim);
+    let (first, second) = if two {
+        let (a, b) = inner.two()?;
+        (a, Some(b))
+    } else {
+        (inner.one()?, None)
+    };
+    if !first.dtype().is_floating_point() {
+        match second {
+            Some(s) => out.set_two(first, s),
+            None => out.set(first),
+        }
+        return Ok(());
+    }
+    let Some((name, backward)) = formula(op, f, &first, second.as_ref())? else {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("'{}' has no backward formula", op.name()),
+        ));
+    };
+    let mut edges: [Option<Edge>; MAX_INPUTS] = [None, None, None];
+    let mut inputs: [Option<InputMeta>; MAX_INPUTS] = [None, None, None];
+    for (i, t) in f.tensors().enumerate() {
+        if i >= MAX_INPUTS {
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!(
+                    "'{}' has more tensor arguments than autograd records",
+                    op.name()
+                ),
+            ));
+        }
+        if t.requires_grad() {
+            edges[i] = Some(Edge::of(t)?);
+            inputs[i] = Some(InputMeta {
+                shape: t.shape().to_vec(),
+                dtype: t.dtype(),
+            });
+        }
+    }
+    let node = Arc::new(Node::new(name, edges, inputs, backward));
+    let meta = Meta {
+        grad_fn: Some(node),
+        grad: Mutex::new(None),
+    };
+    let result = first
+        .set_requires_grad(true)?
+        .with_autograd_meta(Some(erase(meta)));
+    match second {
+        Some(s) => out.set_two(result, s),
+        None => out.set(result),
+    }
+    Ok(())
+}
+
+/// PyTorch's errors for in-place and `out=` calls that involve a tensor
+/// requiring grad. Rebasing history through an in-place op is not
+/// implemented: that case fails closed instead of computing a wrong
+/// gradient.
+fn mutation_error(op: Op, f: &Frame<'_>) -> Error {
+    let name = op.name();
+    let base = name.split('.').next().unwrap_or(name).trim_end_matches('_');
+    if name.ends_with(".out") || name.contains("_out") {
+        return Error::new(
+            ErrorKind::Value,
+            format!(
+                "{base}(): functions with out=... arguments don't support automatic \
+                 differentiation, but one of the arguments requires grad."
+            ),
+        );
+    }
+    if let Ok(t) = f.tensor(0)
+        && t.requires_grad()
+        && is_leaf(t)
+    {
+        return Error::new(
+            ErrorKind::Value,
+            "a leaf Variable that requires grad is being used in an in-place operation.",
+        );
+    }
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "'{name}' on tensors that require grad: FrankenTorch's autograd does not record \
+             in-place ops yet; use the out-of-place form ({base})"
+        ),
+    )
+}
+
+fn to_isize(s: &[usize]) -> Vec<isize> {
+    s.iter().map(|&d| d as isize).collect()
+}
+
+/// `torch.matmul` as PyTorch's composite: the same cases as the kernel
+/// (`ft_kernels::matmul`), made of ops that record themselves.
+pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (da, db) = (a.ndim(), b.ndim());
+    match (da, db) {
+        (0, _) | (_, 0) => {
+            // The kernel's error, unchanged.
+            let _g = ft_dispatch::grad_mode::GradModeGuard::new(false);
+            a.matmul(b)
+        }
+        (1, 1) => a.dot(b),
+        (2, 1) => a.mv(b),
+        (1, 2) => a.unsqueeze(0)?.mm(b)?.squeeze_dim(0),
+        (2, 2) => a.mm(b),
+        (_, 1 | 2) if da >= 3 => {
+            let lead = &a.shape()[..da - 1];
+            let rows: usize = lead.iter().product();
+            let k = a.shape()[da - 1];
+            let a2 = a.reshape(&[rows as isize, k as isize])?;
+            if db == 1 {
+                a2.mm(&b.unsqueeze(1)?)?.view(&to_isize(lead))
+            } else {
+                let mut shape = lead.to_vec();
+                shape.push(b.shape()[1]);
+                a2.mm(b)?.view(&to_isize(&shape))
+            }
+        }
+        _ => {
+            let a2 = if da == 1 { a.unsqueeze(0)? } else { a.clone() };
+            let b2 = if db == 1 { b.unsqueeze(1)? } else { b.clone() };
+            let (sa, sb) = (a2.shape().to_vec(), b2.shape().to_vec());
+            let (n, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
+            let (k2, m) = (sb[sb.len() - 2], sb[sb.len() - 1]);
+            let batch =
+                ft_kernels::iter::broadcast_shapes(&[&sa[..sa.len() - 2], &sb[..sb.len() - 2]])?
+                    .to_vec();
+            let nb: usize = batch.iter().product();
+            if k != k2 {
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "Expected size for first two dimensions of batch2 tensor to be: [{nb}, {k}] \
+                         but got: [{nb}, {k2}]."
+                    ),
+                ));
+            }
+            let mut ea = batch.clone();
+            ea.extend([n, k]);
+            let mut eb = batch.clone();
+            eb.extend([k2, m]);
+            let a3 = a2
+                .expand(&to_isize(&ea))?
+                .reshape(&[nb as isize, n as isize, k as isize])?;
+            let b3 = b2
+                .expand(&to_isize(&eb))?
+                .reshape(&[nb as isize, k2 as isize, m as isize])?;
+            let r = a3.bmm(&b3)?;
+            let mut shape = batch;
+            if da > 1 {
+                shape.push(n);
+            }
+            if db > 1 {
+                shape.push(m);
+            }
+            r.reshape(&to_isize(&shape))
+        }
+    }
+}
+
+/// `torch.nn.functional.linear` as PyTorch's composite: `addmm` for a
+/// 2-D input with a bias, else `matmul` and `add`.
+pub(crate) fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    if w.ndim() > 2 {
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                w.ndim()
+            ),
+        ));
+    }
+    let wt = w.t()?;
+    if x.ndim() == 2 && w.ndim() == 2 {
+        if let Some(b) = bias {
+            return b.addmm(x, &wt, ft_core::Scalar::Int(1), ft_core::Scalar::Int(1));
+        }
+        return x.mm(&wt);
+    }
+    let y = matmul(x, &wt)?;
+    match bias {
+        Some(b) => y.add(b),
+        None => Ok(y),
+    }
+}

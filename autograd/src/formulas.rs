@@ -741,11 +741,7 @@ pub(crate) fn formula(
                 boxed(move |_, g| {
                     let y = sy.get()?;
                     if y.ndim() == 0 {
-                        return Ok(one(if log {
-                            zeros_like(&y)?
-                        } else {
-                            zeros_like(&y)?
-                        }));
+                        return Ok(one(zeros_like(&y)?));
                     }
                     Ok(one(if log {
                         g.sub(&y.exp()?.mul(&g.sum_dim(&[dim], true)?)?)?

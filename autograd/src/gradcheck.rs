@@ -102,7 +102,8 @@ pub fn gradcheck(
             };
             let numeric = (at(tol.eps)? - at(-tol.eps)?) / (2.0 * tol.eps);
             let dev = (a[j] - numeric).abs();
-            if !(dev <= tol.atol + tol.rtol * numeric.abs()) {
+            let ok = dev <= tol.atol + tol.rtol * numeric.abs();
+            if !ok {
                 return Err(Error::new(
                     ErrorKind::Value,
                     format!(

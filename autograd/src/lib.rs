@@ -28,6 +28,8 @@ mod formulas;
 pub mod gradcheck;
 mod graph;
 mod kernels;
+pub mod nn;
+pub mod optim;
 
 pub use ft_dispatch::grad_mode::{enable_grad, is_grad_enabled, no_grad, set_grad_enabled};
 pub use gradcheck::gradcheck;

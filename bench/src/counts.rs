@@ -133,6 +133,11 @@ pub const COUNTED: &[Counted] = &[
         what: "1000 x Tensor::add_out on [16] (dispatch, no allocation)",
         setup: crate::suite::add_out_call,
     },
+    Counted {
+        id: "autograd_chain_16",
+        what: "100 x (x * 1.0001 + 0.001) on [16] with grad, then backward",
+        setup: crate::suite::autograd_chain_call,
+    },
 ];
 
 /// The region callgrind counts (`--toggle-collect=ft_bench_measured`). Not

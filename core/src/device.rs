@@ -40,12 +40,14 @@ impl Device {
         index: None,
     };
 
+    #[inline]
     pub fn is_cpu(&self) -> bool {
         self.kind == DeviceKind::Cpu
     }
 
     /// `Ok` for the CPU; for any other device, the error every operation on
     /// it returns.
+    #[inline]
     pub fn check_executable(&self) -> Result<()> {
         if self.is_cpu() {
             return Ok(());

@@ -40,6 +40,7 @@ impl DType {
     ];
 
     /// Bytes per element.
+    #[inline]
     pub const fn size(self) -> usize {
         match self {
             DType::Bool | DType::U8 => 1,
@@ -57,6 +58,7 @@ impl DType {
         }
     }
 
+    #[inline]
     pub const fn is_floating_point(self) -> bool {
         matches!(self.category(), Category::Floating)
     }
@@ -71,6 +73,7 @@ impl DType {
     }
 
     /// PyTorch's Python-side name, e.g. `float32`.
+    #[inline]
     pub const fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
@@ -86,6 +89,7 @@ impl DType {
 
     /// PyTorch's C++ `ScalarType` name, used in its error messages
     /// ("expected scalar type Float but found Double").
+    #[inline]
     pub const fn scalar_type_name(self) -> &'static str {
         match self {
             DType::Bool => "Bool",

@@ -353,6 +353,7 @@ impl Layout {
         }
     }
 
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }

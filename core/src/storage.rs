@@ -98,21 +98,25 @@ impl Storage {
         })
     }
 
+    #[inline]
     pub fn nbytes(&self) -> usize {
         self.nbytes
     }
 
     /// How many in-place writes this storage has seen.
+    #[inline]
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
     /// Marks an in-place modification (done by every `WriteGuard`).
+    #[inline]
     pub fn bump_version(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Whether the data pointers of two storages are the same allocation.
+    #[inline]
     pub fn same(&self, other: &Storage) -> bool {
         std::ptr::eq(self, other)
     }
@@ -357,10 +361,12 @@ pub struct ReadGuard<'a> {
 }
 
 impl ReadGuard<'_> {
+    #[inline]
     pub fn as_ptr(&self) -> *const u8 {
         self.storage.ptr.as_ptr()
     }
 
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `ptr` is valid for `nbytes` initialised (zeroed at
         // allocation) bytes; the guard excludes writers while it lives.
@@ -381,10 +387,12 @@ pub struct WriteGuard<'a> {
 }
 
 impl WriteGuard<'_> {
+    #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.storage.ptr.as_ptr()
     }
 
+    #[inline]
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: `ptr` is valid for `nbytes` initialised bytes, and the guard
         // is the only access to them while it lives (`&mut self`).

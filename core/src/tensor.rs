@@ -175,38 +175,47 @@ impl TensorImpl {
         })
     }
 
+    #[inline]
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
     }
 
+    #[inline]
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
 
+    #[inline]
     pub fn dtype(&self) -> DType {
         self.dtype
     }
 
+    #[inline]
     pub fn device(&self) -> Device {
         self.device
     }
 
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         self.layout.shape()
     }
 
+    #[inline]
     pub fn strides(&self) -> &[isize] {
         self.layout.strides()
     }
 
+    #[inline]
     pub fn storage_offset(&self) -> usize {
         self.layout.offset()
     }
 
+    #[inline]
     pub fn ndim(&self) -> usize {
         self.layout.ndim()
     }
 
+    #[inline]
     pub fn numel(&self) -> usize {
         self.layout.numel()
     }
@@ -222,17 +231,20 @@ impl TensorImpl {
         Ok(self.shape()[wrap_dim(dim, self.ndim())?])
     }
 
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }
 
     /// Whether two tensors share one storage (one is a view of the other, or
     /// both are views of a third).
+    #[inline]
     pub fn shares_storage(&self, other: &TensorImpl) -> bool {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
     /// The storage's version counter (bumped by every in-place write).
+    #[inline]
     pub fn version(&self) -> u64 {
         self.storage.version()
     }

@@ -449,9 +449,9 @@ impl<const NIN: usize> Plan<NIN> {
     /// This is what keeps a call on a tiny tensor cheap.
     ///
     /// # Safety
-    /// As for [`Plan::new`], and every tensor must be contiguous with
-    /// `out`'s shape, and an input that shares `out`'s storage must have
-    /// its offset (in place).
+    /// As for [`Plan::new`], and every input must be contiguous with
+    /// `out`'s shape or 0-dim (read with stride 0), and an input that
+    /// shares `out`'s storage must be `out` itself (in place).
     #[inline]
     pub unsafe fn dense(
         out: &TensorImpl,
@@ -475,7 +475,12 @@ impl<const NIN: usize> Plan<NIN> {
             ins: std::array::from_fn(|k| Operand {
                 ptr: first_element(inputs[k], in_ptrs[k]),
                 dtype: inputs[k].dtype(),
-                strides,
+                // A 0-dim input is a scalar operand: read with stride 0.
+                strides: if inputs[k].ndim() == 0 {
+                    [0; MAX_DIMS]
+                } else {
+                    strides
+                },
                 alias: inputs[k].shares_storage(out),
             }),
             parallel_ok: true,

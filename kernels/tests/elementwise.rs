@@ -603,3 +603,44 @@ fn copy_broadcasts_and_converts() {
     let e = ft_kernels::copy_(&dst, &bad).unwrap_err();
     assert_eq!(e.kind(), ft_core::ErrorKind::Shape);
 }
+
+/// The dense path with a 0-dim operand (what `a * 2.0` builds): every ISA,
+/// sizes around the vector width and the parallel grain, against an f64
+/// reference; and a 0-dim view of one element of the output itself, which
+/// must not take the dense path (it would read a value it already wrote).
+#[test]
+fn scalar_operands_on_the_dense_path_match_reference_and_respect_overlap() {
+    use ft_core::Scalar;
+    use ft_kernels::binary_scalar;
+    for_each_isa(|isa| {
+        for n in [1usize, 7, 16, 33, 1000, 40_000] {
+            let v = values(n, DType::F32, 11);
+            let a = TensorImpl::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<_>>(), &[n])
+                .unwrap();
+            let r = binary_scalar(BinaryOp::Mul, &a, Scalar::Float(1.0001)).unwrap();
+            let got = r.to_vec::<f32>().unwrap();
+            for (i, (&g, &x)) in got.iter().zip(&v).enumerate() {
+                let want = ((x as f32) as f64 * (1.0001f32 as f64)) as f32;
+                assert_eq!(g, want, "{isa:?} n={n} i={i}");
+            }
+            let s = TensorImpl::full(&[], 3.0, DType::F32).unwrap();
+            let r = binary(BinaryOp::Sub, &s, &a).unwrap();
+            assert_eq!(r.shape(), &[n]);
+            assert_eq!(
+                r.to_vec::<f32>().unwrap()[n - 1],
+                3.0 - v[n - 1] as f32,
+                "{isa:?}"
+            );
+        }
+        // out = out + out[0]: the 0-dim view overlaps out's first element
+        // partially; as in PyTorch, refused, and nothing is written.
+        let o = TensorImpl::from_slice(&[1.0f32, 2.0, 3.0], &[3]).unwrap();
+        let first = o.select(0, 0).unwrap();
+        let e = ft_kernels::add_out(&o, &first, Scalar::Int(1), &o).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("unsupported operation: some elements of the input tensor")
+        );
+        assert_eq!(o.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0], "{isa:?}");
+    });
+}

@@ -70,14 +70,15 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
     for t in inputs {
         t.device().check_executable()?;
     }
-    if is_dense_call(&inputs, &out) {
-        // Every input contiguous with one shape, and the output fresh or
-        // contiguous with it: a one-row plan, no broadcasting.
+    if let Some(lead) = dense_lead(&inputs, &out) {
+        // Every input contiguous with one shape (or a 0-dim scalar, read
+        // with stride 0), and the output fresh or contiguous with it: a
+        // one-row plan, no broadcasting.
         let target = match out {
             Out::New(dtype, slot) => {
                 // SAFETY: the dense plan writes every element before the
                 // tensor is handed out.
-                &*slot.insert(unsafe { TensorImpl::uninit(inputs[0].shape(), dtype)? })
+                &*slot.insert(unsafe { TensorImpl::uninit(inputs[lead].shape(), dtype)? })
             }
             Out::Into(o, _) => o,
         };
@@ -129,35 +130,53 @@ fn same_dims(a: &[usize], b: &[usize]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// Whether a call takes the dense path of [`run_elementwise`]: every input
-/// contiguous with one shape, and the output fresh, or contiguous with that
-/// shape, of a dtype the result casts to, on the CPU, and sharing memory
-/// with no input except in place. (Anything else, errors included, goes the
-/// general way, which reports them.)
+/// Whether a call takes the dense path of [`run_elementwise`], and which
+/// input gives its shape: every input contiguous with one shape, or 0-dim
+/// (a scalar operand, as `a * 2.0` makes), and the output fresh, or
+/// contiguous with that shape, of a dtype the result casts to, on the CPU,
+/// and sharing memory with no input except in place. (Anything else,
+/// errors included, goes the general way, which reports them.)
 #[inline]
-fn is_dense_call<const N: usize>(inputs: &[&TensorImpl; N], out: &Out<'_>) -> bool {
-    let Some(first) = inputs.first() else {
-        return false;
-    };
-    let shape = first.shape();
-    if !inputs
-        .iter()
-        .all(|t| same_dims(t.shape(), shape) && t.is_contiguous())
-    {
-        return false;
+fn dense_lead<const N: usize>(inputs: &[&TensorImpl; N], out: &Out<'_>) -> Option<usize> {
+    // One pass: the first input with dims leads; every input with dims
+    // must have its shape and be contiguous; 0-dim inputs are scalars.
+    let mut lead = N;
+    for (i, t) in inputs.iter().enumerate() {
+        if t.ndim() == 0 {
+            continue;
+        }
+        if lead == N {
+            lead = i;
+        } else if !same_dims(t.shape(), inputs[lead].shape()) {
+            return None;
+        }
+        if !t.is_contiguous() {
+            return None;
+        }
     }
-    match out {
+    if lead == N {
+        // All 0-dim (or no inputs).
+        lead = 0;
+    }
+    let shape = inputs.get(lead)?.shape();
+    let ok = match out {
         Out::New(..) => true,
         Out::Into(o, result_dtype) => {
-            let in_place_or_apart =
-                |t: &&TensorImpl| !t.shares_storage(o) || t.storage_offset() == o.storage_offset();
+            // In place means the whole tensor: a 0-dim view of one element
+            // of a larger output overlaps it partially (the general path
+            // copies it first).
+            let in_place_or_apart = |t: &&TensorImpl| {
+                !t.shares_storage(o)
+                    || (t.storage_offset() == o.storage_offset() && (t.ndim() > 0 || o.ndim() == 0))
+            };
             same_dims(o.shape(), shape)
                 && o.is_contiguous()
                 && o.device().is_cpu()
                 && can_cast(*result_dtype, o.dtype())
                 && inputs.iter().all(in_place_or_apart)
         }
-    }
+    };
+    ok.then_some(lead)
 }
 
 /// Borrows the storages (the output for writing, each other input for
@@ -188,7 +207,11 @@ fn execute<K: Kernel<N>, const N: usize>(
         && inputs
             .iter()
             .all(|t| t.dtype() == <K::In as Element>::DTYPE && !t.shares_storage(out));
-    if dense && out.numel() < PAR_GRAIN && own_types {
+    if dense
+        && out.numel() < PAR_GRAIN
+        && own_types
+        && !inputs.iter().any(|t| t.ndim() == 0 && out.ndim() > 0)
+    {
         // SAFETY: `dense` means every tensor is contiguous with `out`'s
         // shape; the dtypes are the kernel's and no input shares the
         // output's storage (checked just above); the storages are borrowed

@@ -477,7 +477,9 @@ pub(crate) fn formula(
             .mul(&y.mul(&y)?.neg()?.add_scalar(1.0)?)),
         Sigmoid => unary_out!("SigmoidBackward0", |g, y| g
             .mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)),
-        Relu => unary_out!("ReluBackward0", |g, y| zero_where(&y.le_scalar(0.0)?, g)),
+        Relu => unary_out!("ReluBackward0", |g, y| {
+            ft_kernels::threshold_backward(g.data(), y.data(), 0.0).map(Tensor::from)
+        }),
         Silu => unary_in!("SiluBackward0", |g, x| {
             let s = x.sigmoid()?;
             let inner = x.mul(&s.neg()?.add_scalar(1.0)?)?.add_scalar(1.0)?;

@@ -14,7 +14,7 @@ pub mod ops;
 
 pub use ops::binary::{
     BinaryOp, add, add_, add_out, binary, binary_, binary_out, binary_scalar, binary_scalar_,
-    scalar_binary, sub, sub_, sub_out, where_,
+    scalar_binary, sub, sub_, sub_out, threshold_backward, where_,
 };
 pub use ops::linalg::{
     addmm, addmm_out, bmm, bmm_out, dot, linear, matmul, matmul_out, mm, mm_out, mv,

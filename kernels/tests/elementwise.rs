@@ -644,3 +644,56 @@ fn scalar_operands_on_the_dense_path_match_reference_and_respect_overlap() {
         assert_eq!(o.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0], "{isa:?}");
     });
 }
+
+/// `where` on each layout its kernel specialises (three rows; a 0-dim
+/// value on either side) and `threshold_backward` (NaN keeps the
+/// gradient), on every ISA against a per-element reference.
+#[test]
+fn where_and_threshold_backward_match_reference_on_every_layout() {
+    for_each_isa(|isa| {
+        for n in [1usize, 15, 1000, 40_000] {
+            let cv: Vec<bool> = values(n, DType::F32, 3).iter().map(|&x| x > 0.0).collect();
+            let av: Vec<f32> = values(n, DType::F32, 4).iter().map(|&x| x as f32).collect();
+            let bv: Vec<f32> = values(n, DType::F32, 5).iter().map(|&x| x as f32).collect();
+            let c = TensorImpl::from_slice(&cv, &[n]).unwrap();
+            let a = TensorImpl::from_slice(&av, &[n]).unwrap();
+            let b = TensorImpl::from_slice(&bv, &[n]).unwrap();
+            let s = TensorImpl::full(&[], 7.0, DType::F32).unwrap();
+            let rows = ft_kernels::where_(&c, &a, &b)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+            let left = ft_kernels::where_(&c, &s, &b)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+            let right = ft_kernels::where_(&c, &a, &s)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+            for i in 0..n {
+                let (want, want_l, want_r) = if cv[i] {
+                    (av[i], 7.0, av[i])
+                } else {
+                    (bv[i], bv[i], 7.0)
+                };
+                assert_eq!(
+                    (rows[i], left[i], right[i]),
+                    (want, want_l, want_r),
+                    "{isa:?} n={n} i={i}"
+                );
+            }
+            let mut yv = bv.clone();
+            yv[0] = f32::NAN;
+            let y = TensorImpl::from_slice(&yv, &[n]).unwrap();
+            let t = ft_kernels::threshold_backward(&a, &y, 0.0)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+            for i in 0..n {
+                let want = if yv[i] <= 0.0 { 0.0 } else { av[i] };
+                assert_eq!(t[i], want, "{isa:?} n={n} i={i}");
+            }
+        }
+    });
+}

@@ -571,6 +571,73 @@ pub fn where_(cond: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<Tenso
     })
 }
 
+/// `grad` where `y > threshold`, else 0 (NaN in `y` keeps `grad`, as the
+/// comparison `y <= threshold` is false): PyTorch's `threshold_backward`,
+/// the gradient of `relu` from its output. Floating-point `grad` and `y`
+/// of one dtype, broadcasting.
+///
+/// ```
+/// # use ft_core::TensorImpl;
+/// let g = TensorImpl::from_slice(&[1.0f32, 2.0, 3.0], &[3])?;
+/// let y = TensorImpl::from_slice(&[0.5f32, 0.0, -1.0], &[3])?;
+/// let r = ft_kernels::threshold_backward(&g, &y, 0.0)?;
+/// assert_eq!(r.to_vec::<f32>()?, vec![1.0, 0.0, 0.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn threshold_backward(grad: &TensorImpl, y: &TensorImpl, threshold: f64) -> Result<TensorImpl> {
+    if grad.dtype() != y.dtype() || !grad.dtype().is_floating_point() {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "threshold_backward: grad and output must share a floating-point dtype, got {}                  and {}",
+                grad.dtype().scalar_type_name(),
+                y.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    let dtype = grad.dtype();
+    // f16 and bf16 compute in f32.
+    if compute_dtype(dtype) == DType::F64 {
+        made(dtype, |o| {
+            run_elementwise([grad, y], o, &ThresholdBackward::<f64>(threshold))
+        })
+    } else {
+        let th = threshold as f32;
+        made(dtype, |o| {
+            run_elementwise([grad, y], o, &ThresholdBackward::<f32>(th))
+        })
+    }
+}
+
+struct ThresholdBackward<T>(T);
+
+impl<T: Element + PartialOrd> Kernel<2> for ThresholdBackward<T> {
+    type In = T;
+    type Out = T;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, _s: S, out: &mut [T], ins: [Src<'_, T>; 2], _stream: bool) {
+        let (zero, th) = (T::zero(), self.0);
+        let n = out.len();
+        match ins {
+            [Src::Slice(g), Src::Slice(y)] => {
+                let (g, y) = (&g[..n], &y[..n]);
+                for i in 0..n {
+                    out[i] = if y[i] <= th { zero } else { g[i] };
+                }
+            }
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = if ins[1].get(i) <= th {
+                        zero
+                    } else {
+                        ins[0].get(i)
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// The condition arrives converted to `T` (1 or 0).
 struct Where<T>(PhantomData<fn() -> T>);
 
@@ -580,12 +647,38 @@ impl<T: Element> Kernel<3> for Where<T> {
     #[inline(always)]
     fn run<S: Vf32>(&self, _s: S, out: &mut [T], ins: [Src<'_, T>; 3], _stream: bool) {
         let zero = T::zero();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = if ins[0].get(i) != zero {
-                ins[1].get(i)
-            } else {
-                ins[2].get(i)
-            };
+        let n = out.len();
+        // The layouts autograd's masks use (a condition and two rows, or a
+        // row and a 0-dim zero), as branch-free selects the compiler
+        // vectorizes; anything else element by element.
+        match ins {
+            [Src::Slice(c), Src::Slice(a), Src::Slice(b)] => {
+                let (c, a, b) = (&c[..n], &a[..n], &b[..n]);
+                for i in 0..n {
+                    out[i] = if c[i] != zero { a[i] } else { b[i] };
+                }
+            }
+            [Src::Slice(c), Src::Splat(a), Src::Slice(b)] => {
+                let (c, b) = (&c[..n], &b[..n]);
+                for i in 0..n {
+                    out[i] = if c[i] != zero { a } else { b[i] };
+                }
+            }
+            [Src::Slice(c), Src::Slice(a), Src::Splat(b)] => {
+                let (c, a) = (&c[..n], &a[..n]);
+                for i in 0..n {
+                    out[i] = if c[i] != zero { a[i] } else { b };
+                }
+            }
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = if ins[0].get(i) != zero {
+                        ins[1].get(i)
+                    } else {
+                        ins[2].get(i)
+                    };
+                }
+            }
         }
     }
 }

@@ -23,6 +23,7 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod checkpoint;
 mod engine;
 mod formulas;
 pub mod gradcheck;

@@ -29,6 +29,10 @@ impl Digits {
     pub fn len(&self) -> usize {
         self.y.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
 }
 
 /// Reads the gzipped CSV (64 pixels and a label per row).

@@ -36,6 +36,11 @@ pub type StateDict = Vec<(String, Tensor)>;
 
 /// A layer or a model: parameters by name, a forward pass, train/eval.
 pub trait Module {
+    /// The class name PyTorch's messages use (`Linear`, `Sequential`).
+    fn name(&self) -> &'static str {
+        "Module"
+    }
+
     /// The forward pass.
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
 
@@ -85,11 +90,16 @@ pub trait Module {
     /// unexpected key is an error, as PyTorch reports it; a shape mismatch
     /// is always an error. Nothing is written unless every check passes.
     fn load_state_dict(&self, state: &[(String, Tensor)], strict: bool) -> Result<()> {
-        load_into(&self.named_parameters(), state, strict)
+        load_into(self.name(), &self.named_parameters(), state, strict)
     }
 }
 
-fn load_into(params: &[(String, Tensor)], state: &[(String, Tensor)], strict: bool) -> Result<()> {
+fn load_into(
+    module: &str,
+    params: &[(String, Tensor)],
+    state: &[(String, Tensor)],
+    strict: bool,
+) -> Result<()> {
     let mut missing: Vec<&str> = Vec::new();
     let mut mismatch: Vec<String> = Vec::new();
     let mut pairs: Vec<(&Tensor, &Tensor)> = Vec::new();
@@ -99,7 +109,7 @@ fn load_into(params: &[(String, Tensor)], state: &[(String, Tensor)], strict: bo
             Some((_, v)) => {
                 if v.shape() != p.shape() {
                     mismatch.push(format!(
-                        "\tsize mismatch for {name}: copying a param with shape {} from \
+                        "size mismatch for {name}: copying a param with shape {} from \
                          checkpoint, the shape in current model is {}.",
                         torch_size(v.shape()),
                         torch_size(p.shape())
@@ -133,7 +143,7 @@ fn load_into(params: &[(String, Tensor)], state: &[(String, Tensor)], strict: bo
         return Err(Error::new(
             ErrorKind::Value,
             format!(
-                "Error(s) in loading state_dict for Module:\n\t{}",
+                "Error(s) in loading state_dict for {module}:\n\t{}",
                 errors.join("\n\t")
             ),
         ));
@@ -197,6 +207,10 @@ impl Linear {
 }
 
 impl Module for Linear {
+    fn name(&self) -> &'static str {
+        "Linear"
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.linear(&self.weight, self.bias.as_ref())
     }
@@ -237,6 +251,10 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    fn name(&self) -> &'static str {
+        "Sequential"
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
         for l in &self.layers {
@@ -271,6 +289,10 @@ macro_rules! activation {
         pub struct $name;
 
         impl Module for $name {
+            fn name(&self) -> &'static str {
+                stringify!($name)
+            }
+
             fn forward(&self, $x: &Tensor) -> Result<Tensor> {
                 $body
             }
@@ -305,6 +327,10 @@ impl Default for GELU {
 }
 
 impl Module for GELU {
+    fn name(&self) -> &'static str {
+        "GELU"
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.gelu(self.approximate)
     }
@@ -336,6 +362,10 @@ impl Dropout {
 }
 
 impl Module for Dropout {
+    fn name(&self) -> &'static str {
+        "Dropout"
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !self.training || self.p == 0.0 {
             return Ok(x.clone());
@@ -382,6 +412,10 @@ impl LayerNorm {
 }
 
 impl Module for LayerNorm {
+    fn name(&self) -> &'static str {
+        "LayerNorm"
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let k = self.normalized_shape.len();
         let nd = x.ndim();
@@ -435,6 +469,10 @@ impl Embedding {
 }
 
 impl Module for Embedding {
+    fn name(&self) -> &'static str {
+        "Embedding"
+    }
+
     /// `x`: integer indices of any shape; the result has shape
     /// `[*x.shape, embedding_dim]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

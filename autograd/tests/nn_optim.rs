@@ -33,6 +33,8 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
+type MakeOpt = dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>;
+
 fn trajectory(make: impl Fn(Vec<Tensor>) -> Box<dyn Optimizer>) -> Vec<f64> {
     let p = Tensor::from_slice(&[0.5f32, -1.5, 2.0], &[3])
         .unwrap()
@@ -60,7 +62,7 @@ fn trajectory(make: impl Fn(Vec<Tensor>) -> Box<dyn Optimizer>) -> Vec<f64> {
 #[test]
 fn optimizers_follow_pytorchs_trajectories() {
     let f = fixture();
-    let cases: Vec<(&str, Box<dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>>)> = vec![
+    let cases: Vec<(&str, Box<MakeOpt>)> = vec![
         ("sgd", Box::new(|p| Box::new(Sgd::new(p, 0.1)))),
         (
             "sgd_momentum",

@@ -187,6 +187,35 @@ fn select_back(
     Tensor::where_(&mask, &g, &z)
 }
 
+/// Whether a matrix is a transposed contiguous one (column-major).
+fn column_major(t: &Tensor) -> bool {
+    let (sh, st) = (t.shape(), t.strides());
+    sh.len() == 2 && sh[0] > 1 && sh[1] > 1 && st[0] == 1 && st[1] == sh[0] as isize
+}
+
+/// The gradient of `mat1` in `mat1 @ mat2`, laid out as `mat1` is (PyTorch's
+/// `mm_mat1_backward`): for a column-major `mat1` (a transposed weight)
+/// computed transposed, so that it reaches the weight contiguous.
+fn mm_mat1_grad(g: &Tensor, mat2: &Tensor, mat1_col_major: bool) -> Result<Tensor> {
+    if mat1_col_major {
+        mat2.mm(&g.t()?)?.t()
+    } else {
+        g.mm(&mat2.t()?)
+    }
+}
+
+/// The gradient of `mat2` in `mat1 @ mat2`, laid out as `mat2` is (PyTorch's
+/// `mm_mat2_backward`): `linear`'s weight enters as `w.t()`, and its
+/// gradient then arrives at `w` contiguous instead of needing a
+/// transposing copy.
+fn mm_mat2_grad(g: &Tensor, mat1: &Tensor, mat2_col_major: bool) -> Result<Tensor> {
+    if mat2_col_major {
+        g.t()?.mm(mat1)?.t()
+    } else {
+        mat1.t()?.mm(g)
+    }
+}
+
 fn gelu_grad(g: &Tensor, x: &Tensor, approximate: &str) -> Result<Tensor> {
     if approximate == "tanh" {
         const K_BETA: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
@@ -757,18 +786,19 @@ pub(crate) fn formula(
             let sa = if req[1] { Some(si(0)?) } else { None };
             let sb = if req[0] { Some(si(1)?) } else { None };
             let bmm = op == Bmm;
+            let (a_cm, b_cm) = (column_major(x), column_major(f.tensor(1)?));
             let name = if bmm { "BmmBackward0" } else { "MmBackward0" };
             (
                 name,
                 boxed(move |c, g| {
-                    let tr = |t: &Tensor| if bmm { t.transpose(1, 2) } else { t.t() };
-                    let mm = |a: &Tensor, b: &Tensor| if bmm { a.bmm(b) } else { a.mm(b) };
                     let ga = match (&sb, c.needs[0]) {
-                        (Some(b), true) => Some(mm(g, &tr(&b.get()?)?)?),
+                        (Some(b), true) if bmm => Some(g.bmm(&b.get()?.transpose(1, 2)?)?),
+                        (Some(b), true) => Some(mm_mat1_grad(g, &b.get()?, a_cm)?),
                         _ => None,
                     };
                     let gb = match (&sa, c.needs[1]) {
-                        (Some(a), true) => Some(mm(&tr(&a.get()?)?, g)?),
+                        (Some(a), true) if bmm => Some(a.get()?.transpose(1, 2)?.bmm(g)?),
+                        (Some(a), true) => Some(mm_mat2_grad(g, &a.get()?, b_cm)?),
                         _ => None,
                     };
                     Ok([ga, gb, None])
@@ -778,6 +808,7 @@ pub(crate) fn formula(
         Addmm => {
             let s1 = if req[2] { Some(si(1)?) } else { None };
             let s2 = if req[1] { Some(si(2)?) } else { None };
+            let (m1_cm, m2_cm) = (column_major(f.tensor(1)?), column_major(f.tensor(2)?));
             let (beta, alpha) = (f.scalar(3)?, f.scalar(4)?);
             (
                 "AddmmBackward0",
@@ -788,11 +819,11 @@ pub(crate) fn formula(
                         None
                     };
                     let g1 = match (&s2, c.needs[1]) {
-                        (Some(b), true) => Some(times(g.mm(&b.get()?.t()?)?, alpha)?),
+                        (Some(b), true) => Some(times(mm_mat1_grad(g, &b.get()?, m1_cm)?, alpha)?),
                         _ => None,
                     };
                     let g2 = match (&s1, c.needs[2]) {
-                        (Some(a), true) => Some(times(a.get()?.t()?.mm(g)?, alpha)?),
+                        (Some(a), true) => Some(times(mm_mat2_grad(g, &a.get()?, m2_cm)?, alpha)?),
                         _ => None,
                     };
                     Ok([gs, g1, g2])

@@ -1,6 +1,9 @@
 //! The canonical workloads (WORKLOADS.md, suite v1), by id. A workload whose
 //! op does not exist yet has no `setup`; adding it is one entry here.
 
+use ft_autograd::nn::functional::{Reduction, cross_entropy};
+use ft_autograd::nn::{Linear, Module, ReLU, Sequential};
+use ft_autograd::optim::{Optimizer, Sgd};
 use ft_autograd::{AutogradExt, no_grad};
 use ft_core::{DType, Generator, TensorImpl};
 use ft_dispatch::Tensor;
@@ -110,97 +113,44 @@ pub fn add_out_call() -> Call {
     })
 }
 
-/// PyTorch's `torch.nn.Linear` initialisation, seeded: weight and bias
-/// uniform in `[-1/sqrt(fan_in), 1/sqrt(fan_in))`.
-fn linear_params(fan_in: usize, fan_out: usize, g: &mut Generator) -> (Tensor, Tensor) {
-    let bound = 1.0 / (fan_in as f64).sqrt();
-    let mut u = |shape: &[usize]| {
-        Tensor::from(
-            TensorImpl::from_fn(shape, DType::F32, |_| (g.uniform_f64() * 2.0 - 1.0) * bound)
-                .expect("init"),
-        )
-        .requires_grad_(true)
-        .expect("leaf")
-    };
-    (u(&[fan_out, fan_in]), u(&[fan_out]))
-}
-
 /// `mlp_train_step`: one SGD step (lr 0.01) of the MLP 784-512-512-10
-/// with ReLU on a batch of 256: forward, cross-entropy (the mean of
-/// `-log_softmax` at each target), backward, update, as PyTorch's
-/// `optimizer.zero_grad(); loss.backward(); optimizer.step()`. Layers are
-/// written out here until nn (#8) exists. Each call first restores the
-/// initial parameters (a 2.7 MB copy, inside the timed region: about 3%
-/// against us), so every call computes the same step and the output, the
-/// loss, has one checksum.
+/// with ReLU on a batch of 256, as PyTorch's `optimizer.zero_grad();
+/// cross_entropy(model(x), y).backward(); optimizer.step()`, with
+/// ft-autograd's `nn` and `optim`. Each call first restores the initial
+/// parameters (a 2.7 MB copy, inside the timed region: about 3% against
+/// us), so every call computes the same step and the output, the loss,
+/// has one checksum.
 pub fn mlp_step_call() -> Call {
     let mut g = Generator::new(0);
-    let sizes = [(784, 512), (512, 512), (512, 10)];
-    let params: Vec<(Tensor, Tensor)> = sizes
-        .iter()
-        .map(|&(i, o)| linear_params(i, o, &mut g))
-        .collect();
+    let model = Sequential::new()
+        .push(Linear::new(784, 512, true, &mut g).expect("layer"))
+        .push(ReLU)
+        .push(Linear::new(512, 512, true, &mut g).expect("layer"))
+        .push(ReLU)
+        .push(Linear::new(512, 10, true, &mut g).expect("layer"));
+    let params = model.parameters();
     let initial: Vec<Tensor> = params
         .iter()
-        .flat_map(|(w, b)| [w, b])
-        .map(|t| {
-            t.detach()
-                .contiguous()
-                .expect("copy")
-                .mul_scalar(1.0)
-                .expect("copy")
-        })
+        .map(|t| t.detach().mul_scalar(1.0).expect("copy"))
         .collect();
+    let mut opt = Sgd::new(params.clone(), 0.01);
     let x = Tensor::from(input(&[256, 784], 1));
     let mut gy = Generator::new(2);
     let target: Vec<i64> = (0..256).map(|_| (gy.next_u64() % 10) as i64).collect();
-    let target = Tensor::from_slice(&target, &[256, 1]).expect("target");
-    let classes = Tensor::arange(0.0, 10.0, 1.0, DType::I64).expect("arange");
-    let one_hot = classes
-        .eq(&target)
-        .expect("one-hot")
-        .to_dtype(DType::F32)
-        .expect("cast");
-    let flat: Vec<Tensor> = params
-        .iter()
-        .flat_map(|(w, b)| [w.clone(), b.clone()])
-        .collect();
+    let target = Tensor::from_slice(&target, &[256]).expect("target");
     Box::new(move || {
         no_grad(|| -> ft_core::Result<()> {
-            for (p, init) in flat.iter().zip(&initial) {
+            for (p, init) in params.iter().zip(&initial) {
                 p.copy_(init)?;
             }
             Ok(())
         })
         .expect("reset");
-        for p in &flat {
-            p.set_grad(None).expect("zero_grad");
-        }
-        let mut h = x.clone();
-        for (i, (w, b)) in params.iter().enumerate() {
-            h = h.linear(w, Some(b)).expect("linear");
-            if i + 1 < params.len() {
-                h = h.relu().expect("relu");
-            }
-        }
-        let loss = h
-            .log_softmax(1)
-            .expect("log_softmax")
-            .mul(&one_hot)
-            .expect("pick")
-            .sum()
-            .expect("sum")
-            .mul_scalar(-1.0 / 256.0)
-            .expect("mean");
+        opt.zero_grad();
+        let logits = model.forward(&x).expect("forward");
+        let loss = cross_entropy(&logits, &target, Reduction::Mean, 0.0).expect("loss");
         loss.backward().expect("backward");
-        no_grad(|| -> ft_core::Result<()> {
-            for p in &flat {
-                let g = p.grad().expect("grad");
-                p.sub_(&g.mul_scalar(0.01)?)?;
-            }
-            Ok(())
-        })
-        .expect("sgd");
+        opt.step().expect("sgd");
         loss.detach().into_data()
     })
 }

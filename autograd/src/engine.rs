@@ -354,5 +354,5 @@ pub(crate) fn execute(
 
 /// Whether a tensor is a leaf (no node made it).
 pub(crate) fn is_leaf(t: &Tensor) -> bool {
-    meta_ref(t).is_none_or(|m| m.grad_fn.is_none())
+    meta_ref(t).is_none_or(Meta::is_leaf)
 }

@@ -11,7 +11,7 @@
 use ft_core::{DType, Error, ErrorKind, Result, TensorImpl};
 use ft_dispatch::Tensor;
 use std::any::Any;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The most tensor arguments an op with a backward formula takes
@@ -34,17 +34,34 @@ pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor) -> Result<Grads> + Sen
 
 /// Autograd state of one tensor (the `AutogradMeta` slot of
 /// [`ft_dispatch::Tensor`]): a leaf has no `grad_fn` and accumulates
-/// `.grad`; a non-leaf has the node that made it.
+/// `.grad`; a non-leaf has the node that made it, which an in-place op
+/// replaces (PyTorch's `rebase_history`). Clones of a `Tensor` share it.
 pub(crate) struct Meta {
-    pub grad_fn: Option<Arc<Node>>,
+    grad_fn: Mutex<Option<Arc<Node>>>,
     pub grad: Mutex<Option<Tensor>>,
+    /// Made by a view op from a tensor that requires grad.
+    pub is_view: bool,
+    /// A view op has been recorded on this tensor.
+    pub has_views: AtomicBool,
 }
 
 impl Meta {
     pub fn leaf() -> Self {
         Meta {
-            grad_fn: None,
+            grad_fn: Mutex::new(None),
             grad: Mutex::new(None),
+            is_view: false,
+            has_views: AtomicBool::new(false),
+        }
+    }
+
+    /// The meta of an op's output.
+    pub fn output(node: Arc<Node>, is_view: bool) -> Self {
+        Meta {
+            grad_fn: Mutex::new(Some(node)),
+            grad: Mutex::new(None),
+            is_view,
+            has_views: AtomicBool::new(false),
         }
     }
 
@@ -52,6 +69,28 @@ impl Meta {
         // A panic while the lock was held cannot leave a half-written
         // Option; the value is still sound.
         self.grad.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fn_slot(&self) -> MutexGuard<'_, Option<Arc<Node>>> {
+        self.grad_fn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The node that made the tensor (`None`: a leaf).
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.fn_slot().clone()
+    }
+
+    pub fn grad_fn_name(&self) -> Option<&'static str> {
+        self.fn_slot().as_ref().map(|n| n.name)
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.fn_slot().is_none()
+    }
+
+    /// An in-place op made the tensor anew: its history is now `node`.
+    pub fn rebase(&self, node: Arc<Node>) {
+        *self.fn_slot() = Some(node);
     }
 }
 
@@ -84,8 +123,8 @@ impl Edge {
                  sets the routing flag)",
             )
         })?;
-        Ok(match &m.grad_fn {
-            Some(n) => Edge::Node(Arc::clone(n)),
+        Ok(match m.grad_fn() {
+            Some(n) => Edge::Node(n),
             None => Edge::Leaf(m),
         })
     }
@@ -194,7 +233,7 @@ impl Saved {
         Saved {
             data: t.data().clone(),
             version: t.data().version(),
-            producer: meta_ref(t).and_then(|m| m.grad_fn.as_ref()).map(|n| n.name),
+            producer: meta_ref(t).and_then(Meta::grad_fn_name),
         }
     }
 

@@ -8,13 +8,14 @@
 
 use crate::engine::is_leaf;
 use crate::formulas::formula;
-use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, erase};
+use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, erase, meta_ref};
 use ft_core::{Error, ErrorKind, Result};
 use ft_dispatch::{
-    DispatchKey, Frame, Functionality, Kernel, Op, Outputs, Tensor, keyset_of, redispatch,
+    Arg, DispatchKey, Frame, Functionality, Kernel, Op, Outputs, Tensor, keyset_of, redispatch,
     route::schema_of,
 };
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 /// One trampoline per op index: dispatch's kernels are plain function
 /// pointers, so the op is a const parameter.
@@ -82,7 +83,7 @@ fn below(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
 fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     let schema = schema_of(op)?;
     if schema.args.iter().any(|a| a.mutated) {
-        return Err(mutation_error(op, f));
+        return in_place(op, f);
     }
     match op {
         Op::Matmul => {
@@ -116,7 +117,26 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
         }
         return Ok(());
     }
-    let Some((name, backward)) = formula(op, f, &first, second.as_ref())? else {
+    let node = record(op, f, &first, second.as_ref())?;
+    if op.is_view()
+        && let Some(m) = meta_ref(f.tensor(0)?)
+    {
+        m.has_views.store(true, Ordering::Relaxed);
+    }
+    let result = first
+        .set_requires_grad(true)?
+        .with_autograd_meta(Some(erase(Meta::output(node, op.is_view()))));
+    match second {
+        Some(s) => out.set_two(result, s),
+        None => out.set(result),
+    }
+    Ok(())
+}
+
+/// The node of `op` called with frame `f` that produced `first`: its
+/// backward formula and an edge per tensor argument that requires grad.
+fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Result<Arc<Node>> {
+    let Some((name, backward)) = formula(op, f, first, second)? else {
         return Err(Error::new(
             ErrorKind::Unsupported,
             format!("'{}' has no backward formula", op.name()),
@@ -142,25 +162,125 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
             });
         }
     }
-    let node = Arc::new(Node::new(name, edges, inputs, backward));
-    let meta = Meta {
-        grad_fn: Some(node),
-        grad: Mutex::new(None),
+    Ok(Arc::new(Node::new(name, edges, inputs, backward)))
+}
+
+/// The out-of-place op whose formula an in-place op shares (its schema has
+/// the same arguments).
+fn functional(op: Op) -> Option<Op> {
+    use Op::*;
+    Some(match op {
+        AddInplace => AddTensor,
+        SubInplace => SubTensor,
+        MulInplace => MulTensor,
+        DivInplace => DivTensor,
+        RemainderInplace => RemainderTensor,
+        PowInplace => PowTensor,
+        NegInplace => Neg,
+        AbsInplace => Abs,
+        SignInplace => Sign,
+        ExpInplace => Exp,
+        Expm1Inplace => Expm1,
+        LogInplace => Log,
+        Log1pInplace => Log1p,
+        SqrtInplace => Sqrt,
+        RsqrtInplace => Rsqrt,
+        ReciprocalInplace => Reciprocal,
+        SinInplace => Sin,
+        CosInplace => Cos,
+        TanhInplace => Tanh,
+        SigmoidInplace => Sigmoid,
+        ReluInplace => Relu,
+        SiluInplace => Silu,
+        ErfInplace => Erf,
+        FloorInplace => Floor,
+        CeilInplace => Ceil,
+        RoundInplace => Round,
+        GeluInplace => Gelu,
+        ClampInplace => Clamp,
+        AddmmInplace => Addmm,
+        _ => return None,
+    })
+}
+
+/// An in-place op on tensors that require grad (PyTorch's
+/// `rebase_history`): the forward runs in place; the node gets the
+/// formula of the out-of-place op, with `self` as it was before (a copy,
+/// which the formula may save) and edges to what made it; then `self`'s
+/// history becomes that node. Fails closed, with PyTorch's message where
+/// PyTorch has one, on a leaf, on `out=`, on a view or a tensor with
+/// views (whose histories this engine does not regenerate), and on a
+/// `self` that does not require grad itself.
+fn in_place(op: Op, f: &Frame<'_>) -> Result<()> {
+    let this = f.tensor(0)?;
+    let rebase = match (functional(op), meta_ref(this)) {
+        (Some(fun), Some(m)) if this.requires_grad() && !m.is_leaf() => {
+            if m.is_view || m.has_views.load(Ordering::Relaxed) {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "'{}' on a view, or on a tensor a view was taken of, while it requires                          grad: FrankenTorch's autograd does not regenerate views' histories;                          use the out-of-place form",
+                        op.name()
+                    ),
+                ));
+            }
+            fun
+        }
+        _ => return Err(mutation_error(op, f)),
     };
-    let result = first
+    // `self` before the write, with its autograd state: the frame the
+    // formula sees.
+    // Formulas that never read `self`'s input values need no copy of it.
+    let reads_self = !matches!(
+        rebase,
+        Op::AddTensor
+            | Op::SubTensor
+            | Op::Neg
+            | Op::Exp
+            | Op::Expm1
+            | Op::Sqrt
+            | Op::Rsqrt
+            | Op::Reciprocal
+            | Op::Tanh
+            | Op::Sigmoid
+            | Op::Relu
+            | Op::Addmm
+    );
+    let data = if reads_self {
+        let copy = ft_core::TensorImpl::empty(this.shape(), this.dtype())?;
+        ft_kernels::copy_(&copy, this.data())?;
+        copy
+    } else {
+        this.data().clone()
+    };
+    let before = Tensor::from(data)
         .set_requires_grad(true)?
-        .with_autograd_meta(Some(erase(meta)));
-    match second {
-        Some(s) => out.set_two(result, s),
-        None => out.set(result),
+        .with_autograd_meta(this.autograd_meta().cloned());
+    // Every argument that is `self` (`y.mul_(&y)`) reads the values from
+    // before the write, as the op did. (PyTorch fails such a backward as
+    // "modified by an inplace operation"; the gradient here is the right
+    // one instead.)
+    let mut args: Vec<Arg<'_>> = f.args().to_vec();
+    for a in args.iter_mut() {
+        if let Arg::Tensor(t) = a
+            && t.data().shares_storage(this.data())
+            && t.data().layout() == this.data().layout()
+        {
+            *a = Arg::Tensor(&before);
+        }
+    }
+    let pre = Frame::new(&args)?;
+    let mut none = Outputs::default();
+    below(op, f, &mut none)?;
+    let node = record(rebase, &pre, this, None)?;
+    if let Some(m) = meta_ref(this) {
+        m.rebase(node);
     }
     Ok(())
 }
 
 /// PyTorch's errors for in-place and `out=` calls that involve a tensor
-/// requiring grad. Rebasing history through an in-place op is not
-/// implemented: that case fails closed instead of computing a wrong
-/// gradient.
+/// requiring grad, where the in-place op cannot be recorded.
 fn mutation_error(op: Op, f: &Frame<'_>) -> Error {
     let name = op.name();
     let base = name.split('.').next().unwrap_or(name).trim_end_matches('_');
@@ -185,8 +305,9 @@ fn mutation_error(op: Op, f: &Frame<'_>) -> Error {
     Error::new(
         ErrorKind::Unsupported,
         format!(
-            "'{name}' on tensors that require grad: FrankenTorch's autograd does not record \
-             in-place ops yet; use the out-of-place form ({base})"
+            "'{name}' where `self` does not require grad but another argument does (or on an op \
+             without a recorded in-place form): FrankenTorch's autograd cannot make `self` \
+             require grad in place; use the out-of-place form ({base})"
         ),
     )
 }

@@ -176,9 +176,7 @@ impl AutogradExt for Tensor {
     }
 
     fn grad_fn_name(&self) -> Option<&'static str> {
-        meta_ref(self)
-            .and_then(|m| m.grad_fn.as_ref())
-            .map(|n| n.name)
+        meta_ref(self).and_then(Meta::grad_fn_name)
     }
 
     fn backward(&self) -> Result<()> {

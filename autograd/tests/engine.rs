@@ -240,11 +240,110 @@ fn in_place_on_a_leaf_that_requires_grad_fails() {
 }
 
 #[test]
-fn in_place_on_a_non_leaf_fails_closed_instead_of_a_wrong_gradient() {
+fn in_place_on_a_non_leaf_records_its_history() {
+    let a = leaf(&[0.5, -1.0], &[2]);
+    let y = a.mul_scalar(2.0).unwrap();
+    y.exp_().unwrap();
+    assert_eq!(y.grad_fn_name(), Some("ExpBackward0"));
+    y.sum().unwrap().backward().unwrap();
+    let want: Vec<f32> = [0.5f32, -1.0]
+        .iter()
+        .map(|v| 2.0 * (2.0 * v).exp())
+        .collect();
+    let got = vals(&a.grad().unwrap());
+    assert!(
+        (got[0] - want[0]).abs() < 1e-5 && (got[1] - want[1]).abs() < 1e-5,
+        "{got:?}"
+    );
+    // self used as the other operand reads the values from before.
+    let b = leaf(&[3.0], &[1]);
+    let z = b.mul_scalar(1.0).unwrap();
+    z.mul_(&z.clone()).unwrap(); // z = b^2
+    z.sum().unwrap().backward().unwrap();
+    assert_eq!(vals(&b.grad().unwrap()), vec![6.0]);
+}
+
+#[test]
+fn in_place_forms_give_the_gradients_of_the_out_of_place_forms() {
+    type Op2 = fn(&Tensor, &Tensor) -> ft_core::Result<()>;
+    type Fn2 = fn(&Tensor, &Tensor) -> ft_core::Result<Tensor>;
+    let cases: Vec<(&str, Op2, Fn2)> = vec![
+        ("add_", |y, o| y.add_(o), |y, o| y.add(o)),
+        ("sub_", |y, o| y.sub_(o), |y, o| y.sub(o)),
+        ("mul_", |y, o| y.mul_(o), |y, o| y.mul(o)),
+        ("div_", |y, o| y.div_(o), |y, o| y.div(o)),
+        ("pow_", |y, o| y.pow_(o), |y, o| y.pow(o)),
+        ("tanh_", |y, _| y.tanh_(), |y, _| y.tanh()),
+        ("sigmoid_", |y, _| y.sigmoid_(), |y, _| y.sigmoid()),
+        ("relu_", |y, _| y.relu_(), |y, _| y.relu()),
+        ("sqrt_", |y, _| y.sqrt_(), |y, _| y.sqrt()),
+        (
+            "clamp_",
+            |y, _| y.clamp_(Some(ft_core::Scalar::Float(0.7)), None),
+            |y, _| y.clamp(Some(ft_core::Scalar::Float(0.7)), None),
+        ),
+        ("gelu_", |y, _| y.gelu_("tanh"), |y, _| y.gelu("tanh")),
+    ];
+    for (name, inplace, outplace) in cases {
+        let run = |in_place: bool| {
+            let a = Tensor::from_slice(&[0.5f64, 1.25, 2.0], &[3])
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let o = Tensor::from_slice(&[1.5f64, 0.75, 1.1], &[3])
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let y = a.mul_scalar(1.5).unwrap();
+            let r = if in_place {
+                inplace(&y, &o).unwrap();
+                y
+            } else {
+                outplace(&y, &o).unwrap()
+            };
+            r.mul(&Tensor::from_slice(&[1.0f64, -2.0, 0.5], &[3]).unwrap())
+                .unwrap()
+                .sum()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let ga = a.grad().unwrap().to_vec::<f64>().unwrap();
+            let go = o.grad().map(|g| g.to_vec::<f64>().unwrap());
+            (r.to_vec::<f64>().unwrap(), ga, go)
+        };
+        assert_eq!(run(true), run(false), "{name}");
+    }
+}
+
+#[test]
+fn in_place_on_views_or_without_grad_on_self_fails_closed() {
     let a = leaf(&[1.0, 2.0], &[2]);
     let y = a.mul_scalar(2.0).unwrap();
-    let e = y.exp_().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    let v = y.narrow(0, 0, 1).unwrap();
+    assert_eq!(v.exp_().unwrap_err().kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        y.exp_().unwrap_err().kind(),
+        ErrorKind::Unsupported,
+        "y has a view"
+    );
+    let plain = Tensor::from_slice(&[1.0f32, 1.0], &[2]).unwrap();
+    assert_eq!(plain.add_(&a).unwrap_err().kind(), ErrorKind::Unsupported);
+    assert_eq!(vals(&plain), vec![1.0, 1.0], "nothing written");
+}
+
+#[test]
+fn a_tensor_saved_before_an_in_place_op_fails_the_backward() {
+    let a = leaf(&[1.0, 2.0], &[2]);
+    let y = a.mul_scalar(2.0).unwrap();
+    let w = y.mul(&y).unwrap(); // saves y
+    y.add_(&Tensor::ones(&[2], DType::F32).unwrap()).unwrap();
+    let e = w.sum().unwrap().backward().unwrap_err();
+    assert!(
+        e.message()
+            .starts_with("one of the variables needed for gradient computation"),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]

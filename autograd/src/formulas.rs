@@ -555,42 +555,21 @@ pub(crate) fn formula(
             let dt = x.dtype();
             plain!("ToCopyBackward0", |g| g.to_dtype(dt))
         }
-        Sum | SumDim => {
+        Sum | SumDim | Mean | MeanDim => {
             let shape = isize_shape(x.shape());
-            let (dims, keepdim) = if op == Sum {
-                ((0..x.ndim()).collect(), true)
-            } else {
-                (reduced(x.ndim(), f.dims(1)?)?, f.bool(2)?)
-            };
-            let name = if op == Sum {
-                "SumBackward0"
-            } else {
-                "SumBackward1"
-            };
-            (
-                name,
-                boxed(move |_, g| {
-                    let g = if g.ndim() == 0 {
-                        g.clone()
-                    } else {
-                        keep(g, &dims, keepdim)?
-                    };
-                    Ok(one(g.expand(&shape)?))
-                }),
-            )
-        }
-        Mean | MeanDim => {
-            let shape = isize_shape(x.shape());
-            let (dims, keepdim) = if op == Mean {
+            let (dims, keepdim) = if matches!(op, Sum | Mean) {
                 ((0..x.ndim()).collect::<Vec<_>>(), true)
             } else {
                 (reduced(x.ndim(), f.dims(1)?)?, f.bool(2)?)
             };
+            // The mean's gradient is the sum's divided by the count.
             let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
-            let name = if op == Mean {
-                "MeanBackward0"
-            } else {
-                "MeanBackward1"
+            let mean = matches!(op, Mean | MeanDim);
+            let name = match op {
+                Sum => "SumBackward0",
+                SumDim => "SumBackward1",
+                Mean => "MeanBackward0",
+                _ => "MeanBackward1",
             };
             (
                 name,
@@ -600,7 +579,8 @@ pub(crate) fn formula(
                     } else {
                         keep(g, &dims, keepdim)?
                     };
-                    Ok(one(g.div_scalar(n as f64)?.expand(&shape)?))
+                    let g = if mean { g.div_scalar(n as f64)? } else { g };
+                    Ok(one(g.expand(&shape)?))
                 }),
             )
         }

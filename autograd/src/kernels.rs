@@ -312,77 +312,40 @@ fn mutation_error(op: Op, f: &Frame<'_>) -> Error {
     )
 }
 
-fn to_isize(s: &[usize]) -> Vec<isize> {
-    s.iter().map(|&d| d as isize).collect()
-}
-
 /// `torch.matmul` as PyTorch's composite: the same cases as the kernel
 /// (`ft_kernels::matmul`), made of ops that record themselves.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let (da, db) = (a.ndim(), b.ndim());
-    match (da, db) {
-        (0, _) | (_, 0) => {
-            // The kernel's error, unchanged.
-            let _g = ft_dispatch::grad_mode::GradModeGuard::new(false);
-            a.matmul(b)
-        }
-        (1, 1) => a.dot(b),
-        (2, 1) => a.mv(b),
-        (1, 2) => a.unsqueeze(0)?.mm(b)?.squeeze_dim(0),
-        (2, 2) => a.mm(b),
-        (_, 1 | 2) if da >= 3 => {
-            let lead = &a.shape()[..da - 1];
-            let rows: usize = lead.iter().product();
-            let k = a.shape()[da - 1];
-            let a2 = a.reshape(&[rows as isize, k as isize])?;
-            if db == 1 {
-                a2.mm(&b.unsqueeze(1)?)?.view(&to_isize(lead))
+    use ft_kernels::MatmulPlan;
+    Ok(match ft_kernels::matmul_plan(a.shape(), b.shape())? {
+        MatmulPlan::Dot => a.dot(b)?,
+        MatmulPlan::Mv => a.mv(b)?,
+        MatmulPlan::VecMat => a.unsqueeze(0)?.mm(b)?.squeeze_dim(0)?,
+        MatmulPlan::Mm => a.mm(b)?,
+        MatmulPlan::Folded { a2, vec_b, out } => {
+            let a2 = a.reshape(&a2)?;
+            let r = if vec_b {
+                a2.mm(&b.unsqueeze(1)?)?
             } else {
-                let mut shape = lead.to_vec();
-                shape.push(b.shape()[1]);
-                a2.mm(b)?.view(&to_isize(&shape))
-            }
+                a2.mm(b)?
+            };
+            r.view(&out)?
         }
-        _ => {
-            let a2 = if da == 1 { a.unsqueeze(0)? } else { a.clone() };
-            let b2 = if db == 1 { b.unsqueeze(1)? } else { b.clone() };
-            let (sa, sb) = (a2.shape().to_vec(), b2.shape().to_vec());
-            let (n, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
-            let (k2, m) = (sb[sb.len() - 2], sb[sb.len() - 1]);
-            let batch =
-                ft_kernels::iter::broadcast_shapes(&[&sa[..sa.len() - 2], &sb[..sb.len() - 2]])?
-                    .to_vec();
-            let nb: usize = batch.iter().product();
-            if k != k2 {
-                return Err(Error::new(
-                    ErrorKind::Shape,
-                    format!(
-                        "Expected size for first two dimensions of batch2 tensor to be: [{nb}, {k}] \
-                         but got: [{nb}, {k2}]."
-                    ),
-                ));
-            }
-            let mut ea = batch.clone();
-            ea.extend([n, k]);
-            let mut eb = batch.clone();
-            eb.extend([k2, m]);
-            let a3 = a2
-                .expand(&to_isize(&ea))?
-                .reshape(&[nb as isize, n as isize, k as isize])?;
-            let b3 = b2
-                .expand(&to_isize(&eb))?
-                .reshape(&[nb as isize, k2 as isize, m as isize])?;
-            let r = a3.bmm(&b3)?;
-            let mut shape = batch;
-            if da > 1 {
-                shape.push(n);
-            }
-            if db > 1 {
-                shape.push(m);
-            }
-            r.reshape(&to_isize(&shape))
+        MatmulPlan::Batched(p) => {
+            let a2 = if p.unsqueeze_a {
+                a.unsqueeze(0)?
+            } else {
+                a.clone()
+            };
+            let b2 = if p.unsqueeze_b {
+                b.unsqueeze(1)?
+            } else {
+                b.clone()
+            };
+            let a3 = a2.expand(&p.expand_a)?.reshape(&p.a3)?;
+            let b3 = b2.expand(&p.expand_b)?.reshape(&p.b3)?;
+            a3.bmm(&b3)?.reshape(&p.out)?
         }
-    }
+    })
 }
 
 /// `torch.nn.functional.linear` as PyTorch's composite: `addmm` for a

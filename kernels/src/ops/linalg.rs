@@ -326,33 +326,35 @@ fn detached(t: &TensorImpl, out: &TensorImpl) -> Result<TensorImpl> {
 /// ```
 pub fn matmul(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
     check_cpu(&[a, b])?;
-    let (da, db) = (a.ndim(), b.ndim());
-    if da == 0 || db == 0 {
-        return Err(shape_err(format!(
-            "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
-        )));
-    }
-    match (da, db) {
-        (1, 1) => dot(a, b),
-        (2, 1) => mv(a, b),
-        (1, 2) => mm(&a.unsqueeze(0)?, b)?.squeeze_dim(0),
-        (2, 2) => mm(a, b),
-        (_, 1 | 2) if da >= 3 => {
-            // Fold the batch dims of `a` into its rows: one mm.
-            let rows: usize = a.shape()[..da - 1].iter().product();
-            let k = a.shape()[da - 1];
-            let a2 = a.reshape(&[rows as isize, k as isize])?;
-            if db == 1 {
-                let r = mm(&a2, &b.unsqueeze(1)?)?;
-                r.view(&to_isize(&a.shape()[..da - 1]))
+    match matmul_plan(a.shape(), b.shape())? {
+        MatmulPlan::Dot => dot(a, b),
+        MatmulPlan::Mv => mv(a, b),
+        MatmulPlan::VecMat => mm(&a.unsqueeze(0)?, b)?.squeeze_dim(0),
+        MatmulPlan::Mm => mm(a, b),
+        MatmulPlan::Folded { a2, vec_b, out } => {
+            let a2 = a.reshape(&a2)?;
+            let r = if vec_b {
+                mm(&a2, &b.unsqueeze(1)?)?
             } else {
-                let r = mm(&a2, b)?;
-                let mut shape = a.shape()[..da - 1].to_vec();
-                shape.push(b.shape()[1]);
-                r.view(&to_isize(&shape))
-            }
+                mm(&a2, b)?
+            };
+            r.view(&out)
         }
-        _ => batched_matmul(a, b),
+        MatmulPlan::Batched(p) => {
+            let a2 = if p.unsqueeze_a {
+                a.unsqueeze(0)?
+            } else {
+                a.clone()
+            };
+            let b2 = if p.unsqueeze_b {
+                b.unsqueeze(1)?
+            } else {
+                b.clone()
+            };
+            let a3 = a2.expand(&p.expand_a)?.reshape(&p.a3)?;
+            let b3 = b2.expand(&p.expand_b)?.reshape(&p.b3)?;
+            bmm(&a3, &b3)?.reshape(&p.out)
+        }
     }
 }
 
@@ -360,41 +362,106 @@ fn to_isize(s: &[usize]) -> Vec<isize> {
     s.iter().map(|&x| x as isize).collect()
 }
 
-/// matmul where one side has 3 or more dims and the other is not folded.
-fn batched_matmul(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
-    let (da, db) = (a.ndim(), b.ndim());
-    let a2 = if da == 1 { a.unsqueeze(0)? } else { a.clone() };
-    let b2 = if db == 1 { b.unsqueeze(1)? } else { b.clone() };
-    let (sa, sb) = (a2.shape(), b2.shape());
-    let (n, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
-    let (k2, m) = (sb[sb.len() - 2], sb[sb.len() - 1]);
-    let batch =
-        crate::iter::broadcast_shapes(&[&sa[..sa.len() - 2], &sb[..sb.len() - 2]])?.to_vec();
-    let nb: usize = batch.iter().product();
-    let mut ea = batch.clone();
-    ea.extend([n, k]);
-    let mut eb = batch.clone();
-    eb.extend([k2, m]);
-    let a3 = a2
-        .expand(&to_isize(&ea))?
-        .reshape(&[nb as isize, n as isize, k as isize])?;
-    let b3 = b2
-        .expand(&to_isize(&eb))?
-        .reshape(&[nb as isize, k2 as isize, m as isize])?;
-    if k != k2 {
+/// How `torch.matmul` computes the product of operands of these shapes:
+/// PyTorch's cases, with every shape worked out and every shape error
+/// found. The kernel ([`matmul`]) and autograd's composite (which must
+/// record each step) both follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MatmulPlan {
+    /// 1-D x 1-D.
+    Dot,
+    /// 2-D x 1-D.
+    Mv,
+    /// 1-D x 2-D: `a.unsqueeze(0) @ b`, squeezed.
+    VecMat,
+    /// 2-D x 2-D.
+    Mm,
+    /// 3-D or more x 1-D or 2-D: `a.reshape(a2) @ b` (`b.unsqueeze(1)` for
+    /// a vector), viewed as `out`.
+    Folded {
+        a2: Vec<isize>,
+        vec_b: bool,
+        out: Vec<isize>,
+    },
+    /// Batched, with broadcast batch dims: one `bmm`.
+    Batched(BatchedPlan),
+}
+
+/// The steps of a batched `matmul`: unsqueeze a vector operand, expand
+/// both to the broadcast batch, reshape to 3-D, `bmm`, reshape to `out`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchedPlan {
+    pub unsqueeze_a: bool,
+    pub unsqueeze_b: bool,
+    pub expand_a: Vec<isize>,
+    pub expand_b: Vec<isize>,
+    pub a3: [isize; 3],
+    pub b3: [isize; 3],
+    pub out: Vec<isize>,
+}
+
+/// The plan of `torch.matmul` for these shapes, or PyTorch's error.
+pub fn matmul_plan(sa: &[usize], sb: &[usize]) -> Result<MatmulPlan> {
+    let (da, db) = (sa.len(), sb.len());
+    if da == 0 || db == 0 {
         return Err(shape_err(format!(
-            "Expected size for first two dimensions of batch2 tensor to be: [{nb}, {k}] but got: [{nb}, {k2}]."
+            "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
         )));
     }
-    let r = bmm(&a3, &b3)?;
-    let mut shape = batch;
-    if da > 1 {
-        shape.push(n);
-    }
-    if db > 1 {
-        shape.push(m);
-    }
-    r.reshape(&to_isize(&shape))
+    Ok(match (da, db) {
+        (1, 1) => MatmulPlan::Dot,
+        (2, 1) => MatmulPlan::Mv,
+        (1, 2) => MatmulPlan::VecMat,
+        (2, 2) => MatmulPlan::Mm,
+        (_, 1 | 2) if da >= 3 => {
+            // Fold the batch dims of `a` into its rows: one mm.
+            let lead = &sa[..da - 1];
+            let rows: usize = lead.iter().product();
+            let mut out = to_isize(lead);
+            if db == 2 {
+                out.push(sb[1] as isize);
+            }
+            MatmulPlan::Folded {
+                a2: vec![rows as isize, sa[da - 1] as isize],
+                vec_b: db == 1,
+                out,
+            }
+        }
+        _ => {
+            let a2: Vec<usize> = if da == 1 { vec![1, sa[0]] } else { sa.to_vec() };
+            let b2: Vec<usize> = if db == 1 { vec![sb[0], 1] } else { sb.to_vec() };
+            let (n, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
+            let (k2, m) = (b2[b2.len() - 2], b2[b2.len() - 1]);
+            let batch = crate::iter::broadcast_shapes(&[&a2[..a2.len() - 2], &b2[..b2.len() - 2]])?
+                .to_vec();
+            let nb: usize = batch.iter().product();
+            if k != k2 {
+                return Err(shape_err(format!(
+                    "Expected size for first two dimensions of batch2 tensor to be: [{nb}, {k}] but got: [{nb}, {k2}]."
+                )));
+            }
+            let mut expand_a = to_isize(&batch);
+            expand_a.extend([n as isize, k as isize]);
+            let mut expand_b = to_isize(&batch);
+            expand_b.extend([k2 as isize, m as isize]);
+            let mut out = to_isize(&batch);
+            if da > 1 {
+                out.push(n as isize);
+            }
+            if db > 1 {
+                out.push(m as isize);
+            }
+            MatmulPlan::Batched(BatchedPlan {
+                unsqueeze_a: da == 1,
+                unsqueeze_b: db == 1,
+                expand_a,
+                expand_b,
+                a3: [nb as isize, n as isize, k as isize],
+                b3: [nb as isize, k2 as isize, m as isize],
+                out,
+            })
+        }
+    })
 }
 
 /// `matmul` into `out`, which must have the result's shape and dtype.

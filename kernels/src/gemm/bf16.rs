@@ -11,7 +11,7 @@
 
 use super::pack::with_scratch;
 use super::{Family, Macro, MatMut, MatRef, drive, gemm};
-use crate::isa::{Isa, isa};
+use crate::isa::Isa;
 use ft_core::Result;
 use half::bf16;
 
@@ -21,7 +21,7 @@ pub fn dot_bf16_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        isa() == Isa::Avx512
+        crate::isa::isa() == Isa::Avx512
             && *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512bf16"))
     }
     #[cfg(not(target_arch = "x86_64"))]

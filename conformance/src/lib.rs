@@ -1,3 +1,378 @@
 //! ft-conformance: PyTorch-generated fixtures and the differential runner
-//! (DESIGN.md "conformance"). Filled by the conformance issue; the type
-//! promotion oracle of ft-core already lives in `oracle/`.
+//! (DESIGN.md "conformance").
+//!
+//! A fixture file (`conformance/fixtures/PPP_*.json`, written by
+//! `conformance/oracle/generate.py` from PyTorch) holds cases: an op of
+//! the schema, its arguments in schema order, and what PyTorch did (the
+//! output values, the argument it wrote, or its error). The runner calls
+//! each case through dispatch (`ft_dispatch::call`, the route every method
+//! takes) in Strict or Hardened mode, compares, and writes one JSON line
+//! per case with the routing decision from the ledger and the command that
+//! replays it.
+
+use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
+use ft_dispatch::{Arg, Frame, Mode, Op, Outputs, Tensor, ledger, with_mode};
+use serde_json::{Value, json};
+
+/// The fixture files, compiled in (CI needs neither PyTorch nor paths).
+pub const PACKETS: &[(&str, &str)] = &[("005", include_str!("../fixtures/005_cpu_kernels.json"))];
+
+/// One case of a fixture file.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub packet_id: String,
+    pub scenario_id: String,
+    pub op: String,
+    pub kind: String,
+    pub seed: u64,
+    pub args: Vec<Value>,
+    pub expect: Value,
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Value, msg)
+}
+
+/// Every case of a packet (`None`: all packets).
+pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
+    let mut out = Vec::new();
+    for (id, text) in PACKETS {
+        if packet.is_some_and(|p| p != *id) {
+            continue;
+        }
+        let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("fixture {id}: {e}")))?;
+        for c in v["cases"]
+            .as_array()
+            .ok_or_else(|| bad("fixture without cases"))?
+        {
+            out.push(Case {
+                packet_id: id.to_string(),
+                scenario_id: c["scenario_id"].as_str().unwrap_or_default().to_string(),
+                op: c["op"].as_str().unwrap_or_default().to_string(),
+                kind: c["kind"].as_str().unwrap_or_default().to_string(),
+                seed: c["seed"].as_u64().unwrap_or(0),
+                args: c["args"].as_array().cloned().unwrap_or_default(),
+                expect: c["expect"].clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn number(v: &Value) -> Result<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| bad("number out of range")),
+        Value::Bool(b) => Ok(f64::from(u8::from(*b))),
+        Value::String(s) => match s.as_str() {
+            "nan" => Ok(f64::NAN),
+            "inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            "-0" => Ok(-0.0),
+            other => Err(bad(format!("not a number: {other}"))),
+        },
+        other => Err(bad(format!("not a number: {other}"))),
+    }
+}
+
+/// A tensor from its fixture form `{dtype, shape, data}`.
+pub fn tensor(v: &Value) -> Result<Tensor> {
+    let dtype = v["dtype"]
+        .as_str()
+        .and_then(DType::parse)
+        .ok_or_else(|| bad(format!("bad dtype in {v}")))?;
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .ok_or_else(|| bad("tensor without shape"))?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize).ok_or_else(|| bad("bad dim")))
+        .collect::<Result<_>>()?;
+    let data: Vec<f64> = v["data"]
+        .as_array()
+        .ok_or_else(|| bad("tensor without data"))?
+        .iter()
+        .map(number)
+        .collect::<Result<_>>()?;
+    let t = if dtype == DType::Bool {
+        let b: Vec<bool> = data.iter().map(|&x| x != 0.0).collect();
+        TensorImpl::from_slice(&b, &shape)?
+    } else {
+        TensorImpl::from_fn(&shape, dtype, |i| data[i])?
+    };
+    Ok(Tensor::from(t))
+}
+
+/// An argument's value, owned.
+enum Owned {
+    Tensor(Tensor),
+    Scalar(Scalar),
+    Int(i64),
+    Dims(Vec<isize>),
+    Bool(bool),
+    DType(Option<DType>),
+    Str(String),
+}
+
+fn owned(v: &Value) -> Result<Owned> {
+    let (k, x) = v
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .ok_or_else(|| bad(format!("bad argument {v}")))?;
+    Ok(match k.as_str() {
+        "tensor" => Owned::Tensor(tensor(x)?),
+        "out" => Owned::Tensor(tensor(&x["tensor"])?),
+        "scalar" => Owned::Scalar(match x {
+            Value::Number(n) if n.is_i64() => Scalar::Int(n.as_i64().unwrap_or(0)),
+            Value::Bool(b) => Scalar::Bool(*b),
+            other => Scalar::Float(number(other)?),
+        }),
+        "int" => Owned::Int(x.as_i64().ok_or_else(|| bad("bad int"))?),
+        "dims" => Owned::Dims(
+            x.as_array()
+                .ok_or_else(|| bad("bad dims"))?
+                .iter()
+                .map(|d| d.as_i64().map(|d| d as isize).ok_or_else(|| bad("bad dim")))
+                .collect::<Result<_>>()?,
+        ),
+        "bool" => Owned::Bool(x.as_bool().ok_or_else(|| bad("bad bool"))?),
+        "dtype" => Owned::DType(match x.as_str() {
+            None => None,
+            Some(s) => Some(DType::parse(s).ok_or_else(|| bad(format!("bad dtype {s}")))?),
+        }),
+        "str" => Owned::Str(x.as_str().unwrap_or_default().to_string()),
+        other => return Err(bad(format!("unknown argument kind {other}"))),
+    })
+}
+
+fn arg(o: &Owned) -> Arg<'_> {
+    match o {
+        Owned::Tensor(t) => Arg::Tensor(t),
+        Owned::Scalar(s) => Arg::Scalar(*s),
+        Owned::Int(i) => Arg::Int(*i),
+        Owned::Dims(d) => Arg::Dims(Some(d)),
+        Owned::Bool(b) => Arg::Bool(*b),
+        Owned::DType(d) => Arg::DType(*d),
+        Owned::Str(s) => Arg::Str(s),
+    }
+}
+
+/// What a case did here.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// `pass`, or `fail` with the reason.
+    pub pass: bool,
+    pub detail: String,
+    pub decision: Option<ledger::Entry>,
+    /// What FrankenTorch gave: tensors or an error.
+    pub actual: Value,
+}
+
+fn encode(t: &Tensor) -> Value {
+    let data: Vec<Value> = t
+        .to_vec_f64()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| {
+            if x.is_nan() {
+                json!("nan")
+            } else if x.is_infinite() {
+                json!(if x > 0.0 { "inf" } else { "-inf" })
+            } else {
+                json!(x)
+            }
+        })
+        .collect();
+    json!({"dtype": t.dtype().name(), "shape": t.shape(), "data": data})
+}
+
+/// Whether `got` is PyTorch's `want`: dtype and shape equal, values
+/// equal within the tolerance of the dtype (NaN where NaN, the same
+/// infinities; -0.0 and 0.0 count as equal).
+fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
+    let w = tensor(want).map_err(|e| e.to_string())?;
+    if got.dtype() != w.dtype() {
+        return Err(format!("dtype {} but PyTorch {}", got.dtype(), w.dtype()));
+    }
+    if got.shape() != w.shape() {
+        return Err(format!(
+            "shape {:?} but PyTorch {:?}",
+            got.shape(),
+            w.shape()
+        ));
+    }
+    let (rtol, atol) = match got.dtype() {
+        DType::F16 | DType::BF16 => (1e-2, 1e-3),
+        DType::F32 => (1e-4, 1e-5),
+        DType::F64 => (1e-10, 1e-12),
+        _ => (0.0, 0.0),
+    };
+    let (g, wv) = (
+        got.to_vec_f64().map_err(|e| e.to_string())?,
+        w.to_vec_f64().map_err(|e| e.to_string())?,
+    );
+    for (i, (a, b)) in g.iter().zip(&wv).enumerate() {
+        let ok = if b.is_nan() {
+            a.is_nan()
+        } else if b.is_infinite() {
+            a == b
+        } else {
+            (a - b).abs() <= atol + rtol * b.abs()
+        };
+        if !ok {
+            return Err(format!("element {i}: {a} but PyTorch {b}"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one case in `mode`.
+pub fn run_case(case: &Case, mode: Mode) -> Outcome {
+    let fail = |detail: String| Outcome {
+        pass: false,
+        detail,
+        decision: None,
+        actual: Value::Null,
+    };
+    let Some(op) = Op::from_name(&case.op) else {
+        return fail(format!("no op `{}` in the schema", case.op));
+    };
+    let owned: Vec<Owned> = match case.args.iter().map(owned).collect::<Result<_>>() {
+        Ok(o) => o,
+        Err(e) => return fail(format!("fixture: {e}")),
+    };
+    let args: Vec<Arg<'_>> = owned.iter().map(arg).collect();
+    let frame = match Frame::new(&args) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("fixture: {e}")),
+    };
+    ledger::clear();
+    let mut outs = Outputs::default();
+    let r = with_mode(mode, || ft_dispatch::call(op, &frame, &mut outs));
+    let decision = ledger::entries().into_iter().find(|e| e.op == op);
+    let mut o = match (&r, case.expect.get("error")) {
+        (Err(e), Some(want)) => {
+            let msg = want["message"].as_str().unwrap_or_default();
+            Outcome {
+                pass: true,
+                detail: if e.message() == msg {
+                    "error, PyTorch's message".into()
+                } else {
+                    format!(
+                        "error as PyTorch; message differs: ours {:?}, PyTorch {msg:?}",
+                        e.message()
+                    )
+                },
+                decision,
+                actual: json!({"error": e.message()}),
+            }
+        }
+        (Err(e), None) => Outcome {
+            pass: false,
+            detail: format!("error where PyTorch succeeded: {}", e.message()),
+            decision,
+            actual: json!({"error": e.message()}),
+        },
+        (Ok(()), Some(want)) => Outcome {
+            pass: false,
+            detail: format!("succeeded where PyTorch failed: {}", want["message"]),
+            decision,
+            actual: Value::Null,
+        },
+        (Ok(()), None) => Outcome {
+            pass: true,
+            detail: String::new(),
+            decision,
+            actual: Value::Null,
+        },
+    };
+    if r.is_err() || case.expect.get("error").is_some() {
+        return o;
+    }
+    // What we produced (shown even when it differs), and the comparison.
+    let (actual, check) = if let Some(w) = case.expect.get("written") {
+        let i = w["arg"].as_u64().unwrap_or(0) as usize;
+        match owned.get(i) {
+            Some(Owned::Tensor(t)) => (json!([encode(t)]), same(t, &w["tensor"])),
+            _ => (
+                Value::Null,
+                Err("the written argument is not a tensor".to_string()),
+            ),
+        }
+    } else {
+        let want = case.expect["values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let got: Vec<Tensor> = match want.len() {
+            2 => match outs.two() {
+                Ok((a, b)) => vec![a, b],
+                Err(e) => return fail(e.to_string()),
+            },
+            _ => match outs.one() {
+                Ok(a) => vec![a],
+                Err(e) => return fail(e.to_string()),
+            },
+        };
+        (
+            Value::Array(got.iter().map(encode).collect()),
+            got.iter()
+                .zip(&want)
+                .try_for_each(|(g, w)| same(g, &w["tensor"])),
+        )
+    };
+    o.actual = actual;
+    match check {
+        Ok(()) => o.detail = "values as PyTorch".into(),
+        Err(d) => {
+            o.pass = false;
+            o.detail = d;
+        }
+    }
+    o
+}
+
+/// The environment a result was made in.
+pub fn env_fingerprint() -> String {
+    format!(
+        "{} {} isa={} ft={}",
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        ft_dispatch_isa(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn ft_dispatch_isa() -> &'static str {
+    match std::env::var("FT_ISA").ok().as_deref() {
+        Some("scalar") => "scalar",
+        Some("avx2") => "avx2",
+        Some("avx512") => "avx512",
+        Some("neon") => "neon",
+        _ => "auto",
+    }
+}
+
+/// One case's JSON line.
+pub fn json_line(case: &Case, mode: Mode, o: &Outcome) -> Value {
+    let d = o.decision;
+    let mode_name = match mode {
+        Mode::Strict => "strict",
+        Mode::Hardened => "hardened",
+    };
+    json!({
+        "suite_id": "ft-conformance-v1",
+        "scenario_id": case.scenario_id,
+        "packet_id": case.packet_id,
+        "mode": mode_name,
+        "seed": case.seed,
+        "selected_key": d.and_then(|d| d.selected).map(|k| k.to_string()),
+        "backend_key": d.and_then(|d| d.backend).map(|k| k.to_string()),
+        "keyset_bits": d.map(|d| format!("{:#x}", d.keyset_bits)),
+        "fallback_used": d.is_some_and(|d| d.fallback != ledger::Fallback::None),
+        "reason_code": d.map(|d| d.reason.name()),
+        "outcome": if o.pass { "pass" } else { "fail" },
+        "detail": o.detail,
+        "artifact_refs": [format!("conformance/fixtures/{}_cpu_kernels.json", case.packet_id)],
+        "replay_command": format!("cargo run -q -p ft-conformance -- replay {} --mode {mode_name}", case.scenario_id),
+        "env_fingerprint": env_fingerprint(),
+    })
+}

@@ -330,11 +330,19 @@ pub fn erf<S: Vf32>(s: S, x: F<S>) -> F<S> {
 }
 
 /// gelu with PyTorch's default (erf) form: x/2 (1 + erf(x / sqrt 2)).
+/// At +inf the result is NaN, as PyTorch's float kernel gives (its double
+/// kernel, and ours, give +inf; found by the conformance suite, case
+/// `005/gelu/edge_nonfinite`).
 #[inline(always)]
 pub fn gelu<S: Vf32>(s: S, x: F<S>) -> F<S> {
     let half_x = s.mul_f32s(x, splat(s, 0.5));
     let e = erf(s, s.mul_f32s(x, splat(s, std::f32::consts::FRAC_1_SQRT_2)));
-    s.mul_add_f32s(half_x, e, half_x)
+    let y = s.mul_add_f32s(half_x, e, half_x);
+    s.select_f32s(
+        s.equal_f32s(x, splat(s, f32::INFINITY)),
+        splat(s, f32::NAN),
+        y,
+    )
 }
 
 /// gelu, `approximate='tanh'`: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""PyTorch oracle for ft-conformance: runs every op of dispatch/ops.schema
+through torch.ops.aten with the schema's own argument order and writes the
+fixture file conformance/fixtures/005_cpu_kernels.json.
+
+Per op: a nominal case; an edge case (non-finite and signed-zero inputs,
+or an empty tensor) where the op takes a floating tensor; an adversarial
+case (shapes that do not broadcast or chain) where the op can fail that
+way. Each case holds the arguments in schema order and what PyTorch did:
+the output values (and the written argument, for in-place and out=), or
+the error's class and message.
+
+Run from the repository root (needs torch): python3 conformance/oracle/generate.py
+"""
+import json
+import math
+import pathlib
+import re
+
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "dispatch" / "ops.schema"
+OUT = ROOT / "conformance" / "fixtures" / "005_cpu_kernels.json"
+DT = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64", torch.int32: "int32",
+      torch.bool: "bool", torch.uint8: "uint8", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+
+
+def parse_schema():
+    ops = []
+    for line in SCHEMA.read_text().splitlines():
+        m = re.match(r"- func: ([\w.]+)\((.*)\) -> (.*)$", line)
+        if not m:
+            continue
+        args, kw = [], False
+        for a in [x.strip() for x in m.group(2).split(",") if x.strip()]:
+            if a == "*":
+                kw = True
+                continue
+            decl, _, default = a.partition("=")
+            ty, name = decl.rsplit(" ", 1)
+            args.append({"name": name, "type": ty, "kw": kw, "default": default or None})
+        ops.append({"name": m.group(1), "args": args})
+    return ops
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def rand(shape, seed, lo=-2.0, hi=2.0, dtype=torch.float32):
+    return (torch.rand(shape, generator=gen(seed), dtype=torch.float64) * (hi - lo) + lo).to(dtype)
+
+
+def enc_tensor(t):
+    t = t.detach()
+    vals = t.reshape(-1).tolist()
+    def f(v):
+        if isinstance(v, float):
+            if math.isnan(v):
+                return "nan"
+            if math.isinf(v):
+                return "inf" if v > 0 else "-inf"
+            if v == 0.0 and math.copysign(1.0, v) < 0:
+                return "-0"
+        return v
+    return {"tensor": {"dtype": DT[t.dtype], "shape": list(t.shape), "data": [f(v) for v in vals]}}
+
+
+POSITIVE = {"log", "log1p", "sqrt", "rsqrt", "log_", "log1p_", "sqrt_", "rsqrt_", "log.out", "log1p.out",
+            "sqrt.out", "rsqrt.out", "pow.Tensor_Tensor", "pow_.Tensor", "pow.Tensor_Tensor_out"}
+
+
+def tensor_args(op, seed):
+    """The tensor arguments of a nominal call, by op family."""
+    n = op["name"]
+    base = n.split(".")[0].rstrip("_")
+    lo = 0.25 if n in POSITIVE else -2.0
+    if base in ("mm",):
+        return [rand([2, 3], seed), rand([3, 4], seed + 1)]
+    if base == "bmm":
+        return [rand([2, 2, 3], seed), rand([2, 3, 4], seed + 1)]
+    if base == "matmul":
+        return [rand([2, 2, 3], seed), rand([3, 4], seed + 1)]
+    if base == "addmm":
+        first = rand([2, 4], seed) if n == "addmm_" else rand([4], seed)
+        return [first, rand([2, 3], seed + 1), rand([3, 4], seed + 2)]
+    if base == "linear":
+        return [rand([2, 3], seed), rand([4, 3], seed + 1), rand([4], seed + 2)]
+    if base == "dot":
+        return [rand([5], seed), rand([5], seed + 1)]
+    if base == "mv":
+        return [rand([2, 3], seed), rand([3], seed + 1)]
+    if base == "where":
+        return [rand([2, 3], seed) > 0, rand([2, 3], seed + 1), rand([3], seed + 2)]
+    if base in ("logical_and", "logical_or", "logical_xor"):
+        return [rand([2, 3], seed) > 0, rand([3], seed + 1) > 0.5]
+    if base == "remainder":
+        return [rand([2, 3], seed, -5, 5), rand([3], seed + 1, 0.5, 2.0)]
+    count = sum(1 for a in op["args"] if a["type"].startswith("Tensor") and a["name"] != "out")
+    shapes = [[2, 3], [3], [2, 3]]
+    return [rand(shapes[i], seed + i, lo, 2.0) for i in range(count)]
+
+
+SCALAR_ARG = {"alpha": 2, "other": 1.5, "exponent": 2.0, "min": -0.5, "max": 1.0, "p": 2, "beta": 0.5}
+INT_ARG = {"dim": 1, "dim0": 0, "dim1": 1, "start": 0, "length": 2, "index": 1, "start_dim": 0, "end_dim": -1}
+DIMS_ARG = {"dim": [1], "size": [3, 2], "shape": [3, -1], "dims": [1, 0]}
+
+
+def other_args(op, tensors):
+    """The non-tensor arguments, in schema order (None marks a tensor slot)."""
+    out = []
+    name = op["name"]
+    for a in op["args"]:
+        ty = a["type"]
+        if ty.startswith("Tensor"):
+            out.append(None)
+        elif ty.startswith("ScalarType"):
+            out.append({"dtype": "float64"} if name == "to.dtype" else {"dtype": None})
+        elif ty.startswith("Scalar"):
+            v = SCALAR_ARG.get(a["name"], 1)
+            if name.startswith("var") or name.startswith("std"):
+                v = 1
+            out.append({"scalar": v})
+        elif ty.startswith("int[") :
+            v = DIMS_ARG.get(a["name"], [1])
+            if name.startswith("expand"):
+                v = [2, 2, 3]
+            if name.startswith("permute"):
+                v = [1, 0]
+            out.append({"dims": v})
+        elif ty.startswith("int"):
+            v = INT_ARG.get(a["name"], 0)
+            if name in ("unsqueeze", "squeeze.dim"):
+                v = 0
+            out.append({"int": v})
+        elif ty == "bool":
+            out.append({"bool": False})
+        elif ty == "str":
+            out.append({"str": "none"})
+        else:
+            raise ValueError(f"{name}: argument type {ty}")
+    return out
+
+
+TORCH_DT = {v: k for k, v in DT.items()}
+
+
+def decode(arg, tensors):
+    if arg is None:
+        return tensors.pop(0)
+    (k, v), = arg.items()
+    if k == "dtype":
+        return None if v is None else TORCH_DT[v]
+    return v
+
+
+# Our schema names that PyTorch spells otherwise.
+TORCH_NAME = {"remainder.out": "remainder.Tensor_out"}
+
+
+def call(op, args):
+    name, _, overload = TORCH_NAME.get(op["name"], op["name"]).partition(".")
+    fn = getattr(getattr(torch.ops.aten, name), overload or "default")
+    pos, kw = [], {}
+    for spec, a in zip(op["args"], args):
+        if spec["kw"]:
+            kw[spec["name"]] = a
+        else:
+            pos.append(a)
+    return fn(*pos, **kw)
+
+
+def run_case(op, tensors, extra):
+    """Runs the op on copies; returns (inputs encoded, expected)."""
+    args_enc, live, ts = [], [], [t.clone() for t in tensors]
+    out_slot = None
+    for spec, e in zip(op["args"], extra):
+        if e is None:
+            if spec["name"] == "out":
+                t = torch.zeros_like(tensors[0]) if op["name"] not in ("mm.out", "bmm.out", "matmul.out", "addmm.out") else None
+                out_slot = len(live)
+                args_enc.append({"out": True})
+                live.append(t)
+            else:
+                t = ts.pop(0)
+                args_enc.append(enc_tensor(t))
+                live.append(t)
+        else:
+            args_enc.append(e)
+            live.append(decode(e, []))
+    if out_slot is not None and live[out_slot] is None:
+        # Products: allocate out from the functional result.
+        fname = op["name"].replace(".out", "")
+        fop = {"name": fname, "args": [a for a in op["args"] if a["name"] != "out"]}
+        try:
+            ref = call(fop, [l for i, l in enumerate(live) if i != out_slot])
+        except Exception:  # noqa: BLE001 - invalid operands: any out shows the error
+            ref = torch.zeros(1)
+        live[out_slot] = torch.zeros_like(ref)
+    if out_slot is not None:
+        args_enc[out_slot] = {"out": enc_tensor(live[out_slot])}
+    try:
+        r = call(op, live)
+    except Exception as ex:  # noqa: BLE001 - the oracle records any error
+        return args_enc, {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+    mutated = [i for i, s in enumerate(op["args"]) if s["type"].startswith("Tensor(a!)")]
+    if mutated:
+        return args_enc, {"written": {"arg": mutated[0], **enc_tensor(live[mutated[0]])}}
+    if isinstance(r, tuple):
+        return args_enc, {"values": [enc_tensor(x) for x in r]}
+    return args_enc, {"values": [enc_tensor(r)]}
+
+
+def edge_tensors(tensors):
+    """Non-finite and signed zeros in the first floating tensor, or empty."""
+    out = [t.clone() for t in tensors]
+    t = out[0]
+    if t.dtype.is_floating_point and t.numel() >= 4:
+        flat = t.reshape(-1)
+        flat[0], flat[1], flat[2], flat[3] = float("nan"), float("inf"), float("-inf"), -0.0
+        return out
+    return None
+
+
+def main():
+    torch.set_num_threads(1)
+    cases = []
+    for k, op in enumerate(parse_schema()):
+        seed = 1000 + 10 * k
+        ts = tensor_args(op, seed)
+        extra = other_args(op, ts)
+        args, exp = run_case(op, ts, extra)
+        cases.append({"scenario_id": f"005/{op['name']}/nominal", "op": op["name"], "kind": "nominal",
+                      "seed": seed, "args": args, "expect": exp})
+        et = edge_tensors(ts)
+        if et is not None:
+            args, exp = run_case(op, et, extra)
+            cases.append({"scenario_id": f"005/{op['name']}/edge_nonfinite", "op": op["name"],
+                          "kind": "edge", "seed": seed, "args": args, "expect": exp})
+        tensor_slots = [a for a in op["args"] if a["type"].startswith("Tensor") and a["name"] != "out"]
+        if len(tensor_slots) >= 2 and not op["name"].startswith(("where", "addmm", "linear")):
+            bad = [t.clone() for t in ts]
+            bad[1] = rand([7], seed + 7, dtype=bad[1].dtype) if bad[1].dtype.is_floating_point else (rand([7], seed + 7) > 0)
+            args, exp = run_case(op, bad, extra)
+            if "error" in exp:
+                cases.append({"scenario_id": f"005/{op['name']}/adversarial_shape", "op": op["name"],
+                              "kind": "adversarial", "seed": seed, "args": args, "expect": exp})
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"packet_id": "005", "suite_id": "ft-conformance-v1",
+                               "torch_version": torch.__version__, "cases": cases}, indent=None) + "\n")
+    kinds = {}
+    for c in cases:
+        kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
+    print(f"{len(cases)} cases {kinds} -> {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

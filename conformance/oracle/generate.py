@@ -22,6 +22,7 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "dispatch" / "ops.schema"
 OUT = ROOT / "conformance" / "fixtures" / "005_cpu_kernels.json"
+OUT_GRAD = ROOT / "conformance" / "fixtures" / "004_autograd.json"
 DT = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64", torch.int32: "int32",
       torch.bool: "bool", torch.uint8: "uint8", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
@@ -212,6 +213,33 @@ def run_case(op, tensors, extra):
     return args_enc, {"values": [enc_tensor(r)]}
 
 
+def grad_case(op, tensors, extra, seed):
+    """The gradients of sum(op(...) * w) with respect to every floating
+    tensor argument (float64, so the comparison is tight), or None when the
+    op is not differentiable here."""
+    if any(a["type"].startswith("Tensor(a!)") for a in op["args"]):
+        return None
+    ts = [t.double().requires_grad_(True) if t.dtype.is_floating_point else t.clone() for t in tensors]
+    live, pool = [], list(ts)
+    for e in extra:
+        live.append(pool.pop(0) if e is None else decode(e, []))
+    try:
+        r = call(op, live)
+    except Exception:  # noqa: BLE001
+        return None
+    r = r[0] if isinstance(r, tuple) else r
+    if not r.dtype.is_floating_point or not r.requires_grad:
+        return None
+    w = rand(list(r.shape), seed + 99, dtype=torch.float64)
+    (r * w).sum().backward()
+    args = []
+    pool = list(ts)
+    for e in extra:
+        args.append(enc_tensor(pool.pop(0).detach()) if e is None else e)
+    return {"args": args, "weights": enc_tensor(w),
+            "grads": [enc_tensor(t.grad) if t.dtype.is_floating_point and t.grad is not None else None for t in ts]}
+
+
 def edge_tensors(tensors):
     """Non-finite and signed zeros in the first floating tensor, or empty."""
     out = [t.clone() for t in tensors]
@@ -246,6 +274,18 @@ def main():
             if "error" in exp:
                 cases.append({"scenario_id": f"005/{op['name']}/adversarial_shape", "op": op["name"],
                               "kind": "adversarial", "seed": seed, "args": args, "expect": exp})
+    grads = []
+    for k, op in enumerate(parse_schema()):
+        seed = 1000 + 10 * k
+        ts = tensor_args(op, seed)
+        g = grad_case(op, ts, other_args(op, ts), seed)
+        if g is not None:
+            grads.append({"scenario_id": f"004/{op['name']}/grad", "op": op["name"], "kind": "nominal",
+                          "seed": seed, "args": g["args"],
+                          "expect": {"grads": g["grads"], "weights": g["weights"]}})
+    OUT_GRAD.write_text(json.dumps({"packet_id": "004", "suite_id": "ft-conformance-v1",
+                                    "torch_version": torch.__version__, "cases": grads}) + "\n")
+    print(f"{len(grads)} gradient cases -> {OUT_GRAD.relative_to(ROOT)}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"packet_id": "005", "suite_id": "ft-conformance-v1",
                                "torch_version": torch.__version__, "cases": cases}, indent=None) + "\n")

@@ -15,7 +15,18 @@ use ft_dispatch::{Arg, Frame, Mode, Op, Outputs, Tensor, ledger, with_mode};
 use serde_json::{Value, json};
 
 /// The fixture files, compiled in (CI needs neither PyTorch nor paths).
-pub const PACKETS: &[(&str, &str)] = &[("005", include_str!("../fixtures/005_cpu_kernels.json"))];
+pub const PACKETS: &[(&str, &str, &str)] = &[
+    (
+        "004",
+        "conformance/fixtures/004_autograd.json",
+        include_str!("../fixtures/004_autograd.json"),
+    ),
+    (
+        "005",
+        "conformance/fixtures/005_cpu_kernels.json",
+        include_str!("../fixtures/005_cpu_kernels.json"),
+    ),
+];
 
 /// One case of a fixture file.
 #[derive(Clone, Debug)]
@@ -36,7 +47,7 @@ fn bad(msg: impl Into<String>) -> Error {
 /// Every case of a packet (`None`: all packets).
 pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
     let mut out = Vec::new();
-    for (id, text) in PACKETS {
+    for (id, _, text) in PACKETS {
         if packet.is_some_and(|p| p != *id) {
             continue;
         }
@@ -224,8 +235,106 @@ fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A gradient case (packet 004): every floating tensor argument requires
+/// grad, the op runs through dispatch (so autograd records it),
+/// `sum(out * weights)` is differentiated, and each gradient is compared
+/// with PyTorch's.
+fn run_grad_case(case: &Case, mode: Mode) -> Outcome {
+    use ft_autograd::AutogradExt;
+    let fail = |detail: String| Outcome {
+        pass: false,
+        detail,
+        decision: None,
+        actual: Value::Null,
+    };
+    let Some(op) = Op::from_name(&case.op) else {
+        return fail(format!("no op `{}` in the schema", case.op));
+    };
+    let mut owned: Vec<Owned> = match case.args.iter().map(owned).collect::<Result<_>>() {
+        Ok(o) => o,
+        Err(e) => return fail(format!("fixture: {e}")),
+    };
+    for o in owned.iter_mut() {
+        if let Owned::Tensor(t) = o
+            && t.dtype().is_floating_point()
+        {
+            match t.clone().requires_grad_(true) {
+                Ok(l) => *t = l,
+                Err(e) => return fail(e.to_string()),
+            }
+        }
+    }
+    let args: Vec<Arg<'_>> = owned.iter().map(arg).collect();
+    let frame = match Frame::new(&args) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("fixture: {e}")),
+    };
+    ledger::clear();
+    let r = with_mode(mode, || -> Result<()> {
+        let mut outs = Outputs::default();
+        ft_dispatch::call(op, &frame, &mut outs)?;
+        let out = if matches!(op, Op::MaxDim | Op::MinDim) {
+            outs.two()?.0
+        } else {
+            outs.one()?
+        };
+        let w = tensor(&case.expect["weights"]["tensor"])?;
+        out.mul(&w)?.sum()?.backward()
+    });
+    let decision = ledger::entries().into_iter().find(|e| e.op == op);
+    if let Err(e) = r {
+        return Outcome {
+            pass: false,
+            detail: format!("error where PyTorch differentiated: {}", e.message()),
+            decision,
+            actual: json!({"error": e.message()}),
+        };
+    }
+    let want = case.expect["grads"].as_array().cloned().unwrap_or_default();
+    let leaves: Vec<&Tensor> = owned
+        .iter()
+        .filter_map(|o| match o {
+            Owned::Tensor(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let mut actual = Vec::new();
+    let mut detail = "gradients as PyTorch".to_string();
+    let mut pass = true;
+    for (i, (t, w)) in leaves.iter().zip(&want).enumerate() {
+        let g = t.grad();
+        actual.push(g.as_ref().map_or(Value::Null, encode));
+        let verdict = match (g, w) {
+            (None, Value::Null) => Ok(()),
+            (Some(g), Value::Null) => {
+                if g.to_vec_f64().is_ok_and(|v| v.iter().all(|&x| x == 0.0)) {
+                    Ok(())
+                } else {
+                    Err("a gradient where PyTorch has none".to_string())
+                }
+            }
+            (None, _) => Err("no gradient where PyTorch has one".to_string()),
+            (Some(g), w) => same(&g, &w["tensor"]),
+        };
+        if let Err(d) = verdict {
+            pass = false;
+            detail = format!("argument {i}: {d}");
+            break;
+        }
+    }
+    Outcome {
+        pass,
+        detail,
+        decision,
+        actual: Value::Array(actual),
+    }
+}
+
 /// Runs one case in `mode`.
 pub fn run_case(case: &Case, mode: Mode) -> Outcome {
+    if case.expect.get("grads").is_some() {
+        return run_grad_case(case, mode);
+    }
     let fail = |detail: String| Outcome {
         pass: false,
         detail,
@@ -371,7 +480,7 @@ pub fn json_line(case: &Case, mode: Mode, o: &Outcome) -> Value {
         "reason_code": d.map(|d| d.reason.name()),
         "outcome": if o.pass { "pass" } else { "fail" },
         "detail": o.detail,
-        "artifact_refs": [format!("conformance/fixtures/{}_cpu_kernels.json", case.packet_id)],
+        "artifact_refs": PACKETS.iter().filter(|p| p.0 == case.packet_id).map(|p| p.1).collect::<Vec<_>>(),
         "replay_command": format!("cargo run -q -p ft-conformance -- replay {} --mode {mode_name}", case.scenario_id),
         "env_fingerprint": env_fingerprint(),
     })

@@ -47,6 +47,9 @@ fn every_op_has_a_nominal_case_and_float_ops_an_edge_case() {
             assert!(edge.contains(op.name()), "no edge case for {}", op.name());
         }
     }
+    // Packet 004: the gradient of every op PyTorch differentiates here.
+    let grads = all.iter().filter(|c| c.packet_id == "004").count();
+    assert!(grads >= 70, "only {grads} gradient cases");
     // Every op over two tensors that must broadcast or chain has a shape
     // error case.
     for name in [

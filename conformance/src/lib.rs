@@ -235,24 +235,41 @@ fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
     Ok(())
 }
 
+impl Outcome {
+    /// A case that could not be run as the fixture says.
+    fn failed(detail: String) -> Outcome {
+        Outcome {
+            pass: false,
+            detail,
+            decision: None,
+            actual: Value::Null,
+        }
+    }
+}
+
+/// The op of a case and its arguments, owned.
+fn prepare(case: &Case) -> std::result::Result<(Op, Vec<Owned>), Outcome> {
+    let op = Op::from_name(&case.op)
+        .ok_or_else(|| Outcome::failed(format!("no op `{}` in the schema", case.op)))?;
+    let owned = case
+        .args
+        .iter()
+        .map(owned)
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| Outcome::failed(format!("fixture: {e}")))?;
+    Ok((op, owned))
+}
+
 /// A gradient case (packet 004): every floating tensor argument requires
 /// grad, the op runs through dispatch (so autograd records it),
 /// `sum(out * weights)` is differentiated, and each gradient is compared
 /// with PyTorch's.
 fn run_grad_case(case: &Case, mode: Mode) -> Outcome {
     use ft_autograd::AutogradExt;
-    let fail = |detail: String| Outcome {
-        pass: false,
-        detail,
-        decision: None,
-        actual: Value::Null,
-    };
-    let Some(op) = Op::from_name(&case.op) else {
-        return fail(format!("no op `{}` in the schema", case.op));
-    };
-    let mut owned: Vec<Owned> = match case.args.iter().map(owned).collect::<Result<_>>() {
-        Ok(o) => o,
-        Err(e) => return fail(format!("fixture: {e}")),
+    let fail = Outcome::failed;
+    let (op, mut owned) = match prepare(case) {
+        Ok(p) => p,
+        Err(o) => return o,
     };
     for o in owned.iter_mut() {
         if let Owned::Tensor(t) = o
@@ -335,18 +352,10 @@ pub fn run_case(case: &Case, mode: Mode) -> Outcome {
     if case.expect.get("grads").is_some() {
         return run_grad_case(case, mode);
     }
-    let fail = |detail: String| Outcome {
-        pass: false,
-        detail,
-        decision: None,
-        actual: Value::Null,
-    };
-    let Some(op) = Op::from_name(&case.op) else {
-        return fail(format!("no op `{}` in the schema", case.op));
-    };
-    let owned: Vec<Owned> = match case.args.iter().map(owned).collect::<Result<_>>() {
-        Ok(o) => o,
-        Err(e) => return fail(format!("fixture: {e}")),
+    let fail = Outcome::failed;
+    let (op, owned) = match prepare(case) {
+        Ok(p) => p,
+        Err(o) => return o,
     };
     let args: Vec<Arg<'_>> = owned.iter().map(arg).collect();
     let frame = match Frame::new(&args) {

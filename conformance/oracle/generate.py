@@ -156,8 +156,9 @@ def decode(arg, tensors):
     return v
 
 
-# Our schema names that PyTorch spells otherwise.
-TORCH_NAME = {"remainder.out": "remainder.Tensor_out"}
+# Our schema names that PyTorch spells otherwise (none now; the map stays
+# for the next one).
+TORCH_NAME = {}
 
 
 def call(op, args):

@@ -51,7 +51,7 @@ ops! {
     RemainderTensor = "remainder.Tensor" => |f, o| cpu::bin(f, o, BinaryOp::Remainder);
     RemainderScalar = "remainder.Scalar" => |f, o| cpu::bin_scalar(f, o, BinaryOp::Remainder);
     RemainderInplace = "remainder_.Tensor" => |f, o| cpu::bin_inplace(f, o, BinaryOp::Remainder);
-    RemainderOut = "remainder.out" => |f, o| cpu::bin_out(f, o, BinaryOp::Remainder);
+    RemainderOut = "remainder.Tensor_out" => |f, o| cpu::bin_out(f, o, BinaryOp::Remainder);
     PowTensor = "pow.Tensor_Tensor" => |f, o| cpu::bin(f, o, BinaryOp::Pow);
     PowScalar = "pow.Tensor_Scalar" => |f, o| cpu::bin_scalar(f, o, BinaryOp::Pow);
     PowInplace = "pow_.Tensor" => |f, o| cpu::bin_inplace(f, o, BinaryOp::Pow);

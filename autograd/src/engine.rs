@@ -5,7 +5,7 @@
 //! and hand its input gradients on. Leaves accumulate into `.grad`;
 //! `grad()` captures gradients instead and leaves `.grad` alone.
 
-use crate::graph::{Ctx, Edge, MAX_INPUTS, Meta, Node, meta_ref};
+use crate::graph::{Ctx, Edge, MAX_INPUTS, Meta, Node, fresh_copy, meta_ref, torch_size};
 use ft_core::{Error, ErrorKind, Result};
 use ft_dispatch::Tensor;
 use ft_dispatch::grad_mode::GradModeGuard;
@@ -59,12 +59,6 @@ fn edge_of(t: &Tensor, what: impl FnOnce() -> Error) -> Result<Edge> {
 
 fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Value, msg)
-}
-
-/// PyTorch's `torch.Size([2, 3])`.
-fn torch_size(s: &[usize]) -> String {
-    let inner: Vec<String> = s.iter().map(usize::to_string).collect();
-    format!("torch.Size([{}])", inner.join(", "))
 }
 
 /// The gradient each root starts with: the given one (checked against the
@@ -150,9 +144,7 @@ fn accumulate(meta: &Meta, g: Tensor) -> Result<()> {
     match slot.as_ref() {
         Some(existing) => existing.add_(&g),
         None => {
-            let own = Tensor::zeros(g.shape(), g.dtype())?;
-            own.copy_(&g)?;
-            *slot = Some(own);
+            *slot = Some(fresh_copy(&g)?);
             Ok(())
         }
     }

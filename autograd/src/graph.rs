@@ -271,6 +271,20 @@ impl Saved {
     }
 }
 
+/// PyTorch's `torch.Size([2, 3])`, as its messages print shapes.
+pub(crate) fn torch_size(s: &[usize]) -> String {
+    let inner: Vec<String> = s.iter().map(usize::to_string).collect();
+    format!("torch.Size([{}])", inner.join(", "))
+}
+
+/// A copy of `t` in fresh contiguous storage that nothing else shares (a
+/// leaf's first `.grad`, an optimizer's state).
+pub(crate) fn fresh_copy(t: &Tensor) -> Result<Tensor> {
+    let c = Tensor::zeros(t.shape(), t.dtype())?;
+    c.copy_(t)?;
+    Ok(c)
+}
+
 /// The type-erased form dispatch stores.
 pub(crate) fn erase(m: Meta) -> ft_dispatch::AutogradMeta {
     Arc::new(m) as Arc<dyn Any + Send + Sync>

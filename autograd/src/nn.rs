@@ -25,6 +25,7 @@
 //! ```
 
 use crate::AutogradExt;
+use crate::graph::torch_size;
 use ft_core::{DType, Error, ErrorKind, Generator, Result, TensorImpl};
 use ft_dispatch::Tensor;
 use ft_dispatch::grad_mode::no_grad;
@@ -162,11 +163,6 @@ fn quoted(names: &[&str]) -> String {
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn torch_size(s: &[usize]) -> String {
-    let inner: Vec<String> = s.iter().map(usize::to_string).collect();
-    format!("torch.Size([{}])", inner.join(", "))
 }
 
 /// A leaf parameter of `shape`, uniform in `[-bound, bound)`.

@@ -26,6 +26,7 @@
 //! ```
 
 use crate::AutogradExt;
+use crate::graph::fresh_copy;
 use ft_core::{DType, Error, ErrorKind, Result};
 use ft_dispatch::Tensor;
 use ft_dispatch::grad_mode::no_grad;
@@ -55,12 +56,6 @@ pub trait Optimizer {
     fn load_state_dict(&mut self, state: &[(String, Tensor)]) -> Result<()>;
 }
 
-fn copy_of(t: &Tensor) -> Result<Tensor> {
-    let c = Tensor::zeros(t.shape(), t.dtype())?;
-    c.copy_(t)?;
-    Ok(c)
-}
-
 fn scalar(v: f64) -> Result<Tensor> {
     Tensor::full(&[], v, DType::F64)
 }
@@ -87,7 +82,7 @@ fn restore(
                 ),
             ));
         }
-        *slot = Some(copy_of(&t.to_dtype(p.dtype())?)?);
+        *slot = Some(fresh_copy(&t.to_dtype(p.dtype())?)?);
     }
     Ok(())
 }
@@ -163,7 +158,7 @@ impl Optimizer for Sgd {
                 }
                 if self.momentum != 0.0 {
                     let b = match buf.take() {
-                        None => copy_of(&g)?,
+                        None => fresh_copy(&g)?,
                         Some(b) => b
                             .mul_scalar(self.momentum)?
                             .add_alpha(&g, 1.0 - self.dampening)?,

@@ -53,9 +53,7 @@ def rand(shape, seed, lo=-2.0, hi=2.0, dtype=torch.float32):
     return (torch.rand(shape, generator=gen(seed), dtype=torch.float64) * (hi - lo) + lo).to(dtype)
 
 
-def enc_tensor(t):
-    t = t.detach()
-    vals = t.reshape(-1).tolist()
+def enc_values(vals):
     def f(v):
         if isinstance(v, float):
             if math.isnan(v):
@@ -65,7 +63,21 @@ def enc_tensor(t):
             if v == 0.0 and math.copysign(1.0, v) < 0:
                 return "-0"
         return v
-    return {"tensor": {"dtype": DT[t.dtype], "shape": list(t.shape), "data": [f(v) for v in vals]}}
+    return [f(v) for v in vals]
+
+
+def enc_tensor(t):
+    """A tensor's fixture form: dtype, shape and values in row-major order;
+    a view that is not contiguous from offset 0 also carries its storage,
+    strides and storage offset, so the runner rebuilds the same layout."""
+    t = t.detach()
+    d = {"dtype": DT[t.dtype], "shape": list(t.shape), "data": enc_values(t.reshape(-1).tolist())}
+    if t.numel() > 0 and (not t.is_contiguous() or t.storage_offset() != 0):
+        base = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage())
+        d["storage"] = enc_values(base.tolist())
+        d["strides"] = list(t.stride())
+        d["offset"] = t.storage_offset()
+    return {"tensor": d}
 
 
 POSITIVE = {"log", "log1p", "sqrt", "rsqrt", "log_", "log1p_", "sqrt_", "rsqrt_", "log.out", "log1p.out",
@@ -173,9 +185,11 @@ def call(op, args):
     return fn(*pos, **kw)
 
 
-def run_case(op, tensors, extra):
-    """Runs the op on copies; returns (inputs encoded, expected)."""
-    args_enc, live, ts = [], [], [t.clone() for t in tensors]
+def run_case(op, tensors, extra, out_dtype=None):
+    """Runs the op on copies (same layouts); returns (inputs encoded,
+    expected). `out_dtype`: the dtype of the out= tensor (default: the
+    first operand's)."""
+    args_enc, live, ts = [], [], [copy_layout(t) for t in tensors]
     out_slot = None
     for spec, e in zip(op["args"], extra):
         if e is None:
@@ -200,6 +214,8 @@ def run_case(op, tensors, extra):
         except Exception:  # noqa: BLE001 - invalid operands: any out shows the error
             ref = torch.zeros(1)
         live[out_slot] = torch.zeros_like(ref)
+    if out_slot is not None and out_dtype is not None:
+        live[out_slot] = live[out_slot].to(out_dtype)
     if out_slot is not None:
         args_enc[out_slot] = {"out": enc_tensor(live[out_slot])}
     try:
@@ -241,8 +257,17 @@ def grad_case(op, tensors, extra, seed):
             "grads": [enc_tensor(t.grad) if t.dtype.is_floating_point and t.grad is not None else None for t in ts]}
 
 
-def edge_tensors(tensors):
-    """Non-finite and signed zeros in the first floating tensor, or empty."""
+def copy_layout(t):
+    """A copy with its own storage and the same strides and offset (clone()
+    would make a strided or expanded view contiguous)."""
+    if t.numel() == 0 or (t.is_contiguous() and t.storage_offset() == 0):
+        return t.clone()
+    base = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage()).clone()
+    return base.as_strided(t.shape, t.stride(), t.storage_offset())
+
+
+def edge_nonfinite(op, tensors):
+    """Non-finite and signed zeros in the first floating tensor."""
     out = [t.clone() for t in tensors]
     t = out[0]
     if t.dtype.is_floating_point and t.numel() >= 4:
@@ -252,9 +277,122 @@ def edge_tensors(tensors):
     return None
 
 
+def edge_empty(op, tensors):
+    """Zero rows: the first dim of every matrix (and of every vector when
+    all operands are vectors) becomes 0."""
+    all_1d = all(t.dim() == 1 for t in tensors)
+    out = [t[:0].clone() if t.dim() >= 2 or (t.dim() == 1 and all_1d) else t.clone() for t in tensors]
+    return out
+
+
+def edge_noncontig(op, tensors):
+    """Every operand as a non-contiguous view with the same values: a
+    matrix transposed in storage, a vector every other element from
+    offset 1."""
+    out = []
+    for t in tensors:
+        if t.dim() >= 2:
+            out.append(t.transpose(-1, -2).contiguous().transpose(-1, -2))
+        elif t.dim() == 1:
+            base = torch.zeros(2 * t.shape[0] + 1, dtype=t.dtype)
+            v = base[1::2]
+            v.copy_(t)
+            out.append(v)
+        else:
+            out.append(t.clone())
+    return out
+
+
+def mutated_slots(op):
+    """Indices (among the tensor operands, out= excluded) that the op writes."""
+    slots = [a for a in op["args"] if a["type"].startswith("Tensor") and a["name"] != "out"]
+    return [i for i, a in enumerate(slots) if a["type"].startswith("Tensor(a!)")]
+
+
+def edge_expanded(op, tensors):
+    """Operands the op only reads as 0-stride expanded views (row 0 repeated)."""
+    written = mutated_slots(op)
+    out = []
+    for i, t in enumerate(tensors):
+        if i not in written and t.dim() >= 1 and t.shape[0] > 1:
+            out.append(t[:1].clone().expand(t.shape))
+        else:
+            out.append(t.clone())
+    return out
+
+
+EDGES = [("edge_nonfinite", edge_nonfinite), ("edge_empty", edge_empty),
+         ("edge_noncontig", edge_noncontig), ("edge_expanded", edge_expanded)]
+
+
+def set_int_args(extra, op, names, value):
+    out, hit = [], False
+    for spec, e in zip(op["args"], extra):
+        if e is not None and "int" in e and spec["name"] in names:
+            out.append({"int": value})
+            hit = True
+        else:
+            out.append(e)
+    return out if hit else None
+
+
+def set_dims_args(extra, op, value):
+    out, hit = [], False
+    for e in extra:
+        if e is not None and "dims" in e:
+            out.append({"dims": value(e["dims"])})
+            hit = True
+        else:
+            out.append(e)
+    return out if hit else None
+
+
+def adversarial(op, ts, extra, seed):
+    """(name, tensors, extra) variants that may make PyTorch fail; only the
+    ones that do become cases."""
+    n = op["name"]
+    out = []
+    if len(ts) >= 2 and not n.startswith(("where", "addmm", "linear")):
+        bad = [t.clone() for t in ts]
+        bad[1] = rand([7], seed + 7, dtype=bad[1].dtype) if bad[1].dtype.is_floating_point else (rand([7], seed + 7) > 0)
+        out.append(("adversarial_shape", bad, extra))
+    e = set_int_args(extra, op, ("dim", "dim0", "dim1", "start_dim", "end_dim"), 5)
+    if e is not None:
+        out.append(("adversarial_dim", [t.clone() for t in ts], e))
+    e = set_int_args(extra, op, ("index", "start", "length"), 9)
+    if e is not None:
+        out.append(("adversarial_index", [t.clone() for t in ts], e))
+    e = set_dims_args(extra, op, lambda d: [5] * len(d) if len(d) != 2 or d[0] != d[1] else [0, 0])
+    if e is not None:
+        out.append(("adversarial_dims", [t.clone() for t in ts], e))
+    e = set_dims_args(extra, op, lambda d: [4, 4])
+    if e is not None:
+        out.append(("adversarial_size", [t.clone() for t in ts], e))
+    if ts:
+        bad = [t.clone() for t in ts]
+        bad[0] = bad[0] > 0 if bad[0].dtype != torch.bool else bad[0].to(torch.float32)
+        out.append(("adversarial_dtype", bad, extra))
+        bad = [t.clone() for t in ts]
+        bad[0] = (bad[0] * 3).to(torch.int64)
+        out.append(("adversarial_int", bad, extra))
+        if ts[0].dim() >= 2:
+            bad = [t.clone() for t in ts]
+            bad[0] = bad[0].reshape(-1)
+            out.append(("adversarial_rank", bad, extra))
+    written = mutated_slots(op)
+    if written and ts[written[0]].dim() >= 1:
+        bad = [t.clone() for t in ts]
+        w = written[0]
+        bad[w] = bad[w][:1].clone().expand(bad[w].shape) if bad[w].shape[0] > 1 else bad[w]
+        out.append(("adversarial_overlap", bad, extra))
+    if n.endswith(("out", "_out")):
+        out.append(("adversarial_out_dtype", [t.clone() for t in ts], extra, torch.int64))
+    return out
+
+
 def main():
     torch.set_num_threads(1)
-    cases = []
+    cases, cannot_fail = [], []
     for k, op in enumerate(parse_schema()):
         seed = 1000 + 10 * k
         ts = tensor_args(op, seed)
@@ -262,19 +400,23 @@ def main():
         args, exp = run_case(op, ts, extra)
         cases.append({"scenario_id": f"005/{op['name']}/nominal", "op": op["name"], "kind": "nominal",
                       "seed": seed, "args": args, "expect": exp})
-        et = edge_tensors(ts)
-        if et is not None:
+        for kind, make in EDGES:
+            et = make(op, ts)
+            if et is None:
+                continue
             args, exp = run_case(op, et, extra)
-            cases.append({"scenario_id": f"005/{op['name']}/edge_nonfinite", "op": op["name"],
+            cases.append({"scenario_id": f"005/{op['name']}/{kind}", "op": op["name"],
                           "kind": "edge", "seed": seed, "args": args, "expect": exp})
-        tensor_slots = [a for a in op["args"] if a["type"].startswith("Tensor") and a["name"] != "out"]
-        if len(tensor_slots) >= 2 and not op["name"].startswith(("where", "addmm", "linear")):
-            bad = [t.clone() for t in ts]
-            bad[1] = rand([7], seed + 7, dtype=bad[1].dtype) if bad[1].dtype.is_floating_point else (rand([7], seed + 7) > 0)
-            args, exp = run_case(op, bad, extra)
+        failing = 0
+        for variant in adversarial(op, ts, extra, seed):
+            kind, bad, e = variant[:3]
+            args, exp = run_case(op, bad, e, *variant[3:])
             if "error" in exp:
-                cases.append({"scenario_id": f"005/{op['name']}/adversarial_shape", "op": op["name"],
+                failing += 1
+                cases.append({"scenario_id": f"005/{op['name']}/{kind}", "op": op["name"],
                               "kind": "adversarial", "seed": seed, "args": args, "expect": exp})
+        if failing == 0:
+            cannot_fail.append(op["name"])
     grads = []
     for k, op in enumerate(parse_schema()):
         seed = 1000 + 10 * k
@@ -289,11 +431,13 @@ def main():
     print(f"{len(grads)} gradient cases -> {OUT_GRAD.relative_to(ROOT)}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"packet_id": "005", "suite_id": "ft-conformance-v1",
-                               "torch_version": torch.__version__, "cases": cases}, indent=None) + "\n")
+                               "torch_version": torch.__version__,
+                               "no_failing_input": cannot_fail, "cases": cases}, indent=None) + "\n")
     kinds = {}
     for c in cases:
         kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
     print(f"{len(cases)} cases {kinds} -> {OUT.relative_to(ROOT)}")
+    print(f"ops PyTorch did not fail on under any adversarial input tried: {cannot_fail}")
 
 
 if __name__ == "__main__":

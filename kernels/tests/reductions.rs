@@ -211,7 +211,17 @@ fn reductions_match_reference_on_every_isa_and_layout() {
                             let (vals, idx) = ft_kernels::max_dim(&x, dims[0], false).unwrap();
                             let (mv, mi) =
                                 (vals.to_vec_f64().unwrap(), idx.to_vec::<i64>().unwrap());
-                            let am = ft_kernels::argmin(&x, Some(dims[0]), false)
+                            // PyTorch's argmin refuses bool input; compare on
+                            // the same values as uint8.
+                            if x.dtype() == DType::Bool {
+                                assert!(ft_kernels::argmin(&x, Some(dims[0]), false).is_err());
+                            }
+                            let xa = if x.dtype() == DType::Bool {
+                                ft_kernels::cast(&x, DType::U8).unwrap()
+                            } else {
+                                x.clone()
+                            };
+                            let am = ft_kernels::argmin(&xa, Some(dims[0]), false)
                                 .unwrap()
                                 .to_vec::<i64>()
                                 .unwrap();

@@ -97,6 +97,13 @@ pub struct BinaryTypes {
     pub compute: DType,
 }
 
+fn is_bool(o: Operand) -> bool {
+    match o {
+        Operand::Tensor(d) | Operand::ZeroDim(d) => d == DType::Bool,
+        Operand::Scalar(s) => matches!(s, ft_core::Scalar::Bool(_)),
+    }
+}
+
 /// PyTorch's dtype rules for `op` over these operands.
 pub fn binary_types(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes> {
     let common = result_type(&[a, b]).expect("two operands");
@@ -108,6 +115,13 @@ pub fn binary_types(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes>
                 ErrorKind::DType,
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the \
                  `^` or `logical_xor()` operator instead.",
+            ));
+        }
+        BinaryOp::Sub if is_bool(a) || is_bool(b) => {
+            return Err(Error::new(
+                ErrorKind::DType,
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you are \
+                 trying to invert a mask, use the `~` or `logical_not()` operator instead.",
             ));
         }
         BinaryOp::Pow | BinaryOp::Remainder if common == DType::Bool => {

@@ -241,6 +241,10 @@ fn check_bmm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
             sa[0], sa[2], sb[0], sb[1]
         )));
     }
+    // PyTorch's bmm picks its kernel by self's dtype before comparing.
+    if a.dtype() == DType::Bool {
+        return Err(super::not_implemented("bmm", DType::Bool));
+    }
     if a.dtype() != b.dtype() {
         return Err(Error::new(
             ErrorKind::DType,

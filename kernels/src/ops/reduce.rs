@@ -803,7 +803,7 @@ fn check_nonempty(op: &str, x: &TensorImpl, dim: Option<isize>) -> Result<()> {
     // A 0-dim tensor always has its one element; only shapes can be empty.
     Err(match dim {
         None => Error::new(
-            ErrorKind::Index,
+            ErrorKind::Value,
             format!(
                 "{op}(): Expected reduction dim to be specified for input.numel() == 0.{}",
                 if op.starts_with("arg") {
@@ -879,7 +879,14 @@ pub fn argmin(x: &TensorImpl, dim: Option<isize>, keepdim: bool) -> Result<Tenso
 }
 
 fn arg(x: &TensorImpl, dim: Option<isize>, keepdim: bool, max: bool) -> Result<TensorImpl> {
-    check_nonempty(if max { "argmax" } else { "argmin" }, x, dim)?;
+    let name = if max { "argmax" } else { "argmin" };
+    if x.dtype() == DType::Bool {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!("{name}(): does not support bool input"),
+        ));
+    }
+    check_nonempty(name, x, dim)?;
     match dim {
         Some(d) => extreme(x, Some(d), keepdim, max).map(|v| v.1),
         None => {
@@ -960,7 +967,7 @@ pub fn norm(x: &TensorImpl, p: NormP, dims: Option<&[isize]>, keepdim: bool) -> 
         return Err(Error::new(
             ErrorKind::DType,
             format!(
-                "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+                "norm(): input dtype should be either floating point or complex. Got {} instead.",
                 x.dtype().scalar_type_name()
             ),
         ));

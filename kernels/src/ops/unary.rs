@@ -107,7 +107,10 @@ impl UnaryOp {
             UnaryOp::Neg => Rule::NoBool("neg"),
             UnaryOp::Abs => Rule::NoBool("abs_cpu"),
             UnaryOp::Relu => Rule::NoBool("relu"),
-            UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => Rule::Same,
+            UnaryOp::Sign => Rule::Same,
+            UnaryOp::Floor => Rule::NoBool("floor_vml_cpu"),
+            UnaryOp::Ceil => Rule::NoBool("ceil_vml_cpu"),
+            UnaryOp::Round => Rule::NoBool("round_vml_cpu"),
             UnaryOp::Gelu | UnaryOp::GeluTanh => Rule::FloatOnly("GeluKernelImpl"),
             UnaryOp::Silu => Rule::FloatOnly("silu_cpu"),
             _ => Rule::Float,
@@ -121,7 +124,7 @@ impl UnaryOp {
             Rule::FloatOnly(name) if !input.is_floating_point() => {
                 Err(not_implemented(name, input))
             }
-            Rule::NoBool(_) if input == DType::Bool => Err(match self {
+            Rule::NoBool(name) if input == DType::Bool => Err(match self {
                 UnaryOp::Neg => Error::new(
                     ErrorKind::DType,
                     "Negation, the `-` operator, on a bool tensor is not supported. If you are \
@@ -130,7 +133,7 @@ impl UnaryOp {
                 UnaryOp::Relu => {
                     Error::new(ErrorKind::DType, "Boolean inputs not supported for relu")
                 }
-                _ => not_implemented("abs_cpu", input),
+                _ => not_implemented(name, input),
             }),
             _ => Ok(input),
         }

@@ -10,6 +10,8 @@
 //! per case with the routing decision from the ledger and the command that
 //! replays it.
 
+pub mod sidecar;
+
 use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
 use ft_dispatch::{Arg, Frame, Mode, Op, Outputs, Tensor, ledger, with_mode};
 use serde_json::{Value, json};

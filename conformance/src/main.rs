@@ -3,14 +3,20 @@
 //! ```text
 //! ft-conformance run [--mode strict|hardened|both] [--packet P] [--out FILE]
 //! ft-conformance replay SCENARIO_ID [--mode strict|hardened]
+//! ft-conformance repair REPORT [--out FILE]
 //! ```
+//! `run` also writes the report's RaptorQ repair sidecar (`REPORT.raptorq`,
+//! repair symbols worth 25% of the report) and a decode proof
+//! (`REPORT.decode_proof.json`: 20% of the source symbols dropped, the
+//! report rebuilt from the rest and the sidecar, both SHA-256s). `repair`
+//! rebuilds a damaged report from its sidecar.
 //! `run` writes one JSON line per case (to FILE, default
 //! `target/conformance/results.jsonl`), prints a summary per packet and
 //! mode, and exits non-zero when a case fails in Strict mode (strict drift
 //! must be 0). `replay` re-runs one case and prints its inputs, PyTorch's
 //! result, ours and the ledger entry.
 
-use ft_conformance::{cases, json_line, run_case};
+use ft_conformance::{cases, json_line, run_case, sidecar};
 use ft_dispatch::{Mode, ledger};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -25,6 +31,40 @@ fn modes(s: &str) -> Option<Vec<Mode>> {
     }
 }
 
+/// The share of repair symbols the sidecar carries, and the share of
+/// source symbols the decode proof drops (with its seed).
+const REPAIR_SHARE: f64 = 0.25;
+const PROOF_DROP: f64 = 0.2;
+const PROOF_SEED: u64 = 0x5eed;
+
+/// Writes `REPORT.raptorq` and `REPORT.decode_proof.json`; the summary
+/// line, or why not.
+fn write_sidecar(report: &str) -> Result<String, String> {
+    let data = std::fs::read(report).map_err(|e| format!("cannot read {report}: {e}"))?;
+    let car = sidecar::encode(&data, REPAIR_SHARE).map_err(|e| e.to_string())?;
+    let car_path = format!("{report}.raptorq");
+    std::fs::write(&car_path, &car).map_err(|e| format!("cannot write {car_path}: {e}"))?;
+    let proof = sidecar::prove(&data, &car, PROOF_DROP, PROOF_SEED).map_err(|e| e.to_string())?;
+    let mut j = proof.to_json();
+    j["report"] = report.into();
+    j["sidecar"] = car_path.clone().into();
+    let proof_path =
+        report.strip_suffix(".jsonl").unwrap_or(report).to_string() + ".decode_proof.json";
+    std::fs::write(&proof_path, format!("{j:#}\n"))
+        .map_err(|e| format!("cannot write {proof_path}: {e}"))?;
+    if !proof.matched {
+        return Err(format!("decode proof failed: see {proof_path}"));
+    }
+    Ok(format!(
+        "sidecar {car_path}: {} repair symbols for {}; decode proof {proof_path}: {} of {} source symbols dropped, rebuilt sha256 {} matches",
+        proof.repair_symbols,
+        proof.source_symbols,
+        proof.dropped_symbols.len(),
+        proof.source_symbols,
+        &proof.rebuilt_sha256[..16]
+    ))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |flag: &str| {
@@ -33,7 +73,7 @@ fn main() -> ExitCode {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let usage = "usage: ft-conformance run [--mode strict|hardened|both] [--packet P] [--out FILE]\n       ft-conformance replay SCENARIO_ID [--mode strict|hardened]";
+    let usage = "usage: ft-conformance run [--mode strict|hardened|both] [--packet P] [--out FILE]\n       ft-conformance replay SCENARIO_ID [--mode strict|hardened]\n       ft-conformance repair REPORT [--out FILE]";
     ledger::enable(64);
     match args.first().map(String::as_str) {
         Some("run") => {
@@ -88,6 +128,14 @@ fn main() -> ExitCode {
                 }
             }
             let _ = file.flush();
+            drop(file);
+            match write_sidecar(&out) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("ft-conformance: sidecar: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
             let (mut strict_drift, mut hardened_fail) = (0, 0);
             for ((packet, mode), t) in &summary {
                 println!(
@@ -115,6 +163,30 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Some("repair") => {
+            let Some(report) = args.get(1) else {
+                eprintln!("{usage}");
+                return ExitCode::from(2);
+            };
+            let to = get("--out").unwrap_or_else(|| report.clone());
+            let r = std::fs::read(format!("{report}.raptorq"))
+                .map_err(|e| e.to_string())
+                .and_then(|car| {
+                    let damaged = std::fs::read(report).unwrap_or_default();
+                    sidecar::repair(&damaged, &car).map_err(|e| e.to_string())
+                })
+                .and_then(|data| std::fs::write(&to, data).map_err(|e| e.to_string()));
+            match r {
+                Ok(()) => {
+                    println!("rebuilt {report} from {report}.raptorq into {to}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ft-conformance: repair: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Some("replay") => {

@@ -10,6 +10,7 @@
 //! per case with the routing decision from the ledger and the command that
 //! replays it.
 
+pub mod metamorphic;
 pub mod sidecar;
 
 use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
@@ -68,6 +69,9 @@ pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
                 expect: c["expect"].clone(),
             });
         }
+    }
+    if packet.is_none_or(|p| p == "009") {
+        out.extend(metamorphic::cases());
     }
     Ok(out)
 }
@@ -309,7 +313,7 @@ impl Outcome {
     }
 
     /// A case that could not be run as the fixture says.
-    fn failed(detail: String) -> Outcome {
+    pub(crate) fn failed(detail: String) -> Outcome {
         Outcome {
             pass: false,
             allowlisted: None,
@@ -454,6 +458,9 @@ pub fn run_case(case: &Case, mode: Mode) -> Outcome {
 }
 
 fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
+    if case.kind == "metamorphic" {
+        return with_mode(mode, || metamorphic::run(case));
+    }
     if case.expect.get("grads").is_some() {
         return run_grad_case(case, mode);
     }
@@ -593,6 +600,18 @@ fn ft_dispatch_isa() -> &'static str {
     }
 }
 
+/// The files a packet's cases come from.
+pub fn artifact_refs(packet: &str) -> Vec<&'static str> {
+    if packet == "009" {
+        return vec!["conformance/src/metamorphic.rs"];
+    }
+    PACKETS
+        .iter()
+        .filter(|p| p.0 == packet)
+        .map(|p| p.1)
+        .collect()
+}
+
 /// One case's JSON line.
 pub fn json_line(case: &Case, mode: Mode, o: &Outcome) -> Value {
     let d = o.decision;
@@ -613,7 +632,7 @@ pub fn json_line(case: &Case, mode: Mode, o: &Outcome) -> Value {
         "reason_code": d.map(|d| d.reason.name()),
         "outcome": o.verdict(),
         "detail": o.detail,
-        "artifact_refs": PACKETS.iter().filter(|p| p.0 == case.packet_id).map(|p| p.1).collect::<Vec<_>>(),
+        "artifact_refs": artifact_refs(&case.packet_id),
         "replay_command": format!("cargo run -q -p ft-conformance -- replay {} --mode {mode_name}", case.scenario_id),
         "env_fingerprint": env_fingerprint(),
     })

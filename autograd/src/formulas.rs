@@ -365,7 +365,7 @@ pub(crate) fn formula(
         RemainderTensor => {
             let (ss, so) = (si(0)?, si(1)?);
             (
-                "RemainderBackward0",
+                "RemainderBackward1",
                 boxed(move |c, g| {
                     let go = if c.needs[1] {
                         let q = ss.get()?.div(&so.get()?)?.floor()?;
@@ -377,7 +377,7 @@ pub(crate) fn formula(
                 }),
             )
         }
-        RemainderScalar => plain!("RemainderBackward1", |g| Ok::<_, Error>(g.clone())),
+        RemainderScalar => plain!("RemainderBackward0", |g| Ok::<_, Error>(g.clone())),
         PowScalar => {
             let e = f.scalar(1)?;
             let s = Saved::input(x);
@@ -705,9 +705,15 @@ pub(crate) fn formula(
                 (reduced(x.ndim(), f.dims(2)?)?, f.bool(3)?)
             };
             let s = Saved::input(x);
-            let sy = Saved::output(out, "LinalgVectorNormBackward0");
+            // PyTorch's names: norm.Scalar is NormBackward0, norm.ScalarOpt_dim NormBackward1.
+            let name = if op == Norm {
+                "NormBackward0"
+            } else {
+                "NormBackward1"
+            };
+            let sy = Saved::output(out, name);
             (
-                "LinalgVectorNormBackward0",
+                name,
                 boxed(move |_, g| {
                     let x = s.get()?;
                     let (g, y) = if x.ndim() == 0 || g.ndim() == 0 && op == Norm {

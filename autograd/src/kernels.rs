@@ -81,6 +81,9 @@ fn below(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
 }
 
 fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    if !ft_dispatch::grad_mode::is_grad_enabled() {
+        return no_grad_view(op, f, out);
+    }
     let schema = schema_of(op)?;
     if schema.args.iter().any(|a| a.mutated) {
         return in_place(op, f);
@@ -133,9 +136,45 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     Ok(())
 }
 
+/// A view op in no_grad mode on a tensor that requires grad (dispatch
+/// routes only those here with grad mode off): as PyTorch, a result that
+/// shares the input's storage is a leaf that requires grad, with no
+/// history; a copy (`reshape` or `contiguous` that could not view) is a
+/// plain tensor.
+fn no_grad_view(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    let mut inner = Outputs::default();
+    below(op, f, &mut inner)?;
+    let v = inner.one()?;
+    let this = f.tensor(0)?;
+    if !op.is_view() || !v.data().shares_storage(this.data()) {
+        out.set(v);
+    } else if op == Op::Contiguous {
+        // Already contiguous: PyTorch returns `self` itself.
+        out.set(this.clone());
+    } else {
+        out.set(
+            v.set_requires_grad(true)?
+                .with_autograd_meta(Some(erase(Meta::leaf()))),
+        );
+    }
+    Ok(())
+}
+
 /// The node of `op` called with frame `f` that produced `first`: its
 /// backward formula and an edge per tensor argument that requires grad.
 fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Result<Arc<Node>> {
+    record_as(op, f, first, second, None)
+}
+
+/// `record`, with PyTorch's node name for a composite's step where it
+/// differs from the op's own (`UnsafeViewBackward0`).
+fn record_as(
+    op: Op,
+    f: &Frame<'_>,
+    first: &Tensor,
+    second: Option<&Tensor>,
+    rename: Option<&'static str>,
+) -> Result<Arc<Node>> {
     let Some((name, backward)) = formula(op, f, first, second)? else {
         return Err(Error::new(
             ErrorKind::Unsupported,
@@ -162,7 +201,27 @@ fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Res
             });
         }
     }
-    Ok(Arc::new(Node::new(name, edges, inputs, backward)))
+    Ok(Arc::new(Node::new(
+        rename.unwrap_or(name),
+        edges,
+        inputs,
+        backward,
+    )))
+}
+
+/// PyTorch's `_unsafe_view`, matmul's last step: `t.view(shape)` whose
+/// result is not a view for autograd (in-place ops on it are allowed) and
+/// whose node is `UnsafeViewBackward0`.
+fn unsafe_view(t: &Tensor, shape: &[isize]) -> Result<Tensor> {
+    let v = ft_dispatch::grad_mode::no_grad(|| t.view(shape))?;
+    if !t.requires_grad() || !ft_dispatch::grad_mode::is_grad_enabled() {
+        return Ok(v);
+    }
+    let args = [Arg::Tensor(t), Arg::Dims(Some(shape))];
+    let frame = Frame::new(&args)?;
+    let node = record_as(Op::View, &frame, &v, None, Some("UnsafeViewBackward0"))?;
+    Ok(v.set_requires_grad(true)?
+        .with_autograd_meta(Some(erase(Meta::output(node, false)))))
 }
 
 /// The out-of-place op whose formula an in-place op shares (its schema has
@@ -219,7 +278,7 @@ fn in_place(op: Op, f: &Frame<'_>) -> Result<()> {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
                     format!(
-                        "'{}' on a view, or on a tensor a view was taken of, while it requires                          grad: FrankenTorch's autograd does not regenerate views' histories;                          use the out-of-place form",
+                        "'{}' on a view, or on a tensor a view was taken of, while it requires grad: FrankenTorch's autograd does not regenerate views' histories; use the out-of-place form",
                         op.name()
                     ),
                 ));
@@ -328,7 +387,7 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             } else {
                 a2.mm(b)?
             };
-            r.view(&out)?
+            unsafe_view(&r, &out)?
         }
         MatmulPlan::Batched(p) => {
             let a2 = if p.unsqueeze_a {
@@ -343,7 +402,7 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             };
             let a3 = a2.expand(&p.expand_a)?.reshape(&p.a3)?;
             let b3 = b2.expand(&p.expand_b)?.reshape(&p.b3)?;
-            a3.bmm(&b3)?.reshape(&p.out)?
+            unsafe_view(&a3.bmm(&b3)?, &p.out)?
         }
     })
 }

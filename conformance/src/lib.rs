@@ -10,6 +10,7 @@
 //! per case with the routing decision from the ledger and the command that
 //! replays it.
 
+mod families;
 pub mod metamorphic;
 pub mod sidecar;
 
@@ -20,6 +21,21 @@ use serde_json::{Value, json};
 /// The fixture files, compiled in (CI needs neither PyTorch nor paths).
 pub const PACKETS: &[(&str, &str, &str)] = &[
     (
+        "001",
+        "conformance/fixtures/001_tensor_core.json",
+        include_str!("../fixtures/001_tensor_core.json"),
+    ),
+    (
+        "002",
+        "conformance/fixtures/002_dispatch.json",
+        include_str!("../fixtures/002_dispatch.json"),
+    ),
+    (
+        "003",
+        "conformance/fixtures/003_schemas.json",
+        include_str!("../fixtures/003_schemas.json"),
+    ),
+    (
         "004",
         "conformance/fixtures/004_autograd.json",
         include_str!("../fixtures/004_autograd.json"),
@@ -28,6 +44,21 @@ pub const PACKETS: &[(&str, &str, &str)] = &[
         "005",
         "conformance/fixtures/005_cpu_kernels.json",
         include_str!("../fixtures/005_cpu_kernels.json"),
+    ),
+    (
+        "006",
+        "conformance/fixtures/006_checkpoints.json",
+        include_str!("../fixtures/006_checkpoints.json"),
+    ),
+    (
+        "007",
+        "conformance/fixtures/007_devices.json",
+        include_str!("../fixtures/007_devices.json"),
+    ),
+    (
+        "008",
+        "conformance/fixtures/008_nn.json",
+        include_str!("../fixtures/008_nn.json"),
     ),
 ];
 
@@ -41,6 +72,11 @@ pub struct Case {
     pub seed: u64,
     pub args: Vec<Value>,
     pub expect: Value,
+    /// `op` (one op call, the default), `grad`, or one of the families of
+    /// `families.rs` (`view`, `route`, `keyset`, `schema`, ...).
+    pub family: String,
+    /// The whole case as the fixture has it.
+    pub raw: Value,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -67,6 +103,8 @@ pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
                 seed: c["seed"].as_u64().unwrap_or(0),
                 args: c["args"].as_array().cloned().unwrap_or_default(),
                 expect: c["expect"].clone(),
+                family: c["family"].as_str().unwrap_or("op").to_string(),
+                raw: c.clone(),
             });
         }
     }
@@ -94,6 +132,28 @@ pub fn no_failing_input(packet: &str) -> Result<Vec<String>> {
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// Cases a packet's generator left out, each with why (the fixture's
+/// `excluded` list; `run` prints them so that none is silent).
+pub fn excluded(packet: &str) -> Vec<(String, String)> {
+    let Some((_, _, text)) = PACKETS.iter().find(|p| p.0 == packet) else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    v["excluded"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["scenario_id"].as_str().unwrap_or_default().to_string(),
+                        e["why"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn number(v: &Value) -> Result<f64> {
@@ -131,7 +191,26 @@ pub fn tensor(v: &Value) -> Result<Tensor> {
             .map(number)
             .collect()
     };
+    let ints =
+        |key: &str| -> Option<Vec<i64>> { v[key].as_array()?.iter().map(Value::as_i64).collect() };
+    let integer = matches!(dtype, DType::I64 | DType::I32 | DType::U8);
     let build = |data: &[f64], shape: &[usize]| -> Result<TensorImpl> {
+        // Integers exactly (an f64 would round int64 values past 2^53).
+        if integer
+            && let Some(i) = ints(if v.get("storage").is_some() {
+                "storage"
+            } else {
+                "data"
+            })
+        {
+            return match dtype {
+                DType::I64 => TensorImpl::from_slice(&i, shape),
+                DType::I32 => {
+                    TensorImpl::from_slice(&i.iter().map(|&x| x as i32).collect::<Vec<_>>(), shape)
+                }
+                _ => TensorImpl::from_slice(&i.iter().map(|&x| x as u8).collect::<Vec<_>>(), shape),
+            };
+        }
         if dtype == DType::Bool {
             let b: Vec<bool> = data.iter().map(|&x| x != 0.0).collect();
             TensorImpl::from_slice(&b, shape)
@@ -166,7 +245,7 @@ pub fn tensor(v: &Value) -> Result<Tensor> {
 }
 
 /// An argument's value, owned.
-enum Owned {
+pub(crate) enum Owned {
     Tensor(Tensor),
     Scalar(Scalar),
     Int(i64),
@@ -176,10 +255,19 @@ enum Owned {
     Str(String),
 }
 
+/// Arguments of the fixture form, owned.
+pub(crate) fn owned_args(args: &[Value]) -> Result<Vec<Owned>> {
+    args.iter().map(owned).collect()
+}
+
 fn owned(v: &Value) -> Result<Owned> {
-    let (k, x) = v
+    // A tensor argument may carry more keys (`requires_grad`).
+    let o = v
         .as_object()
-        .and_then(|o| o.iter().next())
+        .ok_or_else(|| bad(format!("bad argument {v}")))?;
+    let (k, x) = o
+        .get_key_value("tensor")
+        .or_else(|| o.iter().next())
         .ok_or_else(|| bad(format!("bad argument {v}")))?;
     Ok(match k.as_str() {
         "tensor" => Owned::Tensor(tensor(x)?),
@@ -207,7 +295,7 @@ fn owned(v: &Value) -> Result<Owned> {
     })
 }
 
-fn arg(o: &Owned) -> Arg<'_> {
+pub(crate) fn arg(o: &Owned) -> Arg<'_> {
     match o {
         Owned::Tensor(t) => Arg::Tensor(t),
         Owned::Scalar(s) => Arg::Scalar(*s),
@@ -223,12 +311,19 @@ fn arg(o: &Owned) -> Arg<'_> {
 /// A Hardened-mode case that departs from PyTorch passes as an
 /// *allowlisted drift* only when dispatch recorded one of these reasons
 /// for it; any other departure is a failure. Strict mode has no allowlist.
-pub const HARDENED_ALLOWLIST: &[(&str, &str)] = &[(
-    "dtype_fallback",
-    "where PyTorch has no kernel for a dtype (and raises), Hardened mode runs \
-     the op's composite decomposition in a supported dtype (DESIGN.md \
-     \"modes\": bounded fallback, recorded in the ledger)",
-)];
+pub const HARDENED_ALLOWLIST: &[(&str, &str)] = &[
+    (
+        "dtype_fallback",
+        "where PyTorch has no kernel for a dtype (and raises), Hardened mode runs \
+         the op's composite decomposition in a supported dtype (DESIGN.md \
+         \"modes\": bounded fallback, recorded in the ledger)",
+    ),
+    (
+        "hardened_nonfinite_checkpoint",
+        "Hardened mode refuses a checkpoint tensor holding NaN or infinity, which \
+         PyTorch loads (ft_autograd::checkpoint)",
+    ),
+];
 
 /// What a case did here.
 #[derive(Clone, Debug)]
@@ -244,7 +339,7 @@ pub struct Outcome {
     pub actual: Value,
 }
 
-fn encode(t: &Tensor) -> Value {
+pub(crate) fn encode(t: &Tensor) -> Value {
     let data: Vec<Value> = t
         .to_vec_f64()
         .unwrap_or_default()
@@ -265,7 +360,7 @@ fn encode(t: &Tensor) -> Value {
 /// Whether `got` is PyTorch's `want`: dtype and shape equal, values
 /// equal within the tolerance of the dtype (NaN where NaN, the same
 /// infinities; -0.0 and 0.0 count as equal).
-fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
+pub(crate) fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
     let w = tensor(want).map_err(|e| e.to_string())?;
     if got.dtype() != w.dtype() {
         return Err(format!("dtype {} but PyTorch {}", got.dtype(), w.dtype()));
@@ -283,6 +378,17 @@ fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
         DType::F64 => (1e-10, 1e-12),
         _ => (0.0, 0.0),
     };
+    if matches!(got.dtype(), DType::I64 | DType::I32 | DType::U8) {
+        let ints = |t: &Tensor| t.to_dtype(DType::I64).and_then(|t| t.to_vec::<i64>());
+        let (g, wv) = (
+            ints(got).map_err(|e| e.to_string())?,
+            ints(&w).map_err(|e| e.to_string())?,
+        );
+        return match g.iter().zip(&wv).position(|(a, b)| a != b) {
+            None => Ok(()),
+            Some(i) => Err(format!("element {i}: {} but PyTorch {}", g[i], wv[i])),
+        };
+    }
     let (g, wv) = (
         got.to_vec_f64().map_err(|e| e.to_string())?,
         w.to_vec_f64().map_err(|e| e.to_string())?,
@@ -449,10 +555,12 @@ pub fn run_case(case: &Case, mode: Mode) -> Outcome {
     let mut o = run_case_raw(case, mode);
     if mode == Mode::Hardened && !o.pass {
         let reason = o.decision.map(|d| d.reason.name());
+        // A family may name its own reason (checkpoints); else the ledger's.
+        let code = o.allowlisted.or(reason);
         o.allowlisted = HARDENED_ALLOWLIST
             .iter()
-            .find(|(code, _)| Some(*code) == reason)
-            .map(|(code, _)| *code);
+            .find(|(c, _)| Some(*c) == code)
+            .map(|(c, _)| *c);
     }
     o
 }
@@ -460,6 +568,9 @@ pub fn run_case(case: &Case, mode: Mode) -> Outcome {
 fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
     if case.kind == "metamorphic" {
         return with_mode(mode, || metamorphic::run(case));
+    }
+    if let Some(o) = families::run(case, mode, &case.family) {
+        return o;
     }
     if case.expect.get("grads").is_some() {
         return run_grad_case(case, mode);

@@ -16,7 +16,7 @@
 //! must be 0). `replay` re-runs one case and prints its inputs, PyTorch's
 //! result, ours and the ledger entry.
 
-use ft_conformance::{cases, json_line, run_case, sidecar};
+use ft_conformance::{cases, excluded, json_line, run_case, sidecar};
 use ft_dispatch::{Mode, ledger};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -149,6 +149,9 @@ fn main() -> ExitCode {
                 }
                 for a in &t.allowlisted {
                     println!("  allowlisted {a}");
+                }
+                for (id, why) in excluded(packet) {
+                    println!("  excluded by the generator: {id}: {why}");
                 }
                 if *mode == "strict" {
                     strict_drift += t.fail.len();

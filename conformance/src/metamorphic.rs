@@ -57,6 +57,8 @@ pub fn cases() -> Vec<Case> {
                     seed,
                     args: vec![json!({"dtype": dt.name(), "shape": shape})],
                     expect: json!({"relation": name}),
+                    family: "metamorphic".into(),
+                    raw: serde_json::Value::Null,
                 });
             }
         }

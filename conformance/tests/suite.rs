@@ -66,3 +66,61 @@ fn every_op_has_nominal_edge_and_adversarial_cases() {
         assert!(c.expect.get("error").is_some(), "{}", c.scenario_id);
     }
 }
+
+#[test]
+fn every_packet_is_present_and_covers_its_rules() {
+    let all = cases(None).unwrap();
+    let count = |prefix: &str| {
+        all.iter()
+            .filter(|c| c.scenario_id.starts_with(prefix))
+            .count()
+    };
+    for (packet, min) in [
+        ("001/", 600),
+        ("002/", 400),
+        ("003/", 160),
+        ("004/", 70),
+        ("005/", 1000),
+        ("006/", 12),
+        ("007/", 15),
+        ("008/", 15),
+        ("009/", 100),
+    ] {
+        assert!(
+            count(packet) >= min,
+            "packet {packet}: {} cases",
+            count(packet)
+        );
+    }
+    // Type promotion: every ordered pair of the 8 dtypes, through add.
+    for a in [
+        "bool", "uint8", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+    ] {
+        for b in [
+            "bool", "uint8", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+        ] {
+            let id = format!("001/promote/add.Tensor/{a}_{b}");
+            assert!(all.iter().any(|c| c.scenario_id == id), "no case {id}");
+        }
+    }
+    // Every schema op's PyTorch schema is checked (003), and the engine
+    // packets have their adversarial side.
+    for op in Op::ALL {
+        let id = format!("003/{}/pytorch_schema", op.name());
+        assert!(all.iter().any(|c| c.scenario_id == id), "no case {id}");
+    }
+    for prefix in [
+        "001/view/",
+        "002/keyset/",
+        "003/malformed/",
+        "006/",
+        "007/",
+        "008/",
+    ] {
+        assert!(
+            all.iter()
+                .any(|c| c.scenario_id.starts_with(prefix) && c.expect.get("error").is_some()),
+            "no error case under {prefix}"
+        );
+    }
+}

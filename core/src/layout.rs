@@ -486,16 +486,16 @@ impl Layout {
         }
         let start = if start < 0 { start + size } else { start };
         if start + length > size {
-            return Err(Error::new(
-                ErrorKind::Index,
-                format!("start ({start}) + length ({length}) exceeds dimension size ({size})."),
-            ));
+            // PyTorch: TORCH_CHECK, a RuntimeError (the start check above is
+            // TORCH_CHECK_INDEX, an IndexError).
+            return Err(Error::shape(format!(
+                "start ({start}) + length ({length}) exceeds dimension size ({size})."
+            )));
         }
         let mut out = self.parts();
         out.shape[d] = length as usize;
-        if length > 0 {
-            out.offset = self.shifted_offset(start * self.strides()[d])?;
-        }
+        // The offset moves even for an empty result, as PyTorch's does.
+        out.offset = self.shifted_offset(start * self.strides()[d])?;
         Ok(out.build())
     }
 

@@ -28,16 +28,24 @@ pub(crate) fn sub_tensor(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
 }
 
 /// `alpha * other` as PyTorch folds it into a scalar operand.
-fn scaled(other: Scalar, alpha: Scalar) -> Scalar {
+/// `other * alpha` as the scalar operand of `self + other * alpha`. The
+/// result's dtype comes from `self` and `other` alone (PyTorch wraps
+/// `other`, then scales): a bool `other` never promotes a numeric `self`,
+/// and neither does an int, so its scaled value travels as an int.
+fn scaled(self_dtype: ft_core::DType, other: Scalar, alpha: Scalar) -> Scalar {
     match (other, alpha) {
         (_, Scalar::Int(1)) => other,
+        (Scalar::Bool(a), Scalar::Int(b)) if self_dtype == ft_core::DType::Bool => {
+            Scalar::Bool(a && b != 0)
+        }
+        (Scalar::Bool(a), Scalar::Int(b)) => Scalar::Int(i64::from(a).wrapping_mul(b)),
         (Scalar::Int(a), Scalar::Int(b)) => Scalar::Int(a.wrapping_mul(b)),
         (a, b) => Scalar::Float(a.to_f64() * b.to_f64()),
     }
 }
 
 pub(crate) fn add_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
-    let s = scaled(f.scalar(1)?, f.scalar(2)?);
+    let s = scaled(f.tensor(0)?.dtype(), f.scalar(1)?, f.scalar(2)?);
     one(
         o,
         ft_kernels::binary_scalar(BinaryOp::Add, f.tensor(0)?.data(), s),
@@ -45,7 +53,7 @@ pub(crate) fn add_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
 }
 
 pub(crate) fn sub_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
-    let s = scaled(f.scalar(1)?, f.scalar(2)?);
+    let s = scaled(f.tensor(0)?.dtype(), f.scalar(1)?, f.scalar(2)?);
     one(
         o,
         ft_kernels::binary_scalar(BinaryOp::Sub, f.tensor(0)?.data(), s),

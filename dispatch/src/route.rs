@@ -155,6 +155,18 @@ pub fn call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
             return Err(e);
         }
     };
+    // PyTorch's ADInplaceOrView key: a view of a tensor that requires
+    // grad, taken in no_grad mode, still goes through autograd's kernel
+    // (which makes it a leaf that requires grad, as PyTorch does).
+    let ks = if op.is_view()
+        && !ks.has_functionality(Functionality::Autograd)
+        && f.tensors().any(|t| t.requires_grad())
+        && lookup(op, DispatchKey::AUTOGRAD_CPU).is_some()
+    {
+        ks.union(DispatchKeySet::functionality(Functionality::Autograd))
+    } else {
+        ks
+    };
     redispatch(op, ks, f, out)
 }
 

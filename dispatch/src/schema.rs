@@ -20,6 +20,9 @@ pub enum BaseType {
     Float,
     Str,
     ScalarType,
+    /// PyTorch's `MemoryFormat` (no op of ours takes one; parsed so that
+    /// PyTorch's own schemas read, for the conformance suite).
+    MemoryFormat,
 }
 
 impl BaseType {
@@ -27,11 +30,13 @@ impl BaseType {
         Some(match s {
             "Tensor" => BaseType::Tensor,
             "Scalar" => BaseType::Scalar,
-            "int" => BaseType::Int,
+            // PyTorch's symbolic ints are ints on concrete tensors.
+            "int" | "SymInt" => BaseType::Int,
             "bool" => BaseType::Bool,
             "float" => BaseType::Float,
             "str" => BaseType::Str,
             "ScalarType" => BaseType::ScalarType,
+            "MemoryFormat" => BaseType::MemoryFormat,
             _ => return None,
         })
     }
@@ -164,9 +169,7 @@ pub fn parse_entry(s: &str, line: usize) -> Result<Schema, SchemaError> {
             return Err(err(format!("empty argument in `({args_text})`")));
         }
         if part == "*" {
-            if kwarg_only {
-                return Err(err("`*` appears twice".into()));
-            }
+            // PyTorch's parser accepts a repeated `*`; so does ours.
             kwarg_only = true;
             continue;
         }
@@ -248,7 +251,9 @@ fn parse_returns(s: &str) -> Result<usize, String> {
 
 fn parse_arg(part: &str, kwarg_only: bool) -> Result<ArgSpec, String> {
     let (decl, default) = match part.split_once('=') {
-        Some((d, v)) => (d.trim(), Some(v.trim().to_string())),
+        // A string default in double quotes (as PyTorch prints schemas)
+        // is kept in single quotes (as native_functions.yaml writes them).
+        Some((d, v)) => (d.trim(), Some(single_quoted(v.trim()))),
         None => (part, None),
     };
     let mut words = decl.split_whitespace();
@@ -302,6 +307,13 @@ fn parse_arg(part: &str, kwarg_only: bool) -> Result<ArgSpec, String> {
     })
 }
 
+fn single_quoted(v: &str) -> String {
+    match v.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if v.len() >= 2 => format!("'{inner}'"),
+        _ => v.to_string(),
+    }
+}
+
 fn check_default(ty: BaseType, list: bool, optional: bool, d: &str) -> Result<(), String> {
     if d == "None" {
         return if optional {
@@ -316,7 +328,14 @@ fn check_default(ty: BaseType, list: bool, optional: bool, d: &str) -> Result<()
         (BaseType::Bool, _) => d == "True" || d == "False",
         (BaseType::Scalar | BaseType::Float, _) => d.parse::<f64>().is_ok(),
         (BaseType::Str, _) => d.len() >= 2 && d.starts_with('\'') && d.ends_with('\''),
-        (BaseType::Tensor | BaseType::ScalarType, _) => false,
+        (BaseType::MemoryFormat, false) => {
+            // PyTorch prints the enum's value (0: contiguous_format).
+            matches!(
+                d,
+                "contiguous_format" | "preserve_format" | "channels_last" | "channels_last_3d"
+            ) || d.parse::<u8>().is_ok()
+        }
+        (BaseType::Tensor | BaseType::ScalarType | BaseType::MemoryFormat, _) => false,
     };
     if ok {
         Ok(())
@@ -391,11 +410,9 @@ mod tests {
                 "keyword-only `Tensor(a!) out`",
             ),
             ("- func: f(Tensor self) -> int", "unsupported return type"),
-            (
-                "- func: f(Tensor self, *, *, int a=1) -> Tensor",
-                "`*` appears twice",
-            ),
         ];
+        // PyTorch's parser accepts a repeated `*` (conformance 003).
+        assert!(parse_entry("- func: f(Tensor self, *, *, int a=1) -> Tensor", 1).is_ok());
         for (text, want) in cases {
             let file = format!("# header\n\n{text}\n");
             let e = parse_file(&file).unwrap_err();

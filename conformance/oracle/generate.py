@@ -224,10 +224,18 @@ def run_case(op, tensors, extra, out_dtype=None):
         return args_enc, {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
     mutated = [i for i, s in enumerate(op["args"]) if s["type"].startswith("Tensor(a!)")]
     if mutated:
-        return args_enc, {"written": {"arg": mutated[0], **enc_tensor(live[mutated[0]])}}
-    if isinstance(r, tuple):
-        return args_enc, {"values": [enc_tensor(x) for x in r]}
-    return args_enc, {"values": [enc_tensor(r)]}
+        w = live[mutated[0]]
+        return args_enc, {"written": {"arg": mutated[0], **enc_tensor(w)}, "tolerance": tolerance(w.dtype)}
+    rs = list(r) if isinstance(r, tuple) else [r]
+    return args_enc, {"values": [enc_tensor(x) for x in rs], "tolerance": tolerance(rs[0].dtype)}
+
+
+def tolerance(dtype):
+    """How close a value must be: relative and absolute, by dtype (exact
+    for integers and bool)."""
+    return {torch.float16: {"rtol": 1e-2, "atol": 1e-3}, torch.bfloat16: {"rtol": 1e-2, "atol": 1e-3},
+            torch.float32: {"rtol": 1e-4, "atol": 1e-5},
+            torch.float64: {"rtol": 1e-10, "atol": 1e-12}}.get(dtype, {"rtol": 0.0, "atol": 0.0})
 
 
 def grad_case(op, tensors, extra, seed):
@@ -321,7 +329,13 @@ def edge_expanded(op, tensors):
     return out
 
 
-EDGES = [("edge_nonfinite", edge_nonfinite), ("edge_empty", edge_empty),
+def edge_size1(op, tensors):
+    """Size-1 leading dims: every operand with at least two dims keeps
+    only its first row (so size-1 dims broadcast against each other)."""
+    return [t[:1].clone() if t.dim() >= 2 else t.clone() for t in tensors]
+
+
+EDGES = [("edge_nonfinite", edge_nonfinite), ("edge_empty", edge_empty), ("edge_size1", edge_size1),
          ("edge_noncontig", edge_noncontig), ("edge_expanded", edge_expanded)]
 
 

@@ -361,6 +361,16 @@ pub(crate) fn encode(t: &Tensor) -> Value {
 /// equal within the tolerance of the dtype (NaN where NaN, the same
 /// infinities; -0.0 and 0.0 count as equal).
 pub(crate) fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String> {
+    same_within(got, want, &Value::Null)
+}
+
+/// [`same`] with the case's own tolerance (`{rtol, atol}`) where it has
+/// one; the dtype's default otherwise.
+pub(crate) fn same_within(
+    got: &Tensor,
+    want: &Value,
+    tolerance: &Value,
+) -> std::result::Result<(), String> {
     let w = tensor(want).map_err(|e| e.to_string())?;
     if got.dtype() != w.dtype() {
         return Err(format!("dtype {} but PyTorch {}", got.dtype(), w.dtype()));
@@ -378,6 +388,8 @@ pub(crate) fn same(got: &Tensor, want: &Value) -> std::result::Result<(), String
         DType::F64 => (1e-10, 1e-12),
         _ => (0.0, 0.0),
     };
+    let rtol = tolerance["rtol"].as_f64().unwrap_or(rtol);
+    let atol = tolerance["atol"].as_f64().unwrap_or(atol);
     if matches!(got.dtype(), DType::I64 | DType::I32 | DType::U8) {
         let ints = |t: &Tensor| t.to_dtype(DType::I64).and_then(|t| t.to_vec::<i64>());
         let (g, wv) = (
@@ -651,7 +663,10 @@ fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
     let (actual, check) = if let Some(w) = case.expect.get("written") {
         let i = w["arg"].as_u64().unwrap_or(0) as usize;
         match owned.get(i) {
-            Some(Owned::Tensor(t)) => (json!([encode(t)]), same(t, &w["tensor"])),
+            Some(Owned::Tensor(t)) => (
+                json!([encode(t)]),
+                same_within(t, &w["tensor"], &case.expect["tolerance"]),
+            ),
             _ => (
                 Value::Null,
                 Err("the written argument is not a tensor".to_string()),
@@ -676,7 +691,7 @@ fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
             Value::Array(got.iter().map(encode).collect()),
             got.iter()
                 .zip(&want)
-                .try_for_each(|(g, w)| same(g, &w["tensor"])),
+                .try_for_each(|(g, w)| same_within(g, &w["tensor"], &case.expect["tolerance"])),
         )
     };
     o.actual = actual;

@@ -38,9 +38,14 @@ fn every_op_has_nominal_edge_and_adversarial_cases() {
     for op in Op::ALL {
         let name = op.name();
         assert!(nominal.contains(name), "no nominal case for {name}");
-        // Every op: empty operands, non-contiguous views and 0-stride
+        // Every op: empty operands, size-1 dims, non-contiguous views, 0-stride
         // expanded operands; every op over a float tensor: NaN, inf, -0.0.
-        for edge in ["edge_empty", "edge_noncontig", "edge_expanded"] {
+        for edge in [
+            "edge_empty",
+            "edge_size1",
+            "edge_noncontig",
+            "edge_expanded",
+        ] {
             let id = format!("005/{name}/{edge}");
             assert!(scenarios.contains(id.as_str()), "no case {id}");
         }

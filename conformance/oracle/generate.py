@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """PyTorch oracle for ft-conformance: runs every op of dispatch/ops.schema
 through torch.ops.aten with the schema's own argument order and writes the
-fixture file conformance/fixtures/005_cpu_kernels.json.
+fixture files conformance/fixtures/005_cpu_kernels.json and
+004_autograd.json (the gradient of every differentiable op).
 
-Per op: a nominal case; an edge case (non-finite and signed-zero inputs,
-or an empty tensor) where the op takes a floating tensor; an adversarial
-case (shapes that do not broadcast or chain) where the op can fail that
-way. Each case holds the arguments in schema order and what PyTorch did:
-the output values (and the written argument, for in-place and out=), or
-the error's class and message.
+Per op: a nominal case; edge cases (non-finite and signed-zero inputs
+where the op takes a floating tensor; empty operands; size-1 dims;
+non-contiguous views; 0-stride expanded operands); adversarial cases from
+eight input families (shape, dim, index, dims, size, dtype, rank, overlap,
+out dtype), kept where PyTorch raises; the ops PyTorch raised for under
+none of them are listed as `no_failing_input`. Each case holds the
+arguments in schema order (a view as storage, strides and offset) and what
+PyTorch did: the output values with their tolerance (and the written
+argument, for in-place and out=), or the error's class and message.
 
 Run from the repository root (needs torch): python3 conformance/oracle/generate.py
 """

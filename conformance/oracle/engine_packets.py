@@ -37,6 +37,18 @@ DTYPES = [torch.bool, torch.uint8, torch.int32, torch.int64, torch.float16, torc
           torch.float32, torch.float64]
 
 
+def error_of(ex):
+    return {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+
+
+def attempt(fn, ok):
+    """What PyTorch did: `ok(fn())`, or the error's class and first line."""
+    try:
+        return ok(fn())
+    except Exception as ex:  # noqa: BLE001 - the oracle records any error
+        return error_of(ex)
+
+
 def write(packet, name, cases, **extra):
     path = FIX / f"{packet}_{name}.json"
     path.write_text(json.dumps({"packet_id": packet, "suite_id": "ft-conformance-v1",
@@ -104,7 +116,7 @@ def view_cases(ops):
             try:
                 v = call(ops[op_name], [v] + [list(e.values())[0] for e in extra])
             except Exception as ex:  # noqa: BLE001
-                err = {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}
+                err = error_of(ex)["error"]
                 break
         exp = {}
         if err is not None:
@@ -120,8 +132,7 @@ def view_cases(ops):
                 v.mul_(10)
                 exp["after_mul_"] = {"base": enc_values(base.reshape(-1).tolist())}
             except Exception as ex:  # noqa: BLE001
-                exp["after_mul_"] = {"error": {"class": type(ex).__name__,
-                                               "message": str(ex).split("\n")[0]}}
+                exp["after_mul_"] = error_of(ex)
         cases.append({"scenario_id": f"001/view/{name}", "op": chain[-1][0], "kind": "view",
                       "family": "view", "seed": 0,
                       "args": [{"base_shape": shape}, {"chain": steps}], "expect": exp})
@@ -237,7 +248,7 @@ def packet_002(ops):
                        "grad_fn": type(r.grad_fn).__name__ if r.grad_fn is not None else None,
                        "is_leaf": bool(r.is_leaf)}
             except Exception as ex:  # noqa: BLE001
-                exp = {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+                exp = error_of(ex)
             tag = ("requires_grad" if rg else "plain") + ("" if grad_on else "_no_grad")
             if f"002/{name}/{tag}" in EXCLUDED_002:
                 continue
@@ -307,11 +318,7 @@ def packet_003():
                       "kind": "nominal", "seed": 0, "args": [{"str": schema}],
                       "expect": {"parses": True}})
     for i, line in enumerate(MALFORMED):
-        try:
-            torch._C.parse_schema(line)
-            exp = {"parses": True}
-        except Exception as ex:  # noqa: BLE001
-            exp = {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+        exp = attempt(lambda: torch._C.parse_schema(line), lambda _: {"parses": True})
         cases.append({"scenario_id": f"003/malformed/{i}", "op": "schema", "family": "schema_line",
                       "kind": "adversarial" if "error" in exp else "nominal", "seed": 0,
                       "args": [{"str": line}], "expect": exp})
@@ -321,11 +328,8 @@ def packet_003():
 # ---------------------------------------------------------------- 006 ----
 
 def st_case(sid, kind, data, note=""):
-    try:
-        loaded = st_load(bytes(data))
-        exp = {"tensors": [[k, enc_tensor(v)] for k, v in sorted(loaded.items())]}
-    except Exception as ex:  # noqa: BLE001
-        exp = {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+    exp = attempt(lambda: st_load(bytes(data)),
+                  lambda loaded: {"tensors": [[k, enc_tensor(v)] for k, v in sorted(loaded.items())]})
     return {"scenario_id": f"006/{sid}", "op": "checkpoint", "family": "checkpoint",
             "kind": "adversarial" if "error" in exp else kind, "seed": 0, "note": note,
             "args": [{"hex": bytes(data).hex()}], "expect": exp}
@@ -398,21 +402,13 @@ DEVICES = ["cpu", "cpu:0", "cuda", "cuda:1", "mps", "xpu:0", "meta", "cuda:-1", 
 def packet_007():
     cases = []
     for s in DEVICES:
-        try:
-            d = torch.device(s)
-            exp = {"type": d.type, "index": d.index, "str": str(d)}
-        except Exception as ex:  # noqa: BLE001
-            exp = {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+        exp = attempt(lambda: torch.device(s), lambda d: {"type": d.type, "index": d.index, "str": str(d)})
         cases.append({"scenario_id": f"007/parse/{s!r}", "op": "device", "family": "device",
                       "kind": "adversarial" if "error" in exp else "nominal", "seed": 0,
                       "args": [{"str": s}], "expect": exp})
     # A tensor on an accelerator this build lacks: PyTorch's CPU build fails.
     for s in ["cuda", "cuda:1", "xpu"]:
-        try:
-            torch.zeros(2, device=s)
-            exp = {"created": True}
-        except Exception as ex:  # noqa: BLE001
-            exp = {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+        exp = attempt(lambda: torch.zeros(2, device=s), lambda _: {"created": True})
         cases.append({"scenario_id": f"007/create/{s}", "op": "device", "family": "device_create",
                       "kind": "adversarial" if "error" in exp else "nominal", "seed": 0,
                       "args": [{"str": s}], "expect": exp})
@@ -495,11 +491,7 @@ def packet_008():
                           "expect": {"values": [enc_tensor(F.cross_entropy(logits, cls, reduction=red,
                                                                            label_smoothing=ls))]}})
     bad_cls = torch.tensor([0, 4, 1, 1, 2])
-    try:
-        F.cross_entropy(logits, bad_cls)
-        exp = {"values": []}
-    except Exception as ex:  # noqa: BLE001
-        exp = {"error": {"class": type(ex).__name__, "message": str(ex).split("\n")[0]}}
+    exp = attempt(lambda: F.cross_entropy(logits, bad_cls), lambda _: {"values": []})
     cases.append({"scenario_id": "008/cross_entropy/target_out_of_range", "op": "cross_entropy", "family": "loss",
                   "kind": "adversarial", "seed": 88,
                   "args": [enc_tensor(logits), enc_tensor(bad_cls), {"str": "mean"}, {"scalar": 0.0}], "expect": exp})

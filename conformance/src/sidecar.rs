@@ -272,15 +272,9 @@ pub fn prove(report: &[u8], sidecar: &[u8], share: f64, seed: u64) -> Result<Pro
     let source = source_packets(report, car.config);
     let k = source.len();
     let mut order: Vec<usize> = (0..k).collect();
-    // Fisher-Yates with splitmix64: reproducible from the seed.
-    let mut s = seed;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    // Fisher-Yates with the seeded generator: reproducible from the seed.
+    let mut g = ft_core::Generator::new(seed);
+    let mut next = || g.next_u64();
     for i in (1..k).rev() {
         order.swap(i, (next() % (i as u64 + 1)) as usize);
     }

@@ -80,8 +80,8 @@ VIEW_CHAINS = [
     ("narrow", [4, 5], [("narrow", [{"int": 1}, {"int": 1}, {"int": 3}])]),
     ("select", [3, 4], [("select.int", [{"int": 0}, {"int": 2}])]),
     ("select_neg", [3, 4], [("select.int", [{"int": 1}, {"int": -1}])]),
-    ("expand", [1, 4], [("expand", [{"dims": [3, 4]}])]),
-    ("expand_new_dim", [4], [("expand", [{"dims": [2, 3, 4]}])]),
+    ("expand", [1, 4], [("expand", [{"dims": [3, 4]}, {"bool": False}])]),
+    ("expand_new_dim", [4], [("expand", [{"dims": [2, 3, 4]}, {"bool": False}])]),
     ("unsqueeze", [3, 4], [("unsqueeze", [{"int": 1}])]),
     ("squeeze", [3, 1, 4, 1], [("squeeze", [])]),
     ("squeeze_dim", [3, 1, 4], [("squeeze.dim", [{"int": 1}])]),
@@ -100,7 +100,7 @@ VIEW_CHAINS = [
     ("narrow_empty", [3, 4], [("narrow", [{"int": 1}, {"int": 2}, {"int": 0}])]),
     ("narrow_past_end", [3, 4], [("narrow", [{"int": 1}, {"int": 2}, {"int": 3}])]),
     ("select_out_of_range", [3, 4], [("select.int", [{"int": 0}, {"int": 3}])]),
-    ("expand_bad", [2, 4], [("expand", [{"dims": [3, 4]}])]),
+    ("expand_bad", [2, 4], [("expand", [{"dims": [3, 4]}, {"bool": False}])]),
     ("squeeze_dim_not_one", [3, 4], [("squeeze.dim", [{"int": 0}])]),
 ]
 

@@ -155,8 +155,7 @@ pub(crate) fn clamp(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
 }
 
 pub(crate) fn clamp_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
-    let x = f.tensor(0)?.data();
-    ft_kernels::clamp_out(x, f.opt_scalar(1)?, f.opt_scalar(2)?, x)
+    ft_kernels::clamp_(f.tensor(0)?.data(), f.opt_scalar(1)?, f.opt_scalar(2)?)
 }
 
 pub(crate) fn clamp_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {

@@ -25,4 +25,4 @@ pub use ops::reduce::{
     sum, var,
 };
 pub use ops::softmax::{log_softmax, softmax};
-pub use ops::unary::{UnaryOp, cast, clamp, clamp_out, copy_, unary, unary_, unary_out};
+pub use ops::unary::{UnaryOp, cast, clamp, clamp_, clamp_out, copy_, unary, unary_, unary_out};

@@ -19,19 +19,6 @@ fn shape_err(msg: String) -> Error {
 
 /// PyTorch's C++ dtype names (`float`, `double`, `long int`, ...), used in
 /// a few of its messages.
-fn cpp_name(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "bool",
-        DType::U8 => "unsigned char",
-        DType::I32 => "int",
-        DType::I64 => "long int",
-        DType::F16 => "c10::Half",
-        DType::BF16 => "c10::BFloat16",
-        DType::F32 => "float",
-        DType::F64 => "double",
-    }
-}
-
 fn check_dtype_supported(d: DType) -> Result<()> {
     if d == DType::Bool {
         return Err(Error::new(
@@ -68,6 +55,10 @@ pub fn mm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
 
 /// `mm` into `out`, which must have the result's shape and dtype.
 pub fn mm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
+    // PyTorch checks `out`'s dtype against self's before the operands'.
+    if out.dtype() != a.dtype() {
+        return Err(super::out_dtype_expected(a.dtype(), out.dtype()));
+    }
     check_mm(a, b)?;
     check_out(out, &[a.shape()[0], b.shape()[1]], a.dtype())?;
     product_into(out, None, a, b, Scalar::Int(0), Scalar::Int(1), true)
@@ -81,8 +72,8 @@ fn check_mm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
             ErrorKind::DType,
             format!(
                 "expected m1 and m2 to have the same dtype, but got: {} != {}",
-                cpp_name(a.dtype()),
-                cpp_name(b.dtype())
+                super::cpp_type_name(a.dtype()),
+                super::cpp_type_name(b.dtype())
             ),
         ));
     }
@@ -116,14 +107,7 @@ fn check_matrices(op: &str, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 fn check_out(out: &TensorImpl, shape: &[usize], dtype: DType) -> Result<()> {
     out.device().check_executable()?;
     if out.dtype() != dtype {
-        return Err(Error::new(
-            ErrorKind::DType,
-            format!(
-                "Expected out tensor to have dtype {}, but got {} instead",
-                cpp_name(dtype),
-                cpp_name(out.dtype())
-            ),
-        ));
+        return Err(super::out_dtype_expected(dtype, out.dtype()));
     }
     if out.shape() != shape {
         return Err(shape_err(format!(
@@ -195,8 +179,8 @@ fn check_addmm(input: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()>
             ErrorKind::DType,
             format!(
                 "expected m1 and m2 to have the same dtype, but got: {} != {}",
-                cpp_name(a.dtype()),
-                cpp_name(b.dtype())
+                super::cpp_type_name(a.dtype()),
+                super::cpp_type_name(b.dtype())
             ),
         ));
     }

@@ -27,6 +27,46 @@ pub fn can_cast(from: DType, to: DType) -> bool {
     !(from.is_floating_point() && to.is_integral(false) || from != DType::Bool && to == DType::Bool)
 }
 
+/// TensorIterator's error for an `out=` of another dtype where the op
+/// allows none: "Found dtype Double but expected Float".
+pub(crate) fn found_dtype(found: DType, expected: DType) -> Error {
+    Error::new(
+        ErrorKind::DType,
+        format!(
+            "Found dtype {} but expected {}",
+            found.scalar_type_name(),
+            expected.scalar_type_name()
+        ),
+    )
+}
+
+/// The C++ name of a dtype's element type, as PyTorch's
+/// `Expected out tensor to have dtype float, but got double instead`.
+pub(crate) fn cpp_type_name(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "float",
+        DType::F64 => "double",
+        DType::F16 => "c10::Half",
+        DType::BF16 => "c10::BFloat16",
+        DType::I64 => "long int",
+        DType::I32 => "int",
+        DType::U8 => "unsigned char",
+        DType::Bool => "bool",
+    }
+}
+
+/// The `out=` dtype error of ops that check it themselves (relu, mm).
+pub(crate) fn out_dtype_expected(expected: DType, got: DType) -> Error {
+    Error::new(
+        ErrorKind::DType,
+        format!(
+            "Expected out tensor to have dtype {}, but got {} instead",
+            cpp_type_name(expected),
+            cpp_type_name(got)
+        ),
+    )
+}
+
 pub(crate) fn not_implemented(op: &str, dtype: DType) -> Error {
     Error::new(
         ErrorKind::DType,

@@ -147,8 +147,20 @@ pub fn unary(op: UnaryOp, x: &TensorImpl) -> Result<TensorImpl> {
 }
 
 /// `op(x)` written into `out`.
+///
+/// PyTorch's rules for `out`'s dtype: a floating op (`exp`, `sin`, ...)
+/// computes in its result dtype and casts into any `out` that dtype casts
+/// to; every other unary op (`neg`, `abs`, `floor`, `relu`, ...) needs
+/// `out` of exactly the input's dtype.
 pub fn unary_out(op: UnaryOp, x: &TensorImpl, out: &TensorImpl) -> Result<()> {
     let r = op.result_dtype(x.dtype())?;
+    if !matches!(op.rule(), Rule::Float) && out.dtype() != r {
+        return Err(if op == UnaryOp::Relu {
+            super::out_dtype_expected(r, out.dtype())
+        } else {
+            super::found_dtype(out.dtype(), r)
+        });
+    }
     run(op, x, Out::Into(out, r), r)
 }
 
@@ -303,7 +315,18 @@ pub fn clamp_out(
     out: &TensorImpl,
 ) -> Result<()> {
     let r = clamp_dtype(x, min, max)?;
+    // As the other non-floating unary ops: `out` of exactly that dtype.
+    if out.dtype() != r {
+        return Err(super::found_dtype(out.dtype(), r));
+    }
     run_clamp(x, min, max, Out::Into(out, r), r)
+}
+
+/// `x.clamp_(min, max)`: in place, so the result dtype must cast to
+/// `x`'s (PyTorch's in-place rule, not `out=`'s exact one).
+pub fn clamp_(x: &TensorImpl, min: Option<Scalar>, max: Option<Scalar>) -> Result<()> {
+    let r = clamp_dtype(x, min, max)?;
+    run_clamp(x, min, max, Out::Into(x, r), r)
 }
 
 fn clamp_dtype(x: &TensorImpl, min: Option<Scalar>, max: Option<Scalar>) -> Result<DType> {

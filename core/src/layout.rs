@@ -547,7 +547,9 @@ impl Layout {
         let lead = sizes.len() - n;
         let mut shape = DimVec::filled(sizes.len(), 0usize)?;
         let mut strides = DimVec::filled(sizes.len(), 0isize)?;
-        for (i, &target) in sizes.iter().enumerate() {
+        // From the last dim, as PyTorch's inferExpandGeometry (so its error
+        // names the same dim).
+        for (i, &target) in sizes.iter().enumerate().rev() {
             if i < lead {
                 if target < 0 {
                     return Err(Error::shape(format!(

@@ -195,7 +195,7 @@ pub(crate) fn addmm_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
         f.tensor(1)?.data(),
         f.tensor(2)?.data(),
     );
-    ft_kernels::addmm_out(x, x, a, b, f.scalar(3)?, f.scalar(4)?)
+    ft_kernels::addmm_(x, a, b, f.scalar(3)?, f.scalar(4)?)
 }
 
 pub(crate) fn addmm_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {

@@ -17,8 +17,8 @@ pub use ops::binary::{
     scalar_binary, sub, sub_, sub_out, threshold_backward, where_,
 };
 pub use ops::linalg::{
-    BatchedPlan, MatmulPlan, addmm, addmm_out, bmm, bmm_out, dot, linear, matmul, matmul_out,
-    matmul_plan, mm, mm_out, mv,
+    BatchedPlan, MatmulPlan, addmm, addmm_, addmm_out, bmm, bmm_out, dot, linear, matmul,
+    matmul_out, matmul_plan, mm, mm_out, mv,
 };
 pub use ops::reduce::{
     NormP, all, any, argmax, argmin, logsumexp, max, max_dim, mean, min, min_dim, norm, prod, std,

@@ -178,13 +178,33 @@ fn check_addmm(input: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()>
         return Err(Error::new(
             ErrorKind::DType,
             format!(
-                "expected m1 and m2 to have the same dtype, but got: {} != {}",
-                super::cpp_type_name(a.dtype()),
-                super::cpp_type_name(b.dtype())
+                "mat1 and mat2 must have the same dtype, but got {} and {}",
+                a.dtype().scalar_type_name(),
+                b.dtype().scalar_type_name()
             ),
         ));
     }
     check_dtype_supported(a.dtype())
+}
+
+/// `input.addmm_(a, b, beta, alpha)`: in place, so `input` must already
+/// have the product's shape (no broadcasting into it).
+pub fn addmm_(
+    input: &TensorImpl,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    beta: Scalar,
+    alpha: Scalar,
+) -> Result<()> {
+    if a.ndim() == 2 && b.ndim() == 2 && input.shape() != [a.shape()[0], b.shape()[1]] {
+        return Err(shape_err(format!(
+            "Bad in-place call: input tensor size {} and output tensor size [{}, {}] should match",
+            fmt_shape(input.shape()),
+            a.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    addmm_out(input, input, a, b, beta, alpha)
 }
 
 /// Batched `self @ mat2`: `[b, n, k] @ [b, k, m] -> [b, n, m]`.
@@ -555,6 +575,13 @@ pub fn linear(x: &TensorImpl, w: &TensorImpl, bias: Option<&TensorImpl>) -> Resu
             return addmm(b, x, &wt, Scalar::Int(1), Scalar::Int(1));
         }
         return mm(x, &wt);
+    }
+    // A vector with a bias: PyTorch's addmm of the row [1, k].
+    if x.ndim() == 1
+        && w.ndim() == 2
+        && let Some(b) = bias
+    {
+        return addmm(b, &x.unsqueeze(0)?, &wt, Scalar::Int(1), Scalar::Int(1))?.squeeze_dim(0);
     }
     let y = matmul(x, &wt)?;
     match bias {

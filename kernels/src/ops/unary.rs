@@ -393,6 +393,19 @@ pub fn copy_(dst: &TensorImpl, src: &TensorImpl) -> Result<()> {
     let src = if src.shape() == dst.shape() {
         src
     } else {
+        // PyTorch's copy_ broadcasts `src` with `dst` (its errors: the
+        // broadcast's, then a broadcast shape that is not `dst`'s).
+        let b = crate::iter::broadcast_shapes(&[dst.shape(), src.shape()])?;
+        if &b[..] != dst.shape() {
+            return Err(Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "output with shape {} doesn't match the broadcast shape {}",
+                    ft_core::error::fmt_shape(dst.shape()),
+                    ft_core::error::fmt_shape(&b)
+                ),
+            ));
+        }
         let mut sizes = [0isize; ft_core::MAX_DIMS];
         for (s, &d) in sizes.iter_mut().zip(dst.shape()) {
             *s = d as isize;

@@ -123,7 +123,10 @@ fn main() -> ExitCode {
                         (false, Some(code)) => s
                             .allowlisted
                             .push(format!("{} [{code}]: {}", c.scenario_id, o.detail)),
-                        (false, None) => s.fail.push(format!("{}: {}", c.scenario_id, o.detail)),
+                        (false, None) => s.fail.push(format!(
+                            "{}: {}\n      replay: cargo run -q -p ft-conformance -- replay {} --mode {name}",
+                            c.scenario_id, o.detail, c.scenario_id
+                        )),
                     }
                 }
             }

@@ -12,7 +12,7 @@
 //! | log | 1 | all f32 (NaN below 0, -inf at 0) | 0.75 |
 //! | log1p | 1.5 | all f32 | 1.44 |
 //! | sin, cos | 2 | \|x\| <= 8192 (beyond: the op computes in f64) | 2.00 |
-//! | tanh | 1.5 | all f32 | 1.28 |
+//! | tanh | 2.5 | all f32 | 2.17 |
 //! | sigmoid | 2.5 | \|x\| <= 87 (beyond: below the subnormal step) | 2.19 |
 //! | silu | 3.5 | \|x\| <= 87 (beyond: below the subnormal step) | 3.41 |
 //! | erf | 1.5 | all f32 | 1.32 |
@@ -240,33 +240,33 @@ pub fn cos<S: Vf32>(s: S, x: F<S>) -> F<S> {
     sincos(s, x, true)
 }
 
-/// Cephes tanhf: tanh(x) = x + x^3 P(x^2) for |x| < 0.625.
-const TANH_POLY: [f32; 5] = [
-    -3.333_328_2e-1,
-    1.333_144_2e-1,
-    -5.373_971_6e-2,
-    2.063_908_9e-2,
-    -5.704_988_7e-3,
-];
+/// tanh(|x|) is 1 in f32 from here on.
+const TANH_SAT: f32 = 9.010_913;
 
+/// tanh through one expm1, with no branch between small and large |x|:
+/// with `em = expm1(2|x|)`, tanh(|x|) = em / (em + 2), and the sign of `x`
+/// is put back. The quotient damps `em`'s relative error by 2 / (em + 2),
+/// so it is smallest where tanh is near 1; near 0, `em` is 2|x| to an ulp.
+///
+/// The roundings of `em + 2` and of the quotient leave up to 2.2 ulp near
+/// |x| = 0.2 (the earlier form, a polynomial below 0.625 and
+/// 1 - 2/(e^2|x| + 1) above, had 1.3 ulp at 1.5x the time: both branches
+/// ran for every lane; a correction step for those roundings measured as
+/// slow as that, `perf-artifacts/kernels-v6-tanh.md`).
 #[inline(always)]
 pub fn tanh<S: Vf32>(s: S, x: F<S>) -> F<S> {
-    let a = s.abs_f32s(x);
-    let z = s.mul_f32s(x, x);
-    let small = s.mul_add_f32s(s.mul_f32s(poly(s, z, &TANH_POLY), z), x, x);
-    // 1 - 2 / (exp(2|x|) + 1), with the sign of x; exp overflow gives 1.
-    let e = exp(s, s.add_f32s(a, a));
-    let big = s.sub_f32s(
-        splat(s, 1.0),
-        s.div_f32s(splat(s, 2.0), s.add_f32s(e, splat(s, 1.0))),
-    );
-    let sign = s.and_f32s(x, splat(s, -0.0));
-    let big = s.or_f32s(big, sign);
-    keep_nan(
-        s,
-        x,
-        s.select_f32s(s.less_than_f32s(a, splat(s, 0.625)), small, big),
-    )
+    let a = s.min_f32s(s.abs_f32s(x), splat(s, TANH_SAT));
+    let t = s.add_f32s(a, a); // exact
+    let n = s.round_f32s(s.mul_f32s(t, splat(s, LOG2E)));
+    let r = s.mul_add_f32s(n, splat(s, -LN2_HI), t);
+    let r = s.mul_add_f32s(n, splat(s, -LN2_LO), r);
+    // expm1(r) = r + r^2 P(r) on |r| <= ln2/2, then 2^n expm1(r) + 2^n - 1
+    // (0 <= n <= 27: 2^n - 1 is exact where it matters).
+    let em = s.mul_add_f32s(s.mul_f32s(r, r), poly(s, r, &EXPM1_POLY[..6]), r);
+    let sc = pow2i(s, n);
+    let em = s.mul_add_f32s(sc, em, s.sub_f32s(sc, splat(s, 1.0)));
+    let y = s.div_f32s(em, s.add_f32s(em, splat(s, 2.0)));
+    keep_nan(s, x, s.or_f32s(y, s.and_f32s(x, splat(s, -0.0))))
 }
 
 /// 1 / (1 + exp(-x)), through exp(-|x|) so that nothing overflows: for

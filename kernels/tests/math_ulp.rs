@@ -69,7 +69,8 @@ fn reference(f: Fun, x: f64) -> f64 {
 fn bound(f: Fun) -> (f64, f64) {
     match f {
         Fun::Log => (1.0, 0.0),
-        Fun::Exp | Fun::Expm1 | Fun::Log1p | Fun::Tanh | Fun::Erf => (1.5, 0.0),
+        Fun::Exp | Fun::Expm1 | Fun::Log1p | Fun::Erf => (1.5, 0.0),
+        Fun::Tanh => (2.5, 0.0),
         Fun::Sin | Fun::Cos => (2.0, 0.0),
         Fun::Sigmoid | Fun::Gelu => (2.5, 1e-7),
         Fun::Silu => (3.5, 0.0),

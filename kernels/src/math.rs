@@ -316,17 +316,20 @@ const ERF_P: [f32; 14] = [
 
 #[inline(always)]
 pub fn erf<S: Vf32>(s: S, x: F<S>) -> F<S> {
+    keep_nan(s, x, erf_finite(s, x))
+}
+
+/// erf for every `x` but NaN (a NaN `x` gives some finite number): for
+/// callers whose own formula already carries a NaN `x` through.
+#[inline(always)]
+fn erf_finite<S: Vf32>(s: S, x: F<S>) -> F<S> {
     let a = s.min_f32s(s.abs_f32s(x), splat(s, 4.0));
     let z = s.mul_f32s(x, x);
     let q = s.add_f32s(s.mul_f32s(z, poly(s, z, &ERF_Q)), splat(s, ERF_C0_LO));
     let small = s.mul_add_f32s(x, splat(s, ERF_C0_HI), s.mul_f32s(x, q));
     let big = s.min_f32s(poly(s, s.sub_f32s(a, splat(s, 2.5)), &ERF_P), splat(s, 1.0));
     let big = s.or_f32s(big, s.and_f32s(x, splat(s, -0.0)));
-    keep_nan(
-        s,
-        x,
-        s.select_f32s(s.less_than_or_equal_f32s(a, splat(s, 1.0)), small, big),
-    )
+    s.select_f32s(s.less_than_or_equal_f32s(a, splat(s, 1.0)), small, big)
 }
 
 /// gelu with PyTorch's default (erf) form: x/2 (1 + erf(x / sqrt 2)).
@@ -336,7 +339,8 @@ pub fn erf<S: Vf32>(s: S, x: F<S>) -> F<S> {
 #[inline(always)]
 pub fn gelu<S: Vf32>(s: S, x: F<S>) -> F<S> {
     let half_x = s.mul_f32s(x, splat(s, 0.5));
-    let e = erf(s, s.mul_f32s(x, splat(s, std::f32::consts::FRAC_1_SQRT_2)));
+    // A NaN x makes half_x NaN, and the fma below carries it.
+    let e = erf_finite(s, s.mul_f32s(x, splat(s, std::f32::consts::FRAC_1_SQRT_2)));
     let y = s.mul_add_f32s(half_x, e, half_x);
     s.select_f32s(
         s.equal_f32s(x, splat(s, f32::INFINITY)),

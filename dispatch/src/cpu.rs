@@ -27,7 +27,6 @@ pub(crate) fn sub_tensor(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     )
 }
 
-/// `alpha * other` as PyTorch folds it into a scalar operand.
 /// `other * alpha` as the scalar operand of `self + other * alpha`. The
 /// result's dtype comes from `self` and `other` alone (PyTorch wraps
 /// `other`, then scales): a bool `other` never promotes a numeric `self`,

@@ -17,8 +17,6 @@ fn shape_err(msg: String) -> Error {
     Error::new(ErrorKind::Shape, msg)
 }
 
-/// PyTorch's C++ dtype names (`float`, `double`, `long int`, ...), used in
-/// a few of its messages.
 fn check_dtype_supported(d: DType) -> Result<()> {
     if d == DType::Bool {
         return Err(Error::new(
@@ -164,26 +162,21 @@ fn check_addmm(input: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()>
     check_matrices("addmm", a, b)?;
     let target = [a.shape()[0] as isize, b.shape()[1] as isize];
     input.expand(&target)?;
-    if input.dtype() != b.dtype() {
-        return Err(Error::new(
+    let same = |what: &str, x: DType| -> Result<()> {
+        if x == b.dtype() {
+            return Ok(());
+        }
+        Err(Error::new(
             ErrorKind::DType,
             format!(
-                "self and mat2 must have the same dtype, but got {} and {}",
-                input.dtype().scalar_type_name(),
+                "{what} and mat2 must have the same dtype, but got {} and {}",
+                x.scalar_type_name(),
                 b.dtype().scalar_type_name()
             ),
-        ));
-    }
-    if a.dtype() != b.dtype() {
-        return Err(Error::new(
-            ErrorKind::DType,
-            format!(
-                "mat1 and mat2 must have the same dtype, but got {} and {}",
-                a.dtype().scalar_type_name(),
-                b.dtype().scalar_type_name()
-            ),
-        ));
-    }
+        ))
+    };
+    same("self", input.dtype())?;
+    same("mat1", a.dtype())?;
     check_dtype_supported(a.dtype())
 }
 

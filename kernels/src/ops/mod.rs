@@ -27,6 +27,19 @@ pub fn can_cast(from: DType, to: DType) -> bool {
     !(from.is_floating_point() && to.is_integral(false) || from != DType::Bool && to == DType::Bool)
 }
 
+/// TensorIterator's error for an output whose shape is not the inputs'
+/// broadcast shape.
+pub(crate) fn broadcast_mismatch(out: &[usize], broadcast: &[usize]) -> Error {
+    Error::new(
+        ErrorKind::Shape,
+        format!(
+            "output with shape {} doesn't match the broadcast shape {}",
+            fmt_shape(out),
+            fmt_shape(broadcast)
+        ),
+    )
+}
+
 /// TensorIterator's error for an `out=` of another dtype where the op
 /// allows none: "Found dtype Double but expected Float".
 pub(crate) fn found_dtype(found: DType, expected: DType) -> Error {
@@ -136,14 +149,7 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
         Out::Into(o, result_dtype) => {
             o.device().check_executable()?;
             if o.shape() != &shape[..] {
-                return Err(Error::new(
-                    ErrorKind::Shape,
-                    format!(
-                        "output with shape {} doesn't match the broadcast shape {}",
-                        fmt_shape(o.shape()),
-                        fmt_shape(&shape)
-                    ),
-                ));
+                return Err(broadcast_mismatch(o.shape(), &shape));
             }
             if !can_cast(result_dtype, o.dtype()) {
                 return Err(Error::new(

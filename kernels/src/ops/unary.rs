@@ -397,14 +397,7 @@ pub fn copy_(dst: &TensorImpl, src: &TensorImpl) -> Result<()> {
         // broadcast's, then a broadcast shape that is not `dst`'s).
         let b = crate::iter::broadcast_shapes(&[dst.shape(), src.shape()])?;
         if &b[..] != dst.shape() {
-            return Err(Error::new(
-                ErrorKind::Shape,
-                format!(
-                    "output with shape {} doesn't match the broadcast shape {}",
-                    ft_core::error::fmt_shape(dst.shape()),
-                    ft_core::error::fmt_shape(&b)
-                ),
-            ));
+            return Err(super::broadcast_mismatch(dst.shape(), &b));
         }
         let mut sizes = [0isize; ft_core::MAX_DIMS];
         for (s, &d) in sizes.iter_mut().zip(dst.shape()) {

@@ -4,7 +4,7 @@
 //! with what PyTorch did (or, for the `contract` key-set cases, with
 //! DESIGN.md's rule, PyTorch having no raw-bits API).
 
-use crate::{Case, Outcome, encode, owned_args, same, tensor, torch_classes};
+use crate::{Case, Outcome, encode, outcome, owned_args, same, settle, tensor};
 use ft_autograd::AutogradExt;
 use ft_autograd::nn::functional::{Reduction, cross_entropy, mse_loss};
 use ft_autograd::nn::{
@@ -14,67 +14,6 @@ use ft_core::{Device, Error, ErrorKind, Generator, Result};
 use ft_dispatch::key::DispatchKeySet;
 use ft_dispatch::{Arg, Frame, Mode, Op, Outputs, Tensor, ledger, schema};
 use serde_json::{Value, json};
-
-fn outcome(pass: bool, detail: impl Into<String>, actual: Value) -> Outcome {
-    Outcome {
-        pass,
-        allowlisted: None,
-        detail: detail.into(),
-        decision: None,
-        actual,
-    }
-}
-
-/// Compares an error of ours with PyTorch's expected `{class, message}`.
-fn error_matches(e: &Error, want: &Value, extra_classes: &[&str]) -> Outcome {
-    let class = want["class"].as_str().unwrap_or_default();
-    let msg = want["message"].as_str().unwrap_or_default();
-    let actual = json!({"error": e.message(), "kind": format!("{:?}", e.kind())});
-    if !torch_classes(e.kind()).contains(&class) && !extra_classes.contains(&class) {
-        return outcome(
-            false,
-            format!(
-                "error class {:?} where PyTorch raised {class}: ours {:?}, PyTorch {msg:?}",
-                e.kind(),
-                e.message()
-            ),
-            actual,
-        );
-    }
-    let detail = if e.message() == msg {
-        "error, PyTorch's message".to_string()
-    } else {
-        format!(
-            "error as PyTorch; message differs: ours {:?}, PyTorch {msg:?}",
-            e.message()
-        )
-    };
-    outcome(true, detail, actual)
-}
-
-/// The common end of a case that either errs or gives a value: both
-/// sides erred (compare classes), one side erred (fail), or compare.
-fn settle<T>(
-    got: Result<T>,
-    expect: &Value,
-    extra_classes: &[&str],
-    compare: impl FnOnce(T) -> Outcome,
-) -> Outcome {
-    match (got, expect.get("error")) {
-        (Err(e), Some(want)) => error_matches(&e, want, extra_classes),
-        (Err(e), None) => outcome(
-            false,
-            format!("error where PyTorch succeeded: {}", e.message()),
-            json!({"error": e.message()}),
-        ),
-        (Ok(_), Some(want)) => outcome(
-            false,
-            format!("succeeded where PyTorch failed: {}", want["message"]),
-            Value::Null,
-        ),
-        (Ok(v), None) => compare(v),
-    }
-}
 
 /// Runs a case of a family other than `op` and `grad`; `None` when the
 /// case is not of one of these families.

@@ -83,6 +83,18 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Value, msg)
 }
 
+fn parse_fixture(id: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| bad(format!("fixture {id}: {e}")))
+}
+
+/// A packet's fixture file, parsed (`None`: no such packet).
+fn fixture(packet: &str) -> Option<Result<Value>> {
+    PACKETS
+        .iter()
+        .find(|p| p.0 == packet)
+        .map(|(id, _, text)| parse_fixture(id, text))
+}
+
 /// Every case of a packet (`None`: all packets).
 pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
     let mut out = Vec::new();
@@ -90,7 +102,7 @@ pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
         if packet.is_some_and(|p| p != *id) {
             continue;
         }
-        let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("fixture {id}: {e}")))?;
+        let v = parse_fixture(id, text)?;
         for c in v["cases"]
             .as_array()
             .ok_or_else(|| bad("fixture without cases"))?
@@ -119,11 +131,7 @@ pub fn cases(packet: Option<&str>) -> Result<Vec<Case>> {
 /// `no_failing_input` list): the coverage rule excuses them from having an
 /// adversarial case.
 pub fn no_failing_input(packet: &str) -> Result<Vec<String>> {
-    let (id, _, text) = PACKETS
-        .iter()
-        .find(|p| p.0 == packet)
-        .ok_or_else(|| bad(format!("no packet {packet}")))?;
-    let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("fixture {id}: {e}")))?;
+    let v = fixture(packet).ok_or_else(|| bad(format!("no packet {packet}")))??;
     Ok(v["no_failing_input"]
         .as_array()
         .map(|a| {
@@ -137,10 +145,9 @@ pub fn no_failing_input(packet: &str) -> Result<Vec<String>> {
 /// Cases a packet's generator left out, each with why (the fixture's
 /// `excluded` list; `run` prints them so that none is silent).
 pub fn excluded(packet: &str) -> Vec<(String, String)> {
-    let Some((_, _, text)) = PACKETS.iter().find(|p| p.0 == packet) else {
+    let Some(Ok(v)) = fixture(packet) else {
         return Vec::new();
     };
-    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     v["excluded"]
         .as_array()
         .map(|a| {
@@ -544,6 +551,68 @@ fn run_grad_case(case: &Case, mode: Mode) -> Outcome {
     }
 }
 
+pub(crate) fn outcome(pass: bool, detail: impl Into<String>, actual: Value) -> Outcome {
+    Outcome {
+        pass,
+        allowlisted: None,
+        detail: detail.into(),
+        decision: None,
+        actual,
+    }
+}
+
+/// Compares an error of ours with PyTorch's expected `{class, message}`.
+pub(crate) fn error_matches(e: &Error, want: &Value, extra_classes: &[&str]) -> Outcome {
+    let class = want["class"].as_str().unwrap_or_default();
+    let msg = want["message"].as_str().unwrap_or_default();
+    let actual = json!({"error": e.message(), "kind": format!("{:?}", e.kind())});
+    if !torch_classes(e.kind()).contains(&class) && !extra_classes.contains(&class) {
+        return outcome(
+            false,
+            format!(
+                "error class {:?} (PyTorch {:?}) where PyTorch raised {class}: ours {:?}, PyTorch {msg:?}",
+                e.kind(),
+                torch_classes(e.kind()),
+                e.message()
+            ),
+            actual,
+        );
+    }
+    let detail = if e.message() == msg {
+        "error, PyTorch's message".to_string()
+    } else {
+        format!(
+            "error as PyTorch; message differs: ours {:?}, PyTorch {msg:?}",
+            e.message()
+        )
+    };
+    outcome(true, detail, actual)
+}
+
+/// The common end of a case that either errs or gives a value: both
+/// sides erred (compare classes), one side erred (fail), or compare.
+pub(crate) fn settle<T>(
+    got: Result<T>,
+    expect: &Value,
+    extra_classes: &[&str],
+    compare: impl FnOnce(T) -> Outcome,
+) -> Outcome {
+    match (got, expect.get("error")) {
+        (Err(e), Some(want)) => error_matches(&e, want, extra_classes),
+        (Err(e), None) => outcome(
+            false,
+            format!("error where PyTorch succeeded: {}", e.message()),
+            json!({"error": e.message()}),
+        ),
+        (Ok(_), Some(want)) => outcome(
+            false,
+            format!("succeeded where PyTorch failed: {}", want["message"]),
+            Value::Null,
+        ),
+        (Ok(v), None) => compare(v),
+    }
+}
+
 /// The Python exception classes PyTorch raises for errors of our `kind`
 /// (PyTorch raises most errors as RuntimeError; dims out of range as
 /// IndexError; bad argument values as ValueError or RuntimeError; type
@@ -601,64 +670,18 @@ fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
     let mut outs = Outputs::default();
     let r = with_mode(mode, || ft_dispatch::call(op, &frame, &mut outs));
     let decision = ledger::entries().into_iter().find(|e| e.op == op);
-    let mut o = match (&r, case.expect.get("error")) {
-        (Err(e), Some(want)) => {
-            let msg = want["message"].as_str().unwrap_or_default();
-            let class = want["class"].as_str().unwrap_or_default();
-            if !torch_classes(e.kind()).contains(&class) {
-                return Outcome {
-                    pass: false,
-                    allowlisted: None,
-                    detail: format!(
-                        "error class {:?} (PyTorch {:?}) where PyTorch raised {class}: ours {:?}, PyTorch {msg:?}",
-                        e.kind(),
-                        torch_classes(e.kind()),
-                        e.message()
-                    ),
-                    decision,
-                    actual: json!({"error": e.message()}),
-                };
-            }
-            Outcome {
-                pass: true,
-                allowlisted: None,
-                detail: if e.message() == msg {
-                    "error, PyTorch's message".into()
-                } else {
-                    format!(
-                        "error as PyTorch; message differs: ours {:?}, PyTorch {msg:?}",
-                        e.message()
-                    )
-                },
-                decision,
-                actual: json!({"error": e.message()}),
-            }
-        }
-        (Err(e), None) => Outcome {
-            pass: false,
-            allowlisted: None,
-            detail: format!("error where PyTorch succeeded: {}", e.message()),
-            decision,
-            actual: json!({"error": e.message()}),
-        },
-        (Ok(()), Some(want)) => Outcome {
-            pass: false,
-            allowlisted: None,
-            detail: format!("succeeded where PyTorch failed: {}", want["message"]),
-            decision,
-            actual: Value::Null,
-        },
-        (Ok(()), None) => Outcome {
-            pass: true,
-            allowlisted: None,
-            detail: String::new(),
-            decision,
-            actual: Value::Null,
-        },
-    };
-    if r.is_err() || case.expect.get("error").is_some() {
-        return o;
-    }
+    let mut o = settle(r, &case.expect, &[], |()| {
+        compare_values(case, &owned, outs)
+    });
+    o.decision = decision;
+    o
+}
+
+/// The values of a call that succeeded as PyTorch's did, against
+/// PyTorch's: the written argument (`out=` and in-place forms) or the
+/// returned tensors.
+fn compare_values(case: &Case, owned: &[Owned], outs: Outputs) -> Outcome {
+    let fail = Outcome::failed;
     // What we produced (shown even when it differs), and the comparison.
     let (actual, check) = if let Some(w) = case.expect.get("written") {
         let i = w["arg"].as_u64().unwrap_or(0) as usize;
@@ -694,15 +717,10 @@ fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
                 .try_for_each(|(g, w)| same_within(g, &w["tensor"], &case.expect["tolerance"])),
         )
     };
-    o.actual = actual;
     match check {
-        Ok(()) => o.detail = "values as PyTorch".into(),
-        Err(d) => {
-            o.pass = false;
-            o.detail = d;
-        }
+        Ok(()) => outcome(true, "values as PyTorch", actual),
+        Err(d) => outcome(false, d, actual),
     }
-    o
 }
 
 /// The environment a result was made in.

@@ -8,7 +8,7 @@
 //! meta), and saved tensors are data only (no meta). So there are no
 //! reference cycles, and a graph is freed when its last output is dropped.
 
-use ft_core::{DType, Error, ErrorKind, Result, TensorImpl};
+use ft_core::{DType, Error, ErrorKind, Layout, Result, TensorImpl};
 use ft_dispatch::Tensor;
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -141,8 +141,24 @@ impl Edge {
 /// Shape and dtype of an input, to check and fit the gradient flowing to
 /// it (PyTorch's `InputMetadata`).
 pub(crate) struct InputMeta {
-    pub shape: Vec<usize>,
+    /// The input's layout, for its shape: a copy (or, past four dims, a
+    /// shared reference) of what the tensor already holds, so recording a
+    /// node allocates nothing for it.
+    layout: Layout,
     pub dtype: DType,
+}
+
+impl InputMeta {
+    pub fn of(t: &Tensor) -> InputMeta {
+        InputMeta {
+            layout: t.data().layout().clone(),
+            dtype: t.dtype(),
+        }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        self.layout.shape()
+    }
 }
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);

@@ -195,10 +195,7 @@ fn record_as(
         }
         if t.requires_grad() {
             edges[i] = Some(Edge::of(t)?);
-            inputs[i] = Some(InputMeta {
-                shape: t.shape().to_vec(),
-                dtype: t.dtype(),
-            });
+            inputs[i] = Some(InputMeta::of(t));
         }
     }
     Ok(Arc::new(Node::new(

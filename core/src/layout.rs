@@ -162,17 +162,25 @@ pub fn wrap_dim(dim: isize, ndim: usize) -> Result<usize> {
 /// `perf-artifacts/dispatch-v1-latency.md`).
 const INLINE_DIMS: usize = 4;
 
-/// Shape and strides, compactly.
+/// Shape and strides, compactly, with the layout's contiguity (a function
+/// of them, cached: every op asks). The flag sits in the bytes beside the
+/// variant tag that would otherwise be padding, which keeps a `Layout` at
+/// 88 bytes and a dispatch `Tensor` at 128: small enough that moving one
+/// is a few vector moves, not a `memcpy` call.
 #[derive(Clone, PartialEq, Eq)]
 enum Dims {
     /// Up to `INLINE_DIMS` dims; the unused tail is zero.
     Inline {
         n: u8,
+        contiguous: bool,
         shape: [usize; INLINE_DIMS],
         strides: [isize; INLINE_DIMS],
     },
     /// More dims, shared by the layouts cloned from this one.
-    Heap(Arc<(DimVec<usize>, DimVec<isize>)>),
+    Heap {
+        contiguous: bool,
+        dims: Arc<(DimVec<usize>, DimVec<isize>)>,
+    },
 }
 
 /// A layout being built or rewritten: shape and strides as `DimVec`s.
@@ -187,6 +195,8 @@ impl Parts {
     #[inline]
     fn build(self) -> Layout {
         let n = self.shape.len();
+        let contiguous = compute_contiguous(&self.shape, &self.strides);
+        let numel = self.shape.iter().product();
         let dims = if n <= INLINE_DIMS {
             let mut shape = [0usize; INLINE_DIMS];
             let mut strides = [0isize; INLINE_DIMS];
@@ -194,15 +204,18 @@ impl Parts {
             strides[..n].copy_from_slice(&self.strides);
             Dims::Inline {
                 n: n as u8,
+                contiguous,
                 shape,
                 strides,
             }
         } else {
-            Dims::Heap(Arc::new((self.shape, self.strides)))
+            Dims::Heap {
+                contiguous,
+                dims: Arc::new((self.shape, self.strides)),
+            }
         };
         Layout {
-            numel: self.shape.iter().product(),
-            contiguous: compute_contiguous(&self.shape, &self.strides),
+            numel,
             dims,
             offset: self.offset,
         }
@@ -218,7 +231,6 @@ pub struct Layout {
     dims: Dims,
     offset: usize,
     numel: usize,
-    contiguous: bool,
 }
 
 impl fmt::Debug for Layout {
@@ -289,20 +301,24 @@ impl Layout {
             }
             .build());
         }
-        // Built in place: this is on the path of every new tensor.
+        // Built in place: this is on the path of every new tensor. The
+        // shape is copied by a loop (at most four dims): `copy_from_slice`
+        // of a length known only at run time is a `memcpy` call.
         let mut sh = [0usize; INLINE_DIMS];
         let mut st = [0isize; INLINE_DIMS];
-        sh[..n].copy_from_slice(shape);
+        for (d, &s) in sh.iter_mut().zip(shape) {
+            *d = s;
+        }
         fill_contiguous_strides(shape, &mut st)?;
         Ok(Layout {
             dims: Dims::Inline {
                 n: n as u8,
+                contiguous: true,
                 shape: sh,
                 strides: st,
             },
             offset: 0,
             numel,
-            contiguous: true,
         })
     }
 
@@ -331,7 +347,7 @@ impl Layout {
     pub fn shape(&self) -> &[usize] {
         match &self.dims {
             Dims::Inline { n, shape, .. } => &shape[..*n as usize],
-            Dims::Heap(h) => &h.0,
+            Dims::Heap { dims, .. } => &dims.0,
         }
     }
 
@@ -339,7 +355,7 @@ impl Layout {
     pub fn strides(&self) -> &[isize] {
         match &self.dims {
             Dims::Inline { n, strides, .. } => &strides[..*n as usize],
-            Dims::Heap(h) => &h.1,
+            Dims::Heap { dims, .. } => &dims.1,
         }
     }
 
@@ -362,7 +378,7 @@ impl Layout {
     pub fn ndim(&self) -> usize {
         match &self.dims {
             Dims::Inline { n, .. } => *n as usize,
-            Dims::Heap(h) => h.0.len(),
+            Dims::Heap { dims, .. } => dims.0.len(),
         }
     }
 
@@ -377,11 +393,12 @@ impl Layout {
     /// size 1; a tensor with no elements is contiguous.
     #[inline]
     pub fn is_contiguous(&self) -> bool {
+        let (Dims::Inline { contiguous, .. } | Dims::Heap { contiguous, .. }) = &self.dims;
         debug_assert_eq!(
-            self.contiguous,
+            *contiguous,
             compute_contiguous(self.shape(), self.strides())
         );
-        self.contiguous
+        *contiguous
     }
 
     /// The lowest and highest element offsets this layout touches, or `None`

@@ -541,10 +541,12 @@ impl<const NIN: usize> Plan<NIN> {
 /// A small dense call run as one kernel call on slices: no plan, no walk.
 /// The inputs and the output already have the kernel's own types, and no
 /// input shares memory with the output.
-struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
-    k: &'a K,
-    out: &'a mut [K::Out],
-    ins: [&'a [K::In]; NIN],
+/// One kernel call over whole slices (an input may be one number, splat),
+/// on the calling thread, at the processor's ISA.
+pub(crate) struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
+    pub k: &'a K,
+    pub out: &'a mut [K::Out],
+    pub ins: [Src<'a, K::In>; NIN],
 }
 
 impl<K: Kernel<NIN>, const NIN: usize> Job for DenseSlices<'_, K, NIN> {
@@ -552,7 +554,7 @@ impl<K: Kernel<NIN>, const NIN: usize> Job for DenseSlices<'_, K, NIN> {
 
     #[inline(always)]
     fn run<S: Vf32>(self, s: S) {
-        self.k.run(s, self.out, self.ins.map(Src::Slice), false)
+        self.k.run(s, self.out, self.ins, false)
     }
 }
 
@@ -586,7 +588,11 @@ pub unsafe fn run_dense_slices<K: Kernel<NIN>, const NIN: usize>(
             in_ptrs.map(|p| std::slice::from_raw_parts(p, n)),
         )
     };
-    dispatch(DenseSlices { k, out, ins })
+    dispatch(DenseSlices {
+        k,
+        out,
+        ins: ins.map(Src::Slice),
+    })
 }
 
 /// One chunk of a plan, run on one thread.

@@ -697,3 +697,74 @@ fn where_and_threshold_backward_match_reference_on_every_layout() {
         }
     });
 }
+
+/// Tensor-number ops on small contiguous f32 tensors take the number path
+/// (the number splat into the kernel, no 0-dim tensor); larger or strided
+/// ones the general path. Both, on every ISA and with the number on either
+/// side, against the f64 reference: one rounding of the exact result (or
+/// NaN from maximum/minimum), with the number converted as PyTorch does
+/// (an int to f32, a float rounded to f32).
+#[test]
+fn number_operands_on_the_small_path_match_reference() {
+    use ft_core::Scalar;
+    use ft_kernels::{binary_scalar, scalar_binary};
+    let ops = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Maximum,
+        BinaryOp::Minimum,
+    ];
+    let numbers = [
+        Scalar::Float(1.0001),
+        Scalar::Int(-3),
+        Scalar::Float(f64::NAN),
+    ];
+    for_each_isa(|isa| {
+        for n in [1usize, 7, 16, 33, 32_767, 32_768] {
+            let mut v = values(n, DType::F32, 5);
+            v[0] = f64::NAN;
+            let data: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            let a = TensorImpl::from_slice(&data, &[n]).unwrap();
+            // The same values as a strided view: the general path.
+            let wide = TensorImpl::from_slice(
+                &data.iter().flat_map(|&x| [x, 9.0]).collect::<Vec<_>>(),
+                &[n, 2],
+            )
+            .unwrap();
+            let strided = wide.select(1, 0).unwrap();
+            assert_eq!(strided.is_contiguous(), n == 1);
+            for op in ops {
+                for s in numbers {
+                    let sv = match s {
+                        Scalar::Int(i) => i as f32 as f64,
+                        _ => s.to_f64() as f32 as f64,
+                    };
+                    for (t, what) in [(&a, "contiguous"), (&strided, "strided")] {
+                        for left in [false, true] {
+                            let r = if left {
+                                scalar_binary(op, s, t)
+                            } else {
+                                binary_scalar(op, t, s)
+                            }
+                            .unwrap();
+                            assert_eq!(r.dtype(), DType::F32);
+                            assert_eq!(r.shape(), &[n]);
+                            let got = r.to_vec::<f32>().unwrap();
+                            for (i, (&g, &x)) in got.iter().zip(&data).enumerate() {
+                                let (p, q) = if left { (sv, x as f64) } else { (x as f64, sv) };
+                                let want = reference(op, p, q, DType::F32) as f32;
+                                assert!(
+                                    g == want || g.is_nan() && want.is_nan(),
+                                    "{isa:?} {op:?} {s:?} left={left} {what} n={n} i={i}: \
+                                     {g} != {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

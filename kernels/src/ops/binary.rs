@@ -1,7 +1,7 @@
 //! Binary elementwise ops with PyTorch's dtype rules: arithmetic, division,
 //! remainder, pow, maximum/minimum, comparisons, logical ops, and `where`.
 
-use super::{Out, compute_dtype, made, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, dense_number, made, not_implemented, run_elementwise};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn2, map2};
 use crate::math::F;
@@ -167,15 +167,42 @@ pub fn binary_(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 /// `op(a, s)` for a Python-style number `s` (promotes as a wrapped number).
 pub fn binary_scalar(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<TensorImpl> {
     let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
-    let b = scalar_tensor(s, ty)?;
-    made(ty.result, |o| run(op, a, &b, Scalar::Int(1), o, ty))
+    made(ty.result, |mut o| {
+        if let Some(done) = number_fast(op, a, s, false, ty, &mut o) {
+            return done;
+        }
+        let b = scalar_tensor(s, ty)?;
+        run(op, a, &b, Scalar::Int(1), o, ty)
+    })
 }
 
 /// `op(s, a)` for a number on the left (e.g. `2 - a`, `2 ** a`).
 pub fn scalar_binary(op: BinaryOp, s: Scalar, a: &TensorImpl) -> Result<TensorImpl> {
     let ty = binary_types(op, Operand::Scalar(s), operand(a))?;
-    let b = scalar_tensor(s, ty)?;
-    made(ty.result, |o| run(op, &b, a, Scalar::Int(1), o, ty))
+    made(ty.result, |mut o| {
+        if let Some(done) = number_fast(op, a, s, true, ty, &mut o) {
+            return done;
+        }
+        let b = scalar_tensor(s, ty)?;
+        run(op, &b, a, Scalar::Int(1), o, ty)
+    })
+}
+
+/// The small dense path of a tensor-number op whose f32 kernel is SIMD
+/// ([`dense_number`]); `None` sends the call the general way.
+fn number_fast(
+    op: BinaryOp,
+    t: &TensorImpl,
+    s: Scalar,
+    number_first: bool,
+    ty: BinaryTypes,
+    out: &mut Out<'_>,
+) -> Option<Result<()>> {
+    if ty.compute != DType::F32 {
+        return None;
+    }
+    let (op, alpha) = as_add(op, Scalar::Int(1));
+    with_simd_f32!(op, alpha, k => dense_number(t, s, number_first, ty.compute, out, &k), else None)
 }
 
 /// `a.op_(s)` in place.
@@ -244,6 +271,51 @@ fn check_alpha(op: BinaryOp, alpha: Scalar, result: DType) -> Result<()> {
     Ok(())
 }
 
+/// Sub is add with -alpha, exactly as PyTorch defines it.
+fn as_add(op: BinaryOp, alpha: Scalar) -> (BinaryOp, Scalar) {
+    match (op, alpha) {
+        (BinaryOp::Sub, Scalar::Int(i)) => (BinaryOp::Add, Scalar::Int(i.wrapping_neg())),
+        (BinaryOp::Sub, Scalar::Float(f)) => (BinaryOp::Add, Scalar::Float(-f)),
+        other => other,
+    }
+}
+
+/// Runs `$body` with `$k` bound to the SIMD f32 kernel of `$op` (after
+/// [`as_add`]), or `$other` when the op has none: one table for the
+/// general path and the number path, so both run the same kernel.
+macro_rules! with_simd_f32 {
+    ($op:expr, $alpha:expr, $k:ident => $body:expr, else $other:expr) => {
+        match $op {
+            BinaryOp::Add if $alpha == Scalar::Int(1) => {
+                let $k = SimdBin(AddF);
+                $body
+            }
+            BinaryOp::Add => {
+                let $k = SimdBin(AddAlphaF($alpha.to_f64() as f32));
+                $body
+            }
+            BinaryOp::Mul => {
+                let $k = SimdBin(MulF);
+                $body
+            }
+            BinaryOp::Div => {
+                let $k = SimdBin(DivF);
+                $body
+            }
+            BinaryOp::Maximum => {
+                let $k = SimdBin(MaxF);
+                $body
+            }
+            BinaryOp::Minimum => {
+                let $k = SimdBin(MinF);
+                $body
+            }
+            _ => $other,
+        }
+    };
+}
+use with_simd_f32;
+
 fn run(
     op: BinaryOp,
     a: &TensorImpl,
@@ -253,12 +325,7 @@ fn run(
     ty: BinaryTypes,
 ) -> Result<()> {
     check_alpha(op, alpha, ty.result)?;
-    // Sub is add with -alpha, exactly as PyTorch defines it.
-    let (op, alpha) = match (op, alpha) {
-        (BinaryOp::Sub, Scalar::Int(i)) => (BinaryOp::Add, Scalar::Int(i.wrapping_neg())),
-        (BinaryOp::Sub, Scalar::Float(f)) => (BinaryOp::Add, Scalar::Float(-f)),
-        other => other,
-    };
+    let (op, alpha) = as_add(op, alpha);
     if op == BinaryOp::Remainder && ty.compute.is_integral(false) {
         check_no_zero_divisor(b)?;
     }
@@ -268,21 +335,9 @@ fn run(
             run_elementwise(ins, out, &ScalarBin::<$T, $O, _>($f, PhantomData))
         };
     }
-    macro_rules! simd {
-        ($g:expr) => {
-            run_elementwise(ins, out, &SimdBin($g))
-        };
-    }
     match ty.compute {
-        DType::F32 => match op {
-            BinaryOp::Add if alpha == Scalar::Int(1) => simd!(AddF),
-            BinaryOp::Add => simd!(AddAlphaF(alpha.to_f64() as f32)),
-            BinaryOp::Mul => simd!(MulF),
-            BinaryOp::Div => simd!(DivF),
-            BinaryOp::Maximum => simd!(MaxF),
-            BinaryOp::Minimum => simd!(MinF),
-            _ => typed::<f32>(op, alpha, ins, out),
-        },
+        DType::F32 => with_simd_f32!(op, alpha, k => run_elementwise(ins, out, &k),
+            else typed::<f32>(op, alpha, ins, out)),
         DType::F64 => typed::<f64>(op, alpha, ins, out),
         DType::I64 => typed::<i64>(op, alpha, ins, out),
         DType::I32 => typed::<i32>(op, alpha, ins, out),

@@ -7,9 +7,12 @@ pub mod reduce;
 pub mod softmax;
 pub mod unary;
 
+use crate::isa::dispatch;
 use crate::iter::{
-    Kernel, PAR_GRAIN, Plan, broadcast_shapes, check_overlap, output_strides, run_dense_slices,
+    DenseSlices, Kernel, PAR_GRAIN, Plan, broadcast_shapes, check_overlap, output_strides,
+    run_dense_slices,
 };
+use crate::map::Src;
 use ft_core::error::fmt_shape;
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl};
 
@@ -167,6 +170,62 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
     let copies = check_overlap(target, &inputs)?;
     let inputs: [&TensorImpl; N] = std::array::from_fn(|i| copies[i].as_ref().unwrap_or(inputs[i]));
     execute(target, inputs, false, k)
+}
+
+/// `k` over a contiguous tensor and a number, into a new tensor, on the
+/// calling thread, the number splat into the kernel instead of made a 0-dim
+/// tensor: the path of small scalar ops (`x * 2.0`, and autograd's chains
+/// of them), where making, filling and freeing that tensor and walking a
+/// broadcast plan over it cost several times the arithmetic. The number is
+/// converted to `compute` (the kernel's input type) as PyTorch converts it;
+/// `number_first` puts it on the left (`2 - x`).
+///
+/// `None` when the call is not of that kind (a strided, large, 0-dim or
+/// non-CPU tensor, an `out=`, a dtype the kernel does not take as is): the
+/// caller goes the general way, which computes the same values with the
+/// same kernel.
+pub(crate) fn dense_number<K: Kernel<2>>(
+    t: &TensorImpl,
+    number: ft_core::Scalar,
+    number_first: bool,
+    compute: DType,
+    out: &mut Out<'_>,
+    k: &K,
+) -> Option<Result<()>> {
+    let Out::New(dtype, slot) = out else {
+        return None;
+    };
+    let fits = compute == <K::In as Element>::DTYPE
+        && t.dtype() == compute
+        && *dtype == <K::Out as Element>::DTYPE
+        && t.ndim() > 0
+        && t.is_contiguous()
+        && t.numel() < PAR_GRAIN
+        && t.device().is_cpu();
+    if !fits {
+        return None;
+    }
+    let run = || -> Result<TensorImpl> {
+        let src = t.as_slice::<K::In>()?;
+        let v = Src::Splat(K::In::from_scalar(number));
+        let ins = if number_first {
+            [v, Src::Slice(&src)]
+        } else {
+            [Src::Slice(&src), v]
+        };
+        // SAFETY: the kernel writes every element of the new tensor (its
+        // output slice is the whole storage) before it is handed out.
+        let o = unsafe { TensorImpl::uninit(t.shape(), *dtype)? };
+        {
+            let mut g = o.storage().write()?;
+            let out = ft_core::tensor::typed_mut::<K::Out>(g.bytes_mut());
+            dispatch(DenseSlices { k, out, ins });
+        }
+        Ok(o)
+    };
+    Some(run().map(|o| {
+        **slot = Some(o);
+    }))
 }
 
 /// `a == b` for shapes, as an inline loop: slice equality calls `memcmp`,

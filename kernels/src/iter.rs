@@ -541,15 +541,33 @@ impl<const NIN: usize> Plan<NIN> {
 /// A small dense call run as one kernel call on slices: no plan, no walk.
 /// The inputs and the output already have the kernel's own types, and no
 /// input shares memory with the output.
-/// One kernel call over whole slices (an input may be one number, splat),
-/// on the calling thread, at the processor's ISA.
-pub(crate) struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
-    pub k: &'a K,
-    pub out: &'a mut [K::Out],
-    pub ins: [Src<'a, K::In>; NIN],
+/// One kernel call over whole slices, on the calling thread, at the
+/// processor's ISA. (The inputs become `Src::Slice` inside the job, so the
+/// kernel is compiled for slices only, with no branch on the operand kind.)
+struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
+    k: &'a K,
+    out: &'a mut [K::Out],
+    ins: [&'a [K::In]; NIN],
 }
 
 impl<K: Kernel<NIN>, const NIN: usize> Job for DenseSlices<'_, K, NIN> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<S: Vf32>(self, s: S) {
+        self.k.run(s, self.out, self.ins.map(Src::Slice), false)
+    }
+}
+
+/// One kernel call over a slice and a number (either side), on the calling
+/// thread: the number path of [`crate::ops`].
+pub(crate) struct SliceAndNumber<'a, K: Kernel<2>> {
+    pub k: &'a K,
+    pub out: &'a mut [K::Out],
+    pub ins: [Src<'a, K::In>; 2],
+}
+
+impl<K: Kernel<2>> Job for SliceAndNumber<'_, K> {
     type Output = ();
 
     #[inline(always)]
@@ -588,11 +606,7 @@ pub unsafe fn run_dense_slices<K: Kernel<NIN>, const NIN: usize>(
             in_ptrs.map(|p| std::slice::from_raw_parts(p, n)),
         )
     };
-    dispatch(DenseSlices {
-        k,
-        out,
-        ins: ins.map(Src::Slice),
-    })
+    dispatch(DenseSlices { k, out, ins })
 }
 
 /// One chunk of a plan, run on one thread.

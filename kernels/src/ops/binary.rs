@@ -272,6 +272,7 @@ fn check_alpha(op: BinaryOp, alpha: Scalar, result: DType) -> Result<()> {
 }
 
 /// Sub is add with -alpha, exactly as PyTorch defines it.
+#[inline(always)]
 fn as_add(op: BinaryOp, alpha: Scalar) -> (BinaryOp, Scalar) {
     match (op, alpha) {
         (BinaryOp::Sub, Scalar::Int(i)) => (BinaryOp::Add, Scalar::Int(i.wrapping_neg())),

@@ -9,7 +9,7 @@ pub mod unary;
 
 use crate::isa::dispatch;
 use crate::iter::{
-    DenseSlices, Kernel, PAR_GRAIN, Plan, broadcast_shapes, check_overlap, output_strides,
+    Kernel, PAR_GRAIN, Plan, SliceAndNumber, broadcast_shapes, check_overlap, output_strides,
     run_dense_slices,
 };
 use crate::map::Src;
@@ -219,7 +219,7 @@ pub(crate) fn dense_number<K: Kernel<2>>(
         {
             let mut g = o.storage().write()?;
             let out = ft_core::tensor::typed_mut::<K::Out>(g.bytes_mut());
-            dispatch(DenseSlices { k, out, ins });
+            dispatch(SliceAndNumber { k, out, ins });
         }
         Ok(o)
     };

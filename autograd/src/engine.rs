@@ -37,6 +37,10 @@ type Map<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
 
 struct Task {
     edge: Edge,
+    /// The task index of each of a node's edges (`None` for a leaf, or
+    /// an edge the node does not have): resolved once after discovery, so
+    /// the run below indexes a `Vec` instead of hashing per edge.
+    children: [Option<usize>; MAX_INPUTS],
     /// Gradient edges from nodes that will run, not yet delivered.
     deps: usize,
     /// The sum of the gradients delivered so far.
@@ -47,6 +51,13 @@ struct Task {
     capture: Option<usize>,
     /// In the ready queue already.
     queued: bool,
+}
+
+impl Task {
+    /// Whether a gradient flowing here is wanted.
+    fn wanted(&self) -> bool {
+        self.run || self.capture.is_some()
+    }
 }
 
 /// The edge a root or an input starts from.
@@ -170,39 +181,42 @@ pub(crate) fn execute(
     let start = root_grads(roots, grads)?;
 
     // Discovery: every node reachable from the roots, children before
-    // parents in `order`.
-    // Sized for a typical graph up front: growing the table rehashes
-    // every task (2% of a 100-op chain's backward).
-    let mut tasks: Map<Task> = Map::with_capacity_and_hasher(256, Default::default());
+    // parents in `order`; tasks are numbered as they are found.
+    let mut index: Map<usize> = Map::with_capacity_and_hasher(256, Default::default());
+    let mut tasks: Vec<Task> = Vec::with_capacity(256);
     let mut order: Vec<usize> = Vec::with_capacity(256);
     let mut stack: Vec<(Edge, bool)> = root_edges.iter().map(|e| (e.clone(), false)).collect();
     while let Some((e, expanded)) = stack.pop() {
         let k = e.key();
         if expanded {
-            order.push(k);
+            order.push(index[&k]);
             continue;
         }
-        if tasks.contains_key(&k) {
+        if index.contains_key(&k) {
             continue;
         }
-        tasks.insert(
-            k,
-            Task {
-                edge: e.clone(),
-                deps: 0,
-                buffer: None,
-                run: inputs.is_none(),
-                capture: None,
-                queued: false,
-            },
-        );
+        index.insert(k, tasks.len());
+        tasks.push(Task {
+            edge: e.clone(),
+            children: [None; MAX_INPUTS],
+            deps: 0,
+            buffer: None,
+            run: inputs.is_none(),
+            capture: None,
+            queued: false,
+        });
         stack.push((e.clone(), true));
         if let Edge::Node(n) = &e {
             for c in n.edges.iter().flatten() {
-                if !tasks.contains_key(&c.key()) {
+                if !index.contains_key(&c.key()) {
                     stack.push((c.clone(), false));
                 }
             }
+        }
+    }
+    for t in &mut tasks {
+        if let Edge::Node(n) = &t.edge {
+            t.children = std::array::from_fn(|i| n.edges[i].as_ref().map(|c| index[&c.key()]));
         }
     }
 
@@ -215,37 +229,27 @@ pub(crate) fn execute(
             let e = edge_of(t, || {
                 err("One of the differentiated Tensors does not require grad")
             })?;
-            if let Some(task) = tasks.get_mut(&e.key()) {
-                task.capture = Some(i);
+            if let Some(&ti) = index.get(&e.key()) {
+                tasks[ti].capture = Some(i);
             }
         }
-        for &k in &order {
-            let wanted_below = match &tasks[&k].edge {
-                Edge::Node(n) => n.edges.iter().flatten().any(|c| {
-                    let t = &tasks[&c.key()];
-                    t.run || t.capture.is_some()
-                }),
-                Edge::Leaf(_) => false,
-            };
-            if let Some(t) = tasks.get_mut(&k) {
-                t.run = wanted_below;
-            }
+        for &i in &order {
+            let wanted_below = tasks[i]
+                .children
+                .iter()
+                .flatten()
+                .any(|&c| tasks[c].wanted());
+            tasks[i].run = wanted_below;
         }
     }
 
     // Dependencies: gradient edges from the nodes that will run.
-    for &k in &order {
-        let t = &tasks[&k];
-        if !t.run {
+    for &i in &order {
+        if !tasks[i].run {
             continue;
         }
-        let Edge::Node(n) = &t.edge else { continue };
-        let children: [Option<usize>; MAX_INPUTS] =
-            std::array::from_fn(|i| n.edges[i].as_ref().map(Edge::key));
-        for c in children.into_iter().flatten() {
-            if let Some(ct) = tasks.get_mut(&c) {
-                ct.deps += 1;
-            }
+        for c in tasks[i].children.into_iter().flatten() {
+            tasks[c].deps += 1;
         }
     }
 
@@ -254,15 +258,12 @@ pub(crate) fn execute(
     // Delivers a gradient to a task; a task with nothing left to wait for
     // is finished (a leaf or a capture) or queued (a node).
     fn deliver(
-        tasks: &mut Map<Task>,
+        t: &mut Task,
+        i: usize,
         ready: &mut BinaryHeap<(u64, usize)>,
-        k: usize,
         g: Option<Tensor>,
         counted: bool,
     ) -> Result<()> {
-        let Some(t) = tasks.get_mut(&k) else {
-            return Ok(());
-        };
         if let Some(g) = g {
             t.buffer = Some(match t.buffer.take() {
                 None => g,
@@ -277,68 +278,57 @@ pub(crate) fn execute(
             && let Edge::Node(n) = &t.edge
         {
             t.queued = true;
-            ready.push((n.seq, k));
+            ready.push((n.seq, i));
         }
         Ok(())
     }
 
     for (e, g) in root_edges.iter().zip(start) {
-        deliver(&mut tasks, &mut ready, e.key(), Some(g), false)?;
+        let i = index[&e.key()];
+        deliver(&mut tasks[i], i, &mut ready, Some(g), false)?;
     }
     // Leaves are finished once every edge into them has delivered; a
     // root leaf with no other edge is finished at once.
-    while let Some((_, k)) = ready.pop() {
-        let (node, grad, run, capture) = {
-            let t = tasks.get_mut(&k).expect("queued tasks exist");
-            let Edge::Node(n) = &t.edge else {
-                continue;
-            };
-            (Arc::clone(n), t.buffer.take(), t.run, t.capture)
+    while let Some((_, i)) = ready.pop() {
+        let t = &mut tasks[i];
+        let Edge::Node(n) = &t.edge else {
+            continue;
         };
-        if let (Some(i), Some(g)) = (capture, &grad) {
-            captured[i] = Some(g.clone());
+        let (node, grad, run, capture, children) =
+            (Arc::clone(n), t.buffer.take(), t.run, t.capture, t.children);
+        if let (Some(c), Some(g)) = (capture, &grad) {
+            captured[c] = Some(g.clone());
         }
         if !run {
             continue;
         }
-        let mut needs = [false; MAX_INPUTS];
-        for (i, e) in node.edges.iter().enumerate() {
-            needs[i] = match e {
-                Some(c) => tasks
-                    .get(&c.key())
-                    .is_some_and(|t| t.run || t.capture.is_some()),
-                None => false,
-            };
-        }
+        let wanted = children.map(|c| c.is_some_and(|c| tasks[c].wanted()));
         let mut out = match &grad {
-            Some(g) => Some(node.apply(&Ctx { needs }, g, retain_graph)?),
+            Some(g) => Some(node.apply(&Ctx { needs: wanted }, g, retain_graph)?),
             None => None,
         };
-        for (i, e) in node.edges.iter().enumerate() {
-            let Some(c) = e else { continue };
-            if !tasks
-                .get(&c.key())
-                .is_some_and(|t| t.run || t.capture.is_some())
-            {
+        for (j, c) in children.into_iter().enumerate() {
+            let Some(c) = c else { continue };
+            if !wanted[j] {
                 continue;
             }
-            let g = match out.as_mut().and_then(|o| o[i].take()) {
-                Some(g) => Some(fit(&node, i, g)?),
+            let g = match out.as_mut().and_then(|o| o[j].take()) {
+                Some(g) => Some(fit(&node, j, g)?),
                 None => None,
             };
-            deliver(&mut tasks, &mut ready, c.key(), g, true)?;
+            deliver(&mut tasks[c], c, &mut ready, g, true)?;
         }
     }
     // Leaves: accumulate (backward) or capture (grad).
-    for &k in &order {
-        let t = &tasks[&k];
+    for &i in &order {
+        let t = &tasks[i];
         let Edge::Leaf(m) = &t.edge else { continue };
         if t.deps != 0 {
             continue;
         }
         if let Some(g) = &t.buffer {
-            if let Some(i) = t.capture {
-                captured[i] = Some(g.clone());
+            if let Some(c) = t.capture {
+                captured[c] = Some(g.clone());
             } else if collect_leaves {
                 accumulate(m, g.clone())?;
             }

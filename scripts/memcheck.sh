@@ -3,7 +3,7 @@
 # (valgrind does not emulate AVX-512 and hides it from the program, so AVX2
 # is the widest path it can check). A representative subset of the tests:
 # every engine path (contiguous, splat, buffered, tiled, parallel, in place,
-# overlap copies), reductions and softmax, and GEMM's products (packing,
+# overlap copies, the number path of tensor-number ops), reductions and softmax, and GEMM's products (packing,
 # edge tiles, strided outputs, batches). Fails on any memcheck error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ bins=()
 for t in elementwise reductions gemm; do
     bins+=("$(cargo test --release -p ft-kernels --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
 done
-filters=(in_place_and_out transposed_add broadcasting where_clamp float_edges scalar_forms
+filters=(in_place_and_out transposed_add broadcasting where_clamp float_edges scalar_forms number_operands
          reduction_edges softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims)
 for isa in scalar avx2; do
     for bin in "${bins[@]}"; do

@@ -3,8 +3,9 @@
 # (valgrind does not emulate AVX-512 and hides it from the program, so AVX2
 # is the widest path it can check). A representative subset of the tests:
 # every engine path (contiguous, splat, buffered, tiled, parallel, in place,
-# overlap copies, the number path of tensor-number ops), reductions and softmax, and GEMM's products (packing,
-# edge tiles, strided outputs, batches). Fails on any memcheck error.
+# overlap copies, the number path of tensor-number ops), reductions and
+# softmax, and GEMM's products (packing, edge tiles, strided outputs,
+# batches). Fails on any memcheck error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bins=()

@@ -27,13 +27,23 @@ use std::mem::MaybeUninit;
 pub const PAR_GRAIN: usize = 32_768;
 /// Elements per buffered piece of a row.
 const BUF: usize = 256;
-/// The extent in dim 0 (the output's unit-stride dim) of the tile used to
-/// gather a transposed operand: runs of 1 KiB of f32 for the other operands.
-const TILE_I: usize = 256;
-/// The tile's extent in dim 1 (the gathered operand's unit-stride dim): 32
-/// elements, whole cache lines of it per row. `examples/transposed_probe.rs`
-/// measured 256 x 32 the fastest shape here (64 x 64 was 20% slower).
-const TILE_J: usize = 32;
+/// Elements in the tile used to gather a transposed operand (32 KiB of f32).
+const TILE: usize = 8192;
+/// The tile's extent in dim 1 (the gathered operand's unit-stride dim) is
+/// one cache line of that operand per row; its extent in dim 0 (the output's
+/// unit-stride dim) the rest of [`TILE`]: 16 x 512 for f32, so the other
+/// operands and the output are walked in runs of 2 KiB. Measured on this
+/// machine (`perf-artifacts/kernels-v7-transposed.md`): at 8192 elements,
+/// 512 x 16 beat 1024 x 8, 256 x 32, 128 x 64 and 64 x 128 at one thread;
+/// larger tiles (up to 2048 x 16 and 1024 x 32) were no faster.
+const TILE_LINE: usize = 64;
+
+/// The tile's extents `(dim 0, dim 1)` for an operand of `size`-byte
+/// elements gathered into it.
+fn tile_shape(size: usize) -> (usize, usize) {
+    let tj = (TILE_LINE / size).clamp(1, TILE);
+    (TILE / tj, tj)
+}
 /// Outputs at least this large are written with streaming stores: they
 /// cannot stay in cache for the next op anyway, and skipping the read for
 /// ownership of each line saves a third of the memory traffic of `a + b`.
@@ -865,8 +875,8 @@ unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: 
     });
 }
 
-/// The tiled walk: dims 0 and 1 in `TILE_I x TILE_J` blocks; operand `t` is
-/// gathered into a buffer transposed, reading `TILE_J` contiguous elements per
+/// The tiled walk: dims 0 and 1 in blocks of [`tile_shape`]; operand `t` is
+/// gathered into a buffer transposed, reading one cache line per
 /// row, so that each of its cache lines is used whole. Every tile has the
 /// next one's lines prefetched: a tile touches hundreds of short runs, too
 /// many and too short for the hardware prefetcher to follow.
@@ -876,8 +886,13 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
     let mut pos = Odometer::new(p, 2);
     // On the stack (at most 64 KiB, for 8-byte elements): an `_out` call
     // must not allocate, whatever its layout.
-    let mut tile = [const { MaybeUninit::<K::In>::uninit() }; TILE_I * TILE_J];
+    let mut tile = [const { MaybeUninit::<K::In>::uninit() }; TILE];
     let top = &p.ins[t];
+    // Same 4-byte type in memory and in the tile: the ISA's block transpose.
+    let moves_bits = top.dtype == <K::In as Element>::DTYPE
+        && std::mem::size_of::<K::In>() == 4
+        && top.strides[0] > 0;
+    let (tile_i, tile_j) = tile_shape(top.dtype.size());
     let rows: [RowOp; NIN] = std::array::from_fn(|j| p.ins[j].row());
     let (n0, n1) = (p.shape[0], p.shape[1]);
     // Element (i, j) of dims 0 and 1 of an operand from its position `base`.
@@ -885,29 +900,56 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
         step(step(base, op, 0, i as isize), op, 1, j as isize)
     };
     for _ in 0..outer {
-        for j0 in (0..n1).step_by(TILE_J) {
-            let tj = TILE_J.min(n1 - j0);
-            for i0 in (0..n0).step_by(TILE_I) {
-                let ti = TILE_I.min(n0 - i0);
+        for j0 in (0..n1).step_by(tile_j) {
+            let tj = tile_j.min(n1 - j0);
+            for i0 in (0..n0).step_by(tile_i) {
+                let ti = tile_i.min(n0 - i0);
                 let src = at(top, pos.ins[t], i0, j0);
-                // SAFETY: rows i0..i0+ti of operand t, each with tj
-                // elements from column j0 at unit stride, lie inside its
-                // storage; the tile holds TILE_I x TILE_J elements.
-                unsafe { gather_tile(src, top.dtype, top.strides[0], ti, tj, &mut tile) };
+                if moves_bits {
+                    // SAFETY: as below; the operand's elements are the
+                    // tile's own 4-byte type, so moving bits is the copy,
+                    // and rows are `strides[0] > 0` elements apart. The
+                    // tile is a separate stack buffer.
+                    unsafe {
+                        s.transpose_u32(
+                            src as *const u32,
+                            top.strides[0] as usize,
+                            ti,
+                            tj,
+                            tile.as_mut_ptr() as *mut u32,
+                            tile_i,
+                        )
+                    };
+                } else {
+                    // SAFETY: rows i0..i0+ti of operand t, each with tj
+                    // elements from column j0 at unit stride, lie inside
+                    // its storage; the tile holds tile_i x tile_j elements.
+                    unsafe {
+                        gather_tile(src, top.dtype, top.strides[0], ti, tj, tile_i, &mut tile)
+                    };
+                }
                 if i0 + ti < n0 {
-                    let next = (i0 + ti, TILE_I.min(n0 - i0 - ti));
-                    prefetch_block(at(top, pos.ins[t], next.0, j0), top, next.1, tj, 0);
+                    // The next tile's lines of operand t into L2, not L1:
+                    // its rows are often a power of two apart, so they
+                    // share an L1 set and would evict each other there.
+                    let next = (i0 + ti, tile_i.min(n0 - i0 - ti));
+                    prefetch_block(at(top, pos.ins[t], next.0, j0), top, next.1, tj, 1);
                     for (j, op) in p.ins.iter().enumerate().filter(|(j, _)| *j != t) {
                         prefetch_block(at(op, pos.ins[j], next.0, j0), op, next.1, tj, 1);
                     }
-                    prefetch_block(at(&p.out, pos.out, next.0, j0), &p.out, next.1, tj, 1);
+                    // A streamed output is written around the caches: its
+                    // lines read in would be a third more traffic, for
+                    // nothing (measured: +15-25% without them).
+                    if !p.stream {
+                        prefetch_block(at(&p.out, pos.out, next.0, j0), &p.out, next.1, tj, 1);
+                    }
                 }
                 for jj in 0..tj {
                     // SAFETY: row jj of the tile: its first `ti` elements
                     // were written by the gather above.
                     let trow = unsafe {
                         std::slice::from_raw_parts(
-                            tile.as_ptr().add(jj * TILE_I) as *const K::In,
+                            tile.as_ptr().add(jj * tile_i) as *const K::In,
                             ti,
                         )
                     };
@@ -928,12 +970,12 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
 }
 
 /// Copies a `ti x tj` block (rows at `row_stride` elements, unit stride
-/// within a row) transposed into `tile` (`tile[jj * TILE_I + ii]`), converted
+/// within a row) transposed into `tile` (`tile[jj * ld + ii]`), converted
 /// to `T`. Out of line and generic over `T` only, as [`load_run`].
 ///
 /// # Safety
 /// Every element of the block must lie inside one storage of `dtype`
-/// values; `ti <= TILE_I`, `tj <= TILE_J`, `tile.len() >= TILE_I * TILE_J`.
+/// values; `ti <= ld` and `tile.len() >= ld * tj`.
 #[inline(never)]
 unsafe fn gather_tile<T: Element>(
     src: *const u8,
@@ -941,13 +983,14 @@ unsafe fn gather_tile<T: Element>(
     row_stride: isize,
     ti: usize,
     tj: usize,
+    ld: usize,
     tile: &mut [MaybeUninit<T>],
 ) {
     with_dtype!(dtype, U => {
         for ii in 0..ti {
             // SAFETY: row ii of the block, by the caller's contract.
             let row = unsafe { (src as *const U).offset(ii as isize * row_stride) };
-            for (jj, col) in tile.chunks_exact_mut(TILE_I).take(tj).enumerate() {
+            for (jj, col) in tile.chunks_exact_mut(ld).take(tj).enumerate() {
                 // SAFETY: element jj of row ii, inside the block.
                 let v = unsafe { *row.add(jj) };
                 col[ii].write(cast::<U, T>(v));

@@ -40,6 +40,96 @@ pub trait Vf32: Simd {
     /// Orders earlier streaming stores before any later store.
     #[inline(always)]
     fn stream_fence(self) {}
+
+    /// Copies a `rows x cols` block of 4-byte values transposed:
+    /// `dst[c * dst_ld + r] = src[r * src_ld + c]`. Bits are moved, never
+    /// converted, so any 4-byte element type (f32, i32) may be passed as
+    /// `u32`. The vector ISAs move whole square blocks with register
+    /// shuffles (8 x 8 on x86, 4 x 4 on NEON) and the edges one by one.
+    ///
+    /// # Safety
+    /// Every `src[r * src_ld + c]` must be readable and every
+    /// `dst[c * dst_ld + r]` writable (`r < rows`, `c < cols`), and the two
+    /// regions must not overlap.
+    #[inline(always)]
+    unsafe fn transpose_u32(
+        self,
+        src: *const u32,
+        src_ld: usize,
+        rows: usize,
+        cols: usize,
+        dst: *mut u32,
+        dst_ld: usize,
+    ) {
+        // SAFETY: the caller's contract, for the whole block.
+        unsafe { transpose_u32_scalar(src, src_ld, 0, rows, cols, dst, dst_ld) }
+    }
+}
+
+/// The scalar part of [`Vf32::transpose_u32`]: rows `r0..rows` of the block
+/// (the vector paths pass the rows their square blocks did not cover), plus,
+/// from `r0 = 0`, nothing else.
+///
+/// # Safety
+/// As [`Vf32::transpose_u32`].
+#[inline(never)]
+unsafe fn transpose_u32_scalar(
+    src: *const u32,
+    src_ld: usize,
+    r0: usize,
+    rows: usize,
+    cols: usize,
+    dst: *mut u32,
+    dst_ld: usize,
+) {
+    for r in r0..rows {
+        for c in 0..cols {
+            // SAFETY: r < rows and c < cols: inside both blocks (caller).
+            unsafe { *dst.add(c * dst_ld + r) = *src.add(r * src_ld + c) };
+        }
+    }
+}
+
+/// The vector paths' shared walk: `B x B` blocks moved by `block` over the
+/// largest multiple of `B` in each direction; the right-hand columns of
+/// those rows and the bottom rows one by one.
+///
+/// # Safety
+/// As [`Vf32::transpose_u32`]; `block(s, d)` must move exactly the `B x B`
+/// block at `s` (rows `src_ld` apart) to `d` (rows `dst_ld` apart).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+#[inline(always)]
+unsafe fn transpose_blocks<const B: usize>(
+    src: *const u32,
+    src_ld: usize,
+    rows: usize,
+    cols: usize,
+    dst: *mut u32,
+    dst_ld: usize,
+    mut block: impl FnMut(*const u32, *mut u32),
+) {
+    let (rb, cb) = (rows / B * B, cols / B * B);
+    for r in (0..rb).step_by(B) {
+        for c in (0..cb).step_by(B) {
+            // r + B <= rows and c + B <= cols: the block lies inside both
+            // regions (wrapping arithmetic keeps this safe to compute).
+            block(
+                src.wrapping_add(r * src_ld + c),
+                dst.wrapping_add(c * dst_ld + r),
+            );
+        }
+        for c in cb..cols {
+            for i in r..r + B {
+                // SAFETY: i < rows, c < cols.
+                unsafe { *dst.add(c * dst_ld + i) = *src.add(i * src_ld + c) };
+            }
+        }
+    }
+    // SAFETY: rows rb..rows of the same block.
+    unsafe { transpose_u32_scalar(src, src_ld, rb, rows, cols, dst, dst_ld) }
 }
 
 /// A hint to bring the cache line holding `p` into L1 (`level` 0) or L2
@@ -112,6 +202,74 @@ mod x86 {
     use pulp::x86::{V3, V4};
     use pulp::{f32x8, f32x16, i32x8, i32x16};
 
+    /// One 8 x 8 block of 4-byte values, transposed in registers: eight
+    /// row loads, 24 shuffles, eight column stores.
+    ///
+    /// # Safety
+    /// The processor has AVX; eight rows of eight values at `src` (`src_ld`
+    /// apart) are readable, eight at `dst` (`dst_ld` apart) writable.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn transpose_8x8(src: *const u32, src_ld: usize, dst: *mut u32, dst_ld: usize) {
+        use std::arch::x86_64::*;
+        // SAFETY: row i of the source block is 8 readable values (caller).
+        let r: [__m256; 8] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_ps(src.add(i * src_ld) as *const f32) });
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        // Columns c and c + 4 of rows 0..4 (s0..s3) and 4..8 (s4..s7).
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let cols = [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ];
+        for (c, v) in cols.into_iter().enumerate() {
+            // SAFETY: row c of the destination block is 8 writable values.
+            unsafe { _mm256_storeu_ps(dst.add(c * dst_ld) as *mut f32, v) };
+        }
+    }
+
+    /// [`Vf32::transpose_u32`] in 8 x 8 blocks.
+    ///
+    /// # Safety
+    /// The processor has AVX; the contract of [`Vf32::transpose_u32`].
+    #[target_feature(enable = "avx")]
+    unsafe fn transpose_u32_avx(
+        src: *const u32,
+        src_ld: usize,
+        rows: usize,
+        cols: usize,
+        dst: *mut u32,
+        dst_ld: usize,
+    ) {
+        // SAFETY: each 8 x 8 block passed lies inside both regions
+        // (`transpose_blocks`' contract); the caller guarantees AVX.
+        unsafe {
+            super::transpose_blocks::<8>(src, src_ld, rows, cols, dst, dst_ld, |s, d| {
+                transpose_8x8(s, src_ld, d, dst_ld)
+            })
+        }
+    }
+
     // _MM_FROUND_{TO_NEAREST_INT, TO_NEG_INF, TO_POS_INF, TO_ZERO} | _MM_FROUND_NO_EXC
     const NEAREST: i32 = 8;
     const FLOOR: i32 = 9;
@@ -165,6 +323,20 @@ mod x86 {
         #[inline(always)]
         fn stream_fence(self) {
             self.sse._mm_sfence();
+        }
+        #[inline(always)]
+        unsafe fn transpose_u32(
+            self,
+            src: *const u32,
+            src_ld: usize,
+            rows: usize,
+            cols: usize,
+            dst: *mut u32,
+            dst_ld: usize,
+        ) {
+            // SAFETY: this ISA's token proves AVX; the block contract is
+            // the caller's.
+            unsafe { transpose_u32_avx(src, src_ld, rows, cols, dst, dst_ld) }
         }
     }
 
@@ -221,6 +393,20 @@ mod x86 {
         fn stream_fence(self) {
             self.sse._mm_sfence();
         }
+        #[inline(always)]
+        unsafe fn transpose_u32(
+            self,
+            src: *const u32,
+            src_ld: usize,
+            rows: usize,
+            cols: usize,
+            dst: *mut u32,
+            dst_ld: usize,
+        ) {
+            // SAFETY: this ISA's token proves AVX; the block contract is
+            // the caller's.
+            unsafe { transpose_u32_avx(src, src_ld, rows, cols, dst, dst_ld) }
+        }
     }
 }
 
@@ -264,6 +450,70 @@ mod arm {
         fn shr23_i32s(self, x: i32x4) -> i32x4 {
             let u: pulp::u32x4 = cast(x);
             cast(self.neon.vshrq_n_u32::<23>(cast(u)))
+        }
+        #[inline(always)]
+        unsafe fn transpose_u32(
+            self,
+            src: *const u32,
+            src_ld: usize,
+            rows: usize,
+            cols: usize,
+            dst: *mut u32,
+            dst_ld: usize,
+        ) {
+            // SAFETY: this ISA's token proves NEON; the block contract is
+            // the caller's.
+            unsafe { transpose_u32_neon(src, src_ld, rows, cols, dst, dst_ld) }
+        }
+    }
+
+    /// One 4 x 4 block of 4-byte values, transposed in registers.
+    ///
+    /// # Safety
+    /// The processor has NEON; four rows of four values at `src` (`src_ld`
+    /// apart) are readable, four at `dst` (`dst_ld` apart) writable.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    unsafe fn transpose_4x4(src: *const u32, src_ld: usize, dst: *mut u32, dst_ld: usize) {
+        use std::arch::aarch64::*;
+        // SAFETY: row i of the source block is 4 readable values (caller).
+        let r: [uint32x4_t; 4] = std::array::from_fn(|i| unsafe { vld1q_u32(src.add(i * src_ld)) });
+        // Pairs: t0 = (r0[0], r1[0], r0[2], r1[2]), t1 = (r0[1], r1[1], r0[3], r1[3]).
+        let t0 = vreinterpretq_u64_u32(vtrn1q_u32(r[0], r[1]));
+        let t1 = vreinterpretq_u64_u32(vtrn2q_u32(r[0], r[1]));
+        let t2 = vreinterpretq_u64_u32(vtrn1q_u32(r[2], r[3]));
+        let t3 = vreinterpretq_u64_u32(vtrn2q_u32(r[2], r[3]));
+        let cols = [
+            vzip1q_u64(t0, t2),
+            vzip1q_u64(t1, t3),
+            vzip2q_u64(t0, t2),
+            vzip2q_u64(t1, t3),
+        ];
+        for (c, v) in cols.into_iter().enumerate() {
+            // SAFETY: row c of the destination block is 4 writable values.
+            unsafe { vst1q_u32(dst.add(c * dst_ld), vreinterpretq_u32_u64(v)) };
+        }
+    }
+
+    /// [`Vf32::transpose_u32`] in 4 x 4 blocks.
+    ///
+    /// # Safety
+    /// The processor has NEON; the contract of [`Vf32::transpose_u32`].
+    #[target_feature(enable = "neon")]
+    unsafe fn transpose_u32_neon(
+        src: *const u32,
+        src_ld: usize,
+        rows: usize,
+        cols: usize,
+        dst: *mut u32,
+        dst_ld: usize,
+    ) {
+        // SAFETY: each 4 x 4 block passed lies inside both regions
+        // (`transpose_blocks`' contract); the caller guarantees NEON.
+        unsafe {
+            super::transpose_blocks::<4>(src, src_ld, rows, cols, dst, dst_ld, |s, d| {
+                transpose_4x4(s, src_ld, d, dst_ld)
+            })
         }
     }
 }

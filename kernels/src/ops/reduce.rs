@@ -22,6 +22,8 @@ use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_d
 pub const BLOCK: usize = 2048;
 /// Rows per leaf of the column tree.
 pub const ROW_BLOCK: usize = 16;
+/// The most bytes of accumulators one column task keeps (L1-sized).
+const COL_ACC_BYTES: usize = 32 << 10;
 
 /// `out[o * I + i] = reduce_r x[(o * R + r) * I + i]`.
 struct Geometry {
@@ -127,6 +129,15 @@ trait Reducer: Sync {
             *a = self.feed(*a, x, r);
         }
     }
+    /// Feeds rows `r0, r0 + 1, ...` (`rows`, at most [`ROW_BLOCK`]) into one
+    /// accumulator per column, in that order; reducers with a SIMD body
+    /// override it to keep partial sums in registers across rows.
+    #[inline(always)]
+    fn col_leaf<S: Vf32>(&self, s: S, acc: &mut [Self::Acc], rows: &[&[Self::In]], r0: usize) {
+        for (k, row) in rows.iter().enumerate() {
+            self.col_feed(s, acc, row, r0 + k);
+        }
+    }
     /// `a[i] = merge(a[i], b[i])`.
     #[inline(always)]
     fn col_merge<S: Vf32>(&self, _s: S, a: &mut [Self::Acc], b: &[Self::Acc]) {
@@ -171,10 +182,16 @@ fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: 
             }
         }
     } else {
-        // Columns: each task owns a range of columns of one o and walks
-        // every row of it, ROW_BLOCK full-width rows per leaf.
+        // Columns: each task owns a range of columns of one o (at most
+        // COL_ACC_BYTES of accumulators, so they stay in L1) and walks
+        // every row of it, ROW_BLOCK rows per leaf. With rows enough for
+        // every thread, threads split the row tree (each reads whole rows:
+        // one contiguous range of memory), else the columns.
         let threads = if par { rayon::current_num_threads() } else { 1 };
-        let per = g.i.div_ceil(threads).next_multiple_of(16).max(16);
+        let by_rows = par && g.r >= 2 * ROW_BLOCK * threads;
+        let split = if by_rows { 1 } else { threads };
+        let cap = (COL_ACC_BYTES / std::mem::size_of::<R::Acc>().max(1)).max(16);
+        let per = g.i.div_ceil(split).min(cap).next_multiple_of(16).max(16);
         let tasks: Vec<(usize, usize, &mut [R::Acc])> = out
             .chunks_mut(g.i)
             .enumerate()
@@ -193,6 +210,7 @@ fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: 
                 i0,
                 dst,
                 rows: g.r,
+                par: by_rows,
             }
             .run();
         };
@@ -216,6 +234,8 @@ struct ColJob<'a, U, R: Reducer> {
     i0: usize,
     dst: &'a mut [R::Acc],
     rows: usize,
+    /// Subtrees of at least `PAR_GRAIN` elements may run on other threads.
+    par: bool,
 }
 
 impl<U: Element, R: Reducer> ColJob<'_, U, R> {
@@ -241,8 +261,11 @@ fn col_tree<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) 
             .next_multiple_of(ROW_BLOCK)
             .min(r1 - r0 - 1)
             .max(ROW_BLOCK);
-    let mut a = col_tree(j, r0, mid);
-    let b = col_tree(j, mid, r1);
+    let (mut a, b) = if j.par && (r1 - r0) * j.dst.len() >= PAR_GRAIN {
+        rayon::join(|| col_tree(j, r0, mid), || col_tree(j, mid, r1))
+    } else {
+        (col_tree(j, r0, mid), col_tree(j, mid, r1))
+    };
     dispatch(ColMerge {
         red: j.red,
         a: &mut a,
@@ -263,22 +286,27 @@ impl<U: Element, R: Reducer> Job for ColLeaf<'_, '_, U, R> {
     #[inline(always)]
     fn run<S: Vf32>(self, s: S) {
         let (j, w) = (self.j, self.acc.len());
-        let mut conv = [<R::In as Element>::zero(); 256];
-        for r in self.r0..self.r1 {
-            let row = &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
-            if U::DTYPE == <R::In as Element>::DTYPE {
+        let row = |r: usize| &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
+        if U::DTYPE == <R::In as Element>::DTYPE {
+            let mut rows: [&[R::In]; ROW_BLOCK] = [&[]; ROW_BLOCK];
+            for (k, r) in (self.r0..self.r1).enumerate() {
+                let x = row(r);
                 // SAFETY: equal dtypes mean U and R::In are the same type
                 // (one Element type per dtype).
-                let row: &[R::In] = unsafe { &*(row as *const [U] as *const [R::In]) };
-                j.red.col_feed(s, self.acc, row, r);
-            } else {
-                for (ci, chunk) in row.chunks(256).enumerate() {
-                    for (c, &x) in conv.iter_mut().zip(chunk) {
-                        *c = cast::<U, R::In>(x);
-                    }
-                    let a = &mut self.acc[ci * 256..ci * 256 + chunk.len()];
-                    j.red.col_feed(s, a, &conv[..chunk.len()], r);
+                rows[k] = unsafe { &*(x as *const [U] as *const [R::In]) };
+            }
+            j.red
+                .col_leaf(s, self.acc, &rows[..self.r1 - self.r0], self.r0);
+            return;
+        }
+        let mut conv = [<R::In as Element>::zero(); 256];
+        for r in self.r0..self.r1 {
+            for (ci, chunk) in row(r).chunks(256).enumerate() {
+                for (c, &x) in conv.iter_mut().zip(chunk) {
+                    *c = cast::<U, R::In>(x);
                 }
+                let a = &mut self.acc[ci * 256..ci * 256 + chunk.len()];
+                j.red.col_feed(s, a, &conv[..chunk.len()], r);
             }
         }
     }
@@ -408,6 +436,31 @@ impl Reducer for SumF32 {
         }
         for (a, &x) in at.iter_mut().zip(rt) {
             *a += x;
+        }
+    }
+    /// Four rows per pass over the accumulators: each column still adds
+    /// its rows one at a time in order (the same roundings as
+    /// [`Self::col_feed`] row by row), with the partial sum held in a
+    /// register across the four, so the accumulators are loaded and stored
+    /// a quarter as often. Row by row, their traffic halved the speed of a
+    /// column sum (`perf-artifacts/kernels-v8-sum-dim0.md`).
+    #[inline(always)]
+    fn col_leaf<S: Vf32>(&self, s: S, acc: &mut [f32], rows: &[&[f32]], r0: usize) {
+        let mut quads = rows.chunks_exact(4);
+        for q in &mut quads {
+            let (ah, at) = S::as_mut_simd_f32s(acc);
+            let [(h0, t0), (h1, t1), (h2, t2), (h3, t3)] =
+                [0, 1, 2, 3].map(|k| S::as_simd_f32s(q[k]));
+            for ((((a, &x0), &x1), &x2), &x3) in ah.iter_mut().zip(h0).zip(h1).zip(h2).zip(h3) {
+                *a = s.add_f32s(s.add_f32s(s.add_f32s(s.add_f32s(*a, x0), x1), x2), x3);
+            }
+            for ((((a, &x0), &x1), &x2), &x3) in at.iter_mut().zip(t0).zip(t1).zip(t2).zip(t3) {
+                *a = *a + x0 + x1 + x2 + x3;
+            }
+        }
+        let done = rows.len() / 4 * 4;
+        for (k, row) in quads.remainder().iter().enumerate() {
+            self.col_feed(s, acc, row, r0 + done + k);
         }
     }
     #[inline(always)]

@@ -536,14 +536,16 @@ impl<const NIN: usize> Plan<NIN> {
         let extent = self.shape[d];
         let align = if d == 0 { 64 } else { 1 };
         let per = extent.div_ceil(threads).next_multiple_of(align);
-        rayon::scope(|sc| {
-            let mut start = 0;
-            while start < extent {
-                let len = per.min(extent - start);
-                let sub = self.sub(d, start, len);
-                sc.spawn(move |_| dispatch(Serial { plan: &sub, k }));
-                start += len;
-            }
+        crate::par::region(|| {
+            rayon::scope(|sc| {
+                let mut start = 0;
+                while start < extent {
+                    let len = per.min(extent - start);
+                    let sub = self.sub(d, start, len);
+                    sc.spawn(move |_| dispatch(Serial { plan: &sub, k }));
+                    start += len;
+                }
+            })
         });
     }
 }

@@ -11,6 +11,7 @@ pub mod iter;
 pub mod map;
 pub mod math;
 pub mod ops;
+pub mod par;
 
 pub use ops::binary::{
     BinaryOp, add, add_, add_out, binary, binary_, binary_out, binary_scalar, binary_scalar_,

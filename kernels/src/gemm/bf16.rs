@@ -130,10 +130,12 @@ pub fn gemm_bf16_out(
             };
             if parallel && m * n >= crate::iter::PAR_GRAIN {
                 use rayon::prelude::*;
-                c.data
-                    .par_chunks_mut(c.rs.max(n))
-                    .zip(acc.par_chunks(n))
-                    .for_each(narrow);
+                crate::par::region(|| {
+                    c.data
+                        .par_chunks_mut(c.rs.max(n))
+                        .zip(acc.par_chunks(n))
+                        .for_each(narrow)
+                });
             } else {
                 c.data
                     .chunks_mut(c.rs.max(n))

@@ -558,9 +558,6 @@ pub(crate) fn run<F: Family>(
         scale_c(c, ldc, m, n, beta);
         return Ok(());
     }
-    let (kc_max, mc_blk, nc_max) = tuning();
-    let (mr, nr, kstep) = F::tile(isa);
-    let kc_max = kc_max.div_ceil(kstep) * kstep;
     let threads = if parallel && m * n * k > SMALL {
         rayon::current_num_threads()
     } else {
@@ -569,6 +566,30 @@ pub(crate) fn run<F: Family>(
     if threads == 1 && F::direct(alpha, &a, &b, beta, c, ldc, isa) {
         return Ok(());
     }
+    if threads > 1 {
+        crate::par::region(|| blocked::<F>(alpha, a, b, beta, c, ldc, threads, isa));
+    } else {
+        blocked::<F>(alpha, a, b, beta, c, ldc, threads, isa);
+    }
+    Ok(())
+}
+
+/// [`run`]'s packed, blocked product on `threads` threads (`k > 0`).
+#[allow(clippy::too_many_arguments)]
+fn blocked<F: Family>(
+    alpha: F::T,
+    a: MatRef<'_, F::In>,
+    b: MatRef<'_, F::In>,
+    beta: Beta<F::T>,
+    c: &mut [F::T],
+    ldc: usize,
+    threads: usize,
+    isa: Isa,
+) {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let (kc_max, mc_blk, nc_max) = tuning();
+    let (mr, nr, kstep) = F::tile(isa);
+    let kc_max = kc_max.div_ceil(kstep) * kstep;
     // Row blocks: a multiple of MR, at most MC, and a whole number per
     // thread where the rows allow it.
     let mc_max = (mc_blk / mr).max(1) * mr;
@@ -615,7 +636,6 @@ pub(crate) fn run<F: Family>(
             });
         }
     }
-    Ok(())
 }
 
 /// The block sizes: [`KC`], [`MC`], [`NC`], or `FT_GEMM_KC`, `FT_GEMM_MC`,

@@ -290,10 +290,12 @@ fn bmm_gemm<T: GemmElem + Element>(out: &TensorImpl, a: &TensorImpl, b: &TensorI
         }
         if !inner_parallel && out.is_contiguous() {
             use rayon::prelude::*;
-            od[..batch * n * m]
-                .par_chunks_mut(n * m)
-                .enumerate()
-                .try_for_each(|(i, c)| one(i, c))
+            crate::par::region(|| {
+                od[..batch * n * m]
+                    .par_chunks_mut(n * m)
+                    .enumerate()
+                    .try_for_each(|(i, c)| one(i, c))
+            })
         } else {
             (0..batch).try_for_each(|i| one(i, &mut od[i * so[0]..]))
         }

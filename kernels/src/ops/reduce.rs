@@ -166,7 +166,21 @@ fn run_reducer<R: Reducer>(g: &Geometry, red: &R) -> Result<Vec<R::Acc>> {
 
 fn reduce_typed<U: Element, R: Reducer>(data: &[U], g: &Geometry, red: &R, out: &mut [R::Acc]) {
     let total = g.o * g.r * g.i;
-    let par = total >= PAR_GRAIN && rayon::current_num_threads() > 1;
+    if total >= PAR_GRAIN && rayon::current_num_threads() > 1 {
+        crate::par::region(|| reduce_on::<U, R>(data, g, red, out, true));
+    } else {
+        reduce_on::<U, R>(data, g, red, out, false);
+    }
+}
+
+/// [`reduce_typed`] with threads (`par`) or on the calling thread.
+fn reduce_on<U: Element, R: Reducer>(
+    data: &[U],
+    g: &Geometry,
+    red: &R,
+    out: &mut [R::Acc],
+    par: bool,
+) {
     if g.i == 1 {
         // Rows.
         let row = |o: usize| tree(red, &data[o * g.r..(o + 1) * g.r], 0, par && g.o == 1);

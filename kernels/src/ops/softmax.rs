@@ -89,16 +89,18 @@ fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool) {
     if rows * row >= PAR_GRAIN && rows > 1 && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         let per = rows.div_ceil(rayon::current_num_threads() * 4).max(1);
-        src.par_chunks(per * row)
-            .zip(dst.par_chunks_mut(per * row))
-            .for_each(|(s, d)| {
-                dispatch(Rows {
-                    src: s,
-                    dst: d,
-                    row,
-                    log,
+        crate::par::region(|| {
+            src.par_chunks(per * row)
+                .zip(dst.par_chunks_mut(per * row))
+                .for_each(|(s, d)| {
+                    dispatch(Rows {
+                        src: s,
+                        dst: d,
+                        row,
+                        log,
+                    })
                 })
-            });
+        });
     } else {
         dispatch(Rows { src, dst, row, log });
     }

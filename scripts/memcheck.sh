@@ -5,15 +5,17 @@
 # every engine path (contiguous, splat, buffered, tiled, parallel, in place,
 # overlap copies, the number path of tensor-number ops), reductions and
 # softmax, and GEMM's products (packing, edge tiles, strided outputs,
-# batches). Fails on any memcheck error.
+# batches), and the caller-helps parallel loop (`par::parts`, unsafe inside).
+# Fails on any memcheck error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bins=()
-for t in elementwise reductions gemm; do
+for t in elementwise reductions gemm par_parts; do
     bins+=("$(cargo test --release -p ft-kernels --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
 done
 filters=(in_place_and_out transposed_add transposed_operands broadcasting where_clamp float_edges scalar_forms number_operands
-         reduction_edges column_sums softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims)
+         reduction_edges column_sums softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims
+         every_part_runs_once ops_on_the_callers_thread)
 for isa in scalar avx2; do
     for bin in "${bins[@]}"; do
         # Listed once, then searched: `--list | grep -q` under pipefail

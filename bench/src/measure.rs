@@ -31,44 +31,55 @@ pub struct Measurement {
     pub out_dtype: String,
 }
 
-/// Times `call` on a rayon pool of `threads` threads.
+/// Times `call` with `threads` threads, called the way a program calls an
+/// op: when `threads` is the size of rayon's global pool, from this thread
+/// (outside the pool, as `fn main` is) on the global pool; else from inside
+/// a pool of `threads` threads. (PyTorch's ops, which the suite is set
+/// beside, are called from Python's main thread too, which takes part in
+/// their OpenMP work.)
 pub fn measure(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
+    if rayon::current_thread_index().is_none() && threads == rayon::current_num_threads() {
+        return timed(w, call, threads);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("thread pool");
-    pool.install(|| {
-        let mut out = None;
-        for _ in 0..WARMUP {
-            out = Some(call());
-        }
-        let mut times = Vec::with_capacity(MIN_RUNS);
-        let start = Instant::now();
-        while times.len() < MIN_RUNS || (start.elapsed() < MIN_TIME && times.len() < MAX_RUNS) {
-            let t0 = Instant::now();
-            let o = call();
-            times.push(t0.elapsed().as_nanos() as f64);
-            out = Some(o);
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        let out = out.expect("at least one run");
-        let (checksum, sum, abs_sum) = digest(&out);
-        Measurement {
-            id: w.id.to_string(),
-            threads,
-            runs: times.len(),
-            median_ns: median,
-            min_ns: times[0],
-            value: figure(w, median),
-            unit: w.figure.unit().to_string(),
-            checksum,
-            out_sum: sum,
-            out_abs_sum: abs_sum,
-            out_numel: out.numel(),
-            out_dtype: out.dtype().name().to_string(),
-        }
-    })
+    pool.install(|| timed(w, call, threads))
+}
+
+/// The timing loop of [`measure`], on the current thread.
+fn timed(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
+    let mut out = None;
+    for _ in 0..WARMUP {
+        out = Some(call());
+    }
+    let mut times = Vec::with_capacity(MIN_RUNS);
+    let start = Instant::now();
+    while times.len() < MIN_RUNS || (start.elapsed() < MIN_TIME && times.len() < MAX_RUNS) {
+        let t0 = Instant::now();
+        let o = call();
+        times.push(t0.elapsed().as_nanos() as f64);
+        out = Some(o);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let out = out.expect("at least one run");
+    let (checksum, sum, abs_sum) = digest(&out);
+    Measurement {
+        id: w.id.to_string(),
+        threads,
+        runs: times.len(),
+        median_ns: median,
+        min_ns: times[0],
+        value: figure(w, median),
+        unit: w.figure.unit().to_string(),
+        checksum,
+        out_sum: sum,
+        out_abs_sum: abs_sum,
+        out_numel: out.numel(),
+        out_dtype: out.dtype().name().to_string(),
+    }
 }
 
 pub fn figure(w: &Workload, ns: f64) -> f64 {

@@ -8,9 +8,14 @@
 //! PyTorch's OpenMP threads spin for a while before sleeping for the same
 //! reason.
 //!
+//! The kernels split their work with [`parts`] (and [`chunks_mut`]): a
+//! caller outside the pool takes parts itself instead of sleeping until the
+//! pool is done, as rayon's own calls from outside the pool make it.
+//!
 //! Every parallel kernel runs inside [`region`]. When a region ends, every
-//! other worker of the current pool is handed a job that keeps looking for
-//! rayon work ([`rayon::yield_now`], which runs any job it finds) until the
+//! other worker of the current pool (from outside the pool: all but one,
+//! the caller being an op's other thread) is handed a job that keeps
+//! looking for rayon work ([`rayon::yield_now`], which runs any job it finds) until the
 //! next region starts or [`spin_micros`] have passed; the next region's
 //! jobs are then taken at once instead of after a wake-up. A spinning
 //! worker holds no lock and runs any rayon work that arrives, so the cost
@@ -18,7 +23,8 @@
 //! sets the window (default [`DEFAULT_SPIN_US`] microseconds); `0` turns
 //! spinning off.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The default spin window, in microseconds.
@@ -94,6 +100,133 @@ pub fn region<T>(body: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Runs `f(k)` for every `k` in `0..parts`, each once, on the calling
+/// thread and the pool together, and returns when all have run.
+///
+/// Called from outside the pool (a program's main thread), the caller
+/// takes parts itself, in order from a shared counter, while
+/// `threads - 1` helper jobs handed to the pool take the rest the same
+/// way; the caller then waits for parts still running by spinning, which
+/// they are about to finish. Rayon's own calls from outside the pool
+/// (`scope`, `join`, parallel iterators) send all the work to the pool and
+/// put the caller to sleep until it is done: waking it cost about 20 µs
+/// per call on the virtual machines we measure on, as much as a whole
+/// 64 x 1024 product (`perf-artifacts/par-v2-caller-helps.md`). Here the
+/// caller never sleeps, and never waits for a helper that has not started:
+/// a part no helper took, the caller runs.
+///
+/// From inside a pool worker (nested parallelism) the parts go to rayon
+/// as a parallel iterator. A panic in a part is raised again on the
+/// caller once every part that started has finished.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let sum = AtomicUsize::new(0);
+/// ft_kernels::par::parts(100, |k| {
+///     sum.fetch_add(k, Ordering::Relaxed);
+/// });
+/// assert_eq!(sum.into_inner(), 4950);
+/// ```
+pub fn parts(parts: usize, f: impl Fn(usize) + Sync) {
+    let threads = rayon::current_num_threads();
+    if parts <= 1 || threads < 2 {
+        (0..parts).for_each(f);
+        return;
+    }
+    if rayon::current_thread_index().is_some() {
+        use rayon::prelude::*;
+        (0..parts).into_par_iter().for_each(&f);
+        return;
+    }
+    let f: *const (dyn Fn(usize) + Sync + '_) = &f;
+    // SAFETY: a raw pointer to pointer transmute that only erases the
+    // lifetime: the helper jobs must be 'static. It is dereferenced only
+    // while the closure lives (`Parts::work` says why).
+    let f: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(f) };
+    let shared = Arc::new(Parts {
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        panicked: AtomicBool::new(false),
+        parts,
+        f,
+    });
+    for _ in 1..threads.min(parts) {
+        let h = Arc::clone(&shared);
+        rayon::spawn(move || h.work());
+    }
+    shared.work();
+    let mut spins = 0u32;
+    while shared.done.load(Ordering::Acquire) < parts {
+        spins += 1;
+        if spins < 1 << 14 {
+            std::hint::spin_loop();
+        } else {
+            // A helper holding a part was preempted: let it run.
+            std::thread::yield_now();
+        }
+    }
+    if shared.panicked.load(Ordering::Relaxed) {
+        panic!("a parallel part of an ft-kernels op panicked");
+    }
+}
+
+/// [`parts`] over `data` cut in chunks of `chunk` elements (the last may be
+/// shorter): `f(k, chunk_k)` for each.
+///
+/// ```
+/// let mut v = vec![0usize; 10];
+/// ft_kernels::par::chunks_mut(&mut v, 4, |k, c| c.fill(k));
+/// assert_eq!(v, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+/// ```
+pub fn chunks_mut<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    // An uncontended lock per chunk hands its `&mut` to whichever thread
+    // claims it (each chunk is claimed once).
+    let chunks: Vec<Mutex<&mut [T]>> = data.chunks_mut(chunk.max(1)).map(Mutex::new).collect();
+    parts(chunks.len(), |k| {
+        let mut c = chunks[k].lock().unwrap_or_else(|e| e.into_inner());
+        f(k, &mut c)
+    });
+}
+
+/// The state [`parts`] shares with its helpers.
+struct Parts {
+    next: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+    parts: usize,
+    /// The caller's closure; valid until `done` reaches `parts`.
+    f: *const (dyn Fn(usize) + Sync),
+}
+
+// SAFETY: `f` points to a `Sync` closure, called from any thread only
+// under the rule of `Parts::work`; the rest is atomics.
+unsafe impl Send for Parts {}
+// SAFETY: as for `Send`: shared use is the atomics and calls of a `Sync`
+// closure.
+unsafe impl Sync for Parts {}
+
+impl Parts {
+    /// Claims and runs parts until none is left.
+    fn work(&self) {
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            if k >= self.parts {
+                return;
+            }
+            // SAFETY: part `k` is claimed and not yet counted in `done`,
+            // and `parts` returns (or unwinds) only once `done` counts
+            // every part, so the closure `f` points to is alive. A helper
+            // that starts after the last claim returns above without
+            // touching `f`.
+            let f = unsafe { &*self.f };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(k))).is_err() {
+                self.panicked.store(true, Ordering::Relaxed);
+            }
+            self.done.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
 /// Hands a spinner to every other worker of the current pool, unless
 /// spinning is off, the pool has one thread, this region's spinners are
 /// out already (a nested region's end handed them), or too many wait.
@@ -118,7 +251,14 @@ fn keep_warm() {
     let window = Duration::from_micros(us);
     OUTSTANDING.fetch_add(threads, Ordering::Relaxed);
     rayon::spawn_broadcast(move |ctx| {
-        if Some(ctx.index()) != me {
+        // Called from outside the pool, the caller is one of the op's
+        // threads ([`parts`]): one worker fewer spins, so that spinners and
+        // the caller fit the pool's thread count.
+        let keep = match me {
+            Some(m) => ctx.index() != m,
+            None => ctx.index() + 1 < ctx.num_threads(),
+        };
+        if keep {
             SPINNING.fetch_add(1, Ordering::Relaxed);
             spin(epoch, window);
             SPINNING.fetch_sub(1, Ordering::Relaxed);

@@ -129,12 +129,12 @@ pub fn gemm_bf16_out(
                 })
             };
             if parallel && m * n >= crate::iter::PAR_GRAIN {
-                use rayon::prelude::*;
                 crate::par::region(|| {
-                    c.data
-                        .par_chunks_mut(c.rs.max(n))
-                        .zip(acc.par_chunks(n))
-                        .for_each(narrow)
+                    crate::par::chunks_mut(c.data, c.rs.max(n), |i, d| {
+                        if let Some(s) = acc.get(i * n..(i + 1) * n) {
+                            narrow((d, s));
+                        }
+                    })
                 });
             } else {
                 c.data
@@ -312,8 +312,7 @@ impl Family for Bf16Dot {
             }
         };
         if parallel {
-            use rayon::prelude::*;
-            out.par_chunks_mut(kp * nr).enumerate().for_each(panel);
+            crate::par::chunks_mut(out, kp * nr, |j, p| panel((j, p)));
         } else {
             out.chunks_mut(kp * nr).enumerate().for_each(panel);
         }

@@ -628,8 +628,7 @@ fn blocked<F: Family>(
                 // Rows of C for each block: the last may be short of `ldc`.
                 let c = &mut c[..(m - 1) * ldc + n];
                 if threads > 1 {
-                    use rayon::prelude::*;
-                    c.par_chunks_mut(mc * ldc).enumerate().for_each(block);
+                    crate::par::chunks_mut(c, mc * ldc, |ib, rows| block((ib, rows)));
                 } else {
                     c.chunks_mut(mc * ldc).enumerate().for_each(block);
                 }

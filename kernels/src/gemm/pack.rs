@@ -66,8 +66,7 @@ pub(super) fn pack_b<T: GemmElem>(
         })
     };
     if parallel {
-        use rayon::prelude::*;
-        out.par_chunks_mut(kc * nr).enumerate().for_each(panel);
+        crate::par::chunks_mut(out, kc * nr, |j, p| panel((j, p)));
     } else {
         out.chunks_mut(kc * nr).enumerate().for_each(panel);
     }

@@ -289,13 +289,18 @@ fn bmm_gemm<T: GemmElem + Element>(out: &TensorImpl, a: &TensorImpl, b: &TensorI
             return Ok(());
         }
         if !inner_parallel && out.is_contiguous() {
-            use rayon::prelude::*;
+            let failed = std::sync::Mutex::new(None);
             crate::par::region(|| {
-                od[..batch * n * m]
-                    .par_chunks_mut(n * m)
-                    .enumerate()
-                    .try_for_each(|(i, c)| one(i, c))
-            })
+                crate::par::chunks_mut(&mut od[..batch * n * m], n * m, |i, c| {
+                    if let Err(e) = one(i, c) {
+                        *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    }
+                })
+            });
+            match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
         } else {
             (0..batch).try_for_each(|i| one(i, &mut od[i * so[0]..]))
         }

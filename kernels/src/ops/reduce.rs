@@ -17,6 +17,7 @@ use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::layout::wrap_dim;
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
+use std::sync::Mutex;
 
 /// Elements per leaf of the row tree.
 pub const BLOCK: usize = 2048;
@@ -183,13 +184,16 @@ fn reduce_on<U: Element, R: Reducer>(
 ) {
     if g.i == 1 {
         // Rows.
-        let row = |o: usize| tree(red, &data[o * g.r..(o + 1) * g.r], 0, par && g.o == 1);
-        if par && g.o > 1 {
-            use rayon::prelude::*;
-            out.par_iter_mut()
-                .enumerate()
-                .with_min_len(g.o.div_ceil(rayon::current_num_threads() * 4))
-                .for_each(|(o, acc)| *acc = row(o));
+        let row = |o: usize| tree(red, &data[o * g.r..(o + 1) * g.r], 0);
+        if par && g.o == 1 {
+            out[0] = tree_par(red, data);
+        } else if par {
+            let chunk = g.o.div_ceil(rayon::current_num_threads() * 4);
+            crate::par::chunks_mut(out, chunk, |k, dst| {
+                for (j, acc) in dst.iter_mut().enumerate() {
+                    *acc = row(k * chunk + j);
+                }
+            });
         } else {
             for (o, acc) in out.iter_mut().enumerate() {
                 *acc = row(o);
@@ -228,9 +232,14 @@ fn reduce_on<U: Element, R: Reducer>(
             }
             .run();
         };
-        if par && tasks.len() > 1 {
-            use rayon::prelude::*;
-            tasks.into_par_iter().for_each(work);
+        if par && !by_rows && tasks.len() > 1 {
+            // Each task's `&mut` accumulators go to the thread that claims
+            // it through an uncontended lock.
+            let tasks: Vec<_> = tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+            crate::par::parts(tasks.len(), |k| {
+                let task = tasks[k].lock().unwrap_or_else(|e| e.into_inner()).take();
+                task.map(work);
+            });
         } else {
             tasks.into_iter().for_each(work);
         }
@@ -248,15 +257,39 @@ struct ColJob<'a, U, R: Reducer> {
     i0: usize,
     dst: &'a mut [R::Acc],
     rows: usize,
-    /// Subtrees of at least `PAR_GRAIN` elements may run on other threads.
+    /// The top of the row tree runs on the caller and the pool ([`TreeTop`]).
     par: bool,
 }
 
 impl<U: Element, R: Reducer> ColJob<'_, U, R> {
     fn run(self) {
-        let acc = col_tree(&self, 0, self.rows);
+        let acc = if self.par {
+            TreeTop::new(ROW_BLOCK, col_split).run(
+                self.rows,
+                |r0, n| col_tree(&self, r0, r0 + n),
+                |mut a, b| {
+                    dispatch(ColMerge {
+                        red: self.red,
+                        a: &mut a,
+                        b: &b,
+                    });
+                    a
+                },
+            )
+        } else {
+            col_tree(&self, 0, self.rows)
+        };
         self.dst.copy_from_slice(&acc);
     }
+}
+
+/// Where the row tree splits `rows > ROW_BLOCK` rows.
+#[inline]
+fn col_split(rows: usize) -> usize {
+    (rows / 2)
+        .next_multiple_of(ROW_BLOCK)
+        .min(rows - 1)
+        .max(ROW_BLOCK)
 }
 
 fn col_tree<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) -> Vec<R::Acc> {
@@ -270,16 +303,8 @@ fn col_tree<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) 
         });
         return acc;
     }
-    let mid = r0
-        + ((r1 - r0) / 2)
-            .next_multiple_of(ROW_BLOCK)
-            .min(r1 - r0 - 1)
-            .max(ROW_BLOCK);
-    let (mut a, b) = if j.par && (r1 - r0) * j.dst.len() >= PAR_GRAIN {
-        rayon::join(|| col_tree(j, r0, mid), || col_tree(j, mid, r1))
-    } else {
-        (col_tree(j, r0, mid), col_tree(j, mid, r1))
-    };
+    let mid = r0 + col_split(r1 - r0);
+    let (mut a, b) = (col_tree(j, r0, mid), col_tree(j, mid, r1));
     dispatch(ColMerge {
         red: j.red,
         a: &mut a,
@@ -340,23 +365,106 @@ impl<R: Reducer> Job for ColMerge<'_, R> {
     }
 }
 
+/// Where the pairwise tree splits a range of `len > BLOCK` elements: the
+/// same place whichever thread computes the halves.
+#[inline]
+fn split_point(len: usize) -> usize {
+    (len / 2).next_multiple_of(BLOCK).min(len - 1).max(BLOCK)
+}
+
 /// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets.
-fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize, par: bool) -> R::Acc {
+fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
     if xs.len() <= BLOCK {
         return leaf(red, xs, base);
     }
-    let mid = (xs.len() / 2).next_multiple_of(BLOCK).min(xs.len() - 1);
-    let mid = mid.max(BLOCK);
+    let mid = split_point(xs.len());
     let (l, r) = xs.split_at(mid);
-    let (a, b) = if par && xs.len() >= PAR_GRAIN {
-        rayon::join(
-            || tree(red, l, base, true),
-            || tree(red, r, base + mid, true),
-        )
-    } else {
-        (tree(red, l, base, false), tree(red, r, base + mid, false))
-    };
-    red.merge(a, b)
+    red.merge(tree(red, l, base), tree(red, r, base + mid))
+}
+
+/// [`tree`] with its subtrees on the caller and the pool ([`TreeTop`]).
+fn tree_par<U: Element, R: Reducer>(red: &R, xs: &[U]) -> R::Acc {
+    TreeTop::new(BLOCK, split_point).run(
+        xs.len(),
+        |off, len| tree(red, &xs[off..off + len], off),
+        |a, b| red.merge(a, b),
+    )
+}
+
+/// The top levels of a pairwise tree over `0..len`, cut where there are
+/// about four subtrees per thread: the subtrees run as
+/// [`crate::par::parts`] and are merged up the same tree on the calling
+/// thread, so the value is the tree's whatever the thread count.
+struct TreeTop {
+    /// Ranges this long or shorter are leaves.
+    leaf: usize,
+    /// Where a longer range splits.
+    split: fn(usize) -> usize,
+    /// How many levels are cut off the top.
+    depth: u32,
+}
+
+impl TreeTop {
+    fn new(leaf: usize, split: fn(usize) -> usize) -> Self {
+        let subtrees = 4 * rayon::current_num_threads();
+        TreeTop {
+            leaf,
+            split,
+            depth: subtrees.next_power_of_two().trailing_zeros(),
+        }
+    }
+
+    fn stops(&self, len: usize, depth: u32) -> bool {
+        depth == 0 || len <= self.leaf
+    }
+
+    fn nodes(&self, off: usize, len: usize, depth: u32, out: &mut Vec<(usize, usize)>) {
+        if self.stops(len, depth) {
+            out.push((off, len));
+        } else {
+            let mid = (self.split)(len);
+            self.nodes(off, mid, depth - 1, out);
+            self.nodes(off + mid, len - mid, depth - 1, out);
+        }
+    }
+
+    fn fold<A>(
+        &self,
+        len: usize,
+        depth: u32,
+        vals: &mut impl Iterator<Item = A>,
+        merge: &mut impl FnMut(A, A) -> A,
+    ) -> Option<A> {
+        if self.stops(len, depth) {
+            return vals.next();
+        }
+        let mid = (self.split)(len);
+        let a = self.fold(mid, depth - 1, vals, merge)?;
+        let b = self.fold(len - mid, depth - 1, vals, merge)?;
+        Some(merge(a, b))
+    }
+
+    /// The tree's value: `sub(off, len)` for each subtree at the cut,
+    /// `merge` above it.
+    fn run<A: Send>(
+        &self,
+        len: usize,
+        sub: impl Fn(usize, usize) -> A + Sync,
+        mut merge: impl FnMut(A, A) -> A,
+    ) -> A {
+        let mut nodes = Vec::with_capacity(1 << self.depth);
+        self.nodes(0, len, self.depth, &mut nodes);
+        let mut vals: Vec<Option<A>> = nodes.iter().map(|_| None).collect();
+        crate::par::chunks_mut(&mut vals, 1, |k, v| {
+            v[0] = Some(sub(nodes[k].0, nodes[k].1));
+        });
+        // Every subtree has its value, and the fold takes them in order.
+        let mut vals = vals.into_iter().flatten();
+        match self.fold(len, self.depth, &mut vals, &mut merge) {
+            Some(a) => a,
+            None => sub(0, len),
+        }
+    }
 }
 
 /// One leaf, converted to the reducer's input type and run on the active ISA.

@@ -87,19 +87,16 @@ fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool) {
         return;
     }
     if rows * row >= PAR_GRAIN && rows > 1 && rayon::current_num_threads() > 1 {
-        use rayon::prelude::*;
-        let per = rows.div_ceil(rayon::current_num_threads() * 4).max(1);
+        let per = rows.div_ceil(rayon::current_num_threads() * 4).max(1) * row;
         crate::par::region(|| {
-            src.par_chunks(per * row)
-                .zip(dst.par_chunks_mut(per * row))
-                .for_each(|(s, d)| {
-                    dispatch(Rows {
-                        src: s,
-                        dst: d,
-                        row,
-                        log,
-                    })
+            crate::par::chunks_mut(dst, per, |k, d| {
+                dispatch(Rows {
+                    src: &src[k * per..k * per + d.len()],
+                    dst: d,
+                    row,
+                    log,
                 })
+            })
         });
     } else {
         dispatch(Rows { src, dst, row, log });

@@ -22,7 +22,9 @@ fn busy(us: u64) {
 
 fn main() {
     let threads = rayon::current_num_threads();
-    println!("# {threads} threads; median / p10 / p90 of 3000 calls after 100 warm-up, microseconds");
+    println!(
+        "# {threads} threads; median / p10 / p90 of 3000 calls after 100 warm-up, microseconds"
+    );
     for part_us in [0u64, 20, 100] {
         for gap_us in [0u64, 50] {
             for how in ["scope", "parts", "serial"] {

@@ -77,6 +77,8 @@ fn ops_on_the_callers_thread_and_the_pool_match_one_thread_bitwise() {
     let mut g = Generator::new(11);
     let long = TensorImpl::randn(&[(1 << 20) + 77], DType::F32, &mut g).unwrap();
     let m = TensorImpl::randn(&[1031, 517], DType::F32, &mut g).unwrap();
+    // Too few rows to split the row tree: threads take columns.
+    let wide = TensorImpl::randn(&[40, 3001], DType::F32, &mut g).unwrap();
     let a = TensorImpl::randn(&[300, 257], DType::F32, &mut g).unwrap();
     let b = TensorImpl::randn(&[257, 301], DType::F32, &mut g).unwrap();
     let batch_a = TensorImpl::randn(&[16, 33, 40], DType::F32, &mut g).unwrap();
@@ -87,6 +89,7 @@ fn ops_on_the_callers_thread_and_the_pool_match_one_thread_bitwise() {
             v(ft_kernels::sum(&long, None, false, None).unwrap()),
             v(ft_kernels::sum(&m, Some(&[0]), false, None).unwrap()),
             v(ft_kernels::sum(&m, Some(&[1]), false, None).unwrap()),
+            v(ft_kernels::sum(&wide, Some(&[0]), false, None).unwrap()),
             v(ft_kernels::softmax(&m, 1).unwrap()),
             v(ft_kernels::unary(ft_kernels::UnaryOp::Exp, &long).unwrap()),
             v(ft_kernels::mm(&a, &b).unwrap()),

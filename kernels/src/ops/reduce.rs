@@ -17,7 +17,6 @@ use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::layout::wrap_dim;
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
-use std::sync::Mutex;
 
 /// Elements per leaf of the row tree.
 pub const BLOCK: usize = 2048;
@@ -210,7 +209,7 @@ fn reduce_on<U: Element, R: Reducer>(
         let split = if by_rows { 1 } else { threads };
         let cap = (COL_ACC_BYTES / std::mem::size_of::<R::Acc>().max(1)).max(16);
         let per = g.i.div_ceil(split).min(cap).next_multiple_of(16).max(16);
-        let tasks: Vec<(usize, usize, &mut [R::Acc])> = out
+        let mut tasks: Vec<(usize, usize, &mut [R::Acc])> = out
             .chunks_mut(g.i)
             .enumerate()
             .flat_map(|(o, row)| {
@@ -233,12 +232,9 @@ fn reduce_on<U: Element, R: Reducer>(
             .run();
         };
         if par && !by_rows && tasks.len() > 1 {
-            // Each task's `&mut` accumulators go to the thread that claims
-            // it through an uncontended lock.
-            let tasks: Vec<_> = tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
-            crate::par::parts(tasks.len(), |k| {
-                let task = tasks[k].lock().unwrap_or_else(|e| e.into_inner()).take();
-                task.map(work);
+            crate::par::chunks_mut(&mut tasks, 1, |_, t| {
+                let (o, i0, dst) = &mut t[0];
+                work((*o, *i0, dst));
             });
         } else {
             tasks.into_iter().for_each(work);

@@ -122,17 +122,32 @@ impl Storage {
     }
 
     /// Shared read access; fails while a writer holds the storage.
+    #[inline]
     pub fn read(&self) -> Result<ReadGuard<'_>> {
-        let prev = self.borrow.fetch_add(1, Ordering::Acquire);
-        if prev & WRITER != 0 {
-            self.borrow.fetch_sub(1, Ordering::Release);
-            return Err(borrow_error("read", "it is being written"));
+        // Never add to the count while a writer holds it: the writer
+        // releases with a plain store, which would erase an add made in
+        // between (and the subtraction that undid it would then wrap the
+        // count into a permanent "being written").
+        let mut cur = self.borrow.load(Ordering::Relaxed);
+        loop {
+            if cur & WRITER != 0 {
+                return Err(borrow_error("read", "it is being written"));
+            }
+            match self.borrow.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(ReadGuard { storage: self }),
+                Err(now) => cur = now,
+            }
         }
-        Ok(ReadGuard { storage: self })
     }
 
     /// Exclusive write access; fails while any reader or writer holds it.
     /// Bumps the version counter.
+    #[inline]
     pub fn write(&self) -> Result<WriteGuard<'_>> {
         match self
             .borrow
@@ -375,6 +390,7 @@ impl ReadGuard<'_> {
 }
 
 impl Drop for ReadGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.storage.borrow.fetch_sub(1, Ordering::Release);
     }
@@ -401,6 +417,7 @@ impl WriteGuard<'_> {
 }
 
 impl Drop for WriteGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.storage.borrow.store(0, Ordering::Release);
     }

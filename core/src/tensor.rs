@@ -10,7 +10,7 @@ use crate::dtype::{DType, Element, Scalar};
 use crate::error::{Error, ErrorKind, Result, fmt_shape};
 use crate::layout::{Layout, checked_nbytes, infer_size, wrap_dim};
 use crate::rng::Generator;
-use crate::storage::{ReadGuard, Storage};
+use crate::storage::{ReadGuard, Storage, WriteGuard};
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -133,7 +133,31 @@ pub struct SliceRef<'a, T> {
 
 impl<T> Deref for SliceRef<'_, T> {
     type Target = [T];
+    #[inline]
     fn deref(&self) -> &[T] {
+        self.slice
+    }
+}
+
+/// A contiguous tensor's elements, borrowed for writing. Every other
+/// access to the storage is refused (with an error) while it lives; taking
+/// it bumps the version counter.
+pub struct SliceMut<'a, T> {
+    _guard: WriteGuard<'a>,
+    slice: &'a mut [T],
+}
+
+impl<T> Deref for SliceMut<'_, T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        self.slice
+    }
+}
+
+impl<T> std::ops::DerefMut for SliceMut<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
         self.slice
     }
 }
@@ -529,9 +553,10 @@ impl TensorImpl {
         })
     }
 
-    /// The elements of a contiguous tensor as a slice. While the returned
-    /// borrow lives, in-place writes to the storage fail with an error.
-    pub fn as_slice<T: Element>(&self) -> Result<SliceRef<'_, T>> {
+    /// Where the elements of a contiguous tensor of dtype `T` lie in its
+    /// storage, in elements: `(offset, numel)`, checked against the storage.
+    #[inline]
+    fn contiguous_span<T: Element>(&self) -> Result<(usize, usize)> {
         if T::DTYPE != self.dtype {
             return Err(Error::dtype_mismatch(T::DTYPE, self.dtype));
         }
@@ -540,15 +565,55 @@ impl TensorImpl {
                 "as_slice() needs a contiguous tensor; call contiguous() first",
             ));
         }
+        let (start, n) = (self.layout.offset(), self.numel());
+        if n == 0 {
+            // An empty view's offset may lie anywhere.
+            return Ok((0, 0));
+        }
+        // Always true (a layout is checked against its storage when the
+        // tensor is made); kept because the slices below rely on it.
+        if start.saturating_add(n) > self.storage.nbytes() / size_of::<T>() {
+            return Err(Error::shape("internal error: a layout outside its storage"));
+        }
+        Ok((start, n))
+    }
+
+    /// The elements of a contiguous tensor as a slice. While the returned
+    /// borrow lives, in-place writes to the storage fail with an error.
+    #[inline]
+    pub fn as_slice<T: Element>(&self) -> Result<SliceRef<'_, T>> {
+        let (start, n) = self.contiguous_span::<T>()?;
         let g = self.storage.read()?;
-        let all = typed::<T>(g.bytes());
-        let start = self.layout.offset().min(all.len());
-        let end = (start + self.numel()).min(all.len());
-        // SAFETY: `all` points into the storage, which the `Arc` in `self`
-        // keeps alive for `'_`; the guard stored beside the slice keeps
-        // writers out for as long as the slice can be used.
-        let slice = unsafe { std::slice::from_raw_parts(all[start..end].as_ptr(), end - start) };
+        // SAFETY: the storage is 64-byte aligned and holds `start + n`
+        // elements of T (checked by `contiguous_span`), every byte pattern
+        // it holds is a valid T (see `typed`); the `Arc` in `self` keeps it
+        // alive for `'_` and the guard beside the slice keeps writers out
+        // for as long as the slice can be used.
+        let slice = unsafe { std::slice::from_raw_parts(g.as_ptr().cast::<T>().add(start), n) };
         Ok(SliceRef { _guard: g, slice })
+    }
+
+    /// The elements of a contiguous tensor as a mutable slice (bumps the
+    /// version counter). While it lives, every other access to the storage
+    /// fails with an error.
+    ///
+    /// ```
+    /// # use ft_core::{DType, TensorImpl};
+    /// let t = TensorImpl::zeros(&[3], DType::F32)?;
+    /// t.as_slice_mut::<f32>()?.copy_from_slice(&[1.0, 2.0, 3.0]);
+    /// assert_eq!(t.to_vec::<f32>()?, vec![1.0, 2.0, 3.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn as_slice_mut<T: Element>(&self) -> Result<SliceMut<'_, T>> {
+        let (start, n) = self.contiguous_span::<T>()?;
+        let mut g = self.storage.write()?;
+        // SAFETY: as in `as_slice`; the write guard makes this the only
+        // access to the storage while the slice lives, and the caller
+        // stores only values of type T, which keeps the storage valid.
+        let slice =
+            unsafe { std::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<T>().add(start), n) };
+        Ok(SliceMut { _guard: g, slice })
     }
 
     /// Sets every element to `value` in place (bumps the version counter).

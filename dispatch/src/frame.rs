@@ -99,6 +99,7 @@ impl<'a> Frame<'a> {
     }
 
     /// The tensor arguments, in order.
+    #[inline]
     pub fn tensors(&self) -> impl Iterator<Item = &'a Tensor> + '_ {
         self.args().iter().filter_map(|a| match a {
             Arg::Tensor(t) | Arg::OptTensor(Some(t)) => Some(*t),
@@ -106,6 +107,7 @@ impl<'a> Frame<'a> {
         })
     }
 
+    #[inline]
     pub fn opt_tensor(&self, i: usize) -> Result<Option<&'a Tensor>> {
         match self.args().get(i) {
             Some(Arg::OptTensor(t)) => Ok(*t),
@@ -114,6 +116,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn tensor(&self, i: usize) -> Result<&'a Tensor> {
         match self.args().get(i) {
             Some(Arg::Tensor(t)) => Ok(t),
@@ -121,6 +124,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn scalar(&self, i: usize) -> Result<Scalar> {
         match self.args().get(i) {
             Some(Arg::Scalar(s)) => Ok(*s),
@@ -129,6 +133,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn opt_scalar(&self, i: usize) -> Result<Option<Scalar>> {
         match self.args().get(i) {
             Some(Arg::OptScalar(s)) => Ok(*s),
@@ -137,6 +142,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn int(&self, i: usize) -> Result<i64> {
         match self.args().get(i) {
             Some(Arg::Int(v)) | Some(Arg::OptInt(Some(v))) => Ok(*v),
@@ -144,6 +150,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         match self.args().get(i) {
             Some(Arg::OptInt(v)) => Ok(*v),
@@ -152,6 +159,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn dims(&self, i: usize) -> Result<Option<&'a [isize]>> {
         match self.args().get(i) {
             Some(Arg::Dims(d)) => Ok(*d),
@@ -159,6 +167,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn bool(&self, i: usize) -> Result<bool> {
         match self.args().get(i) {
             Some(Arg::Bool(b)) => Ok(*b),
@@ -166,6 +175,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn dtype(&self, i: usize) -> Result<Option<DType>> {
         match self.args().get(i) {
             Some(Arg::DType(d)) => Ok(*d),
@@ -173,6 +183,7 @@ impl<'a> Frame<'a> {
         }
     }
 
+    #[inline]
     pub fn str(&self, i: usize) -> Result<&'a str> {
         match self.args().get(i) {
             Some(Arg::Str(s)) => Ok(s),

@@ -3,7 +3,7 @@
 //! Nothing on this path allocates unless the call fails.
 
 use crate::cpu;
-use crate::frame::{Frame, Kernel, Outputs};
+use crate::frame::{Arg, Frame, Kernel, Outputs};
 use crate::key::{Backend, DispatchKey, DispatchKeySet, Functionality, KeySetError};
 use crate::ledger::{self, Entry, Fallback, Reason};
 use crate::mode::{Mode, hardened_max_alloc_bytes, mode};
@@ -136,6 +136,44 @@ fn keyset_error(op: Op, e: KeySetError) -> Error {
 /// land in `out` (nothing, for in-place and `out=` ops).
 #[inline]
 pub fn call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    if !ledger::is_enabled()
+        && let Some(k) = plain_route(op, f)
+    {
+        if cfg!(debug_assertions) {
+            check_frame(schema_of(op)?, f)?;
+        }
+        return k(f, out);
+    }
+    call_general(op, f, out)
+}
+
+/// The kernel of the most common call, found without building a key set:
+/// every tensor argument on the CPU and none requiring grad (so the key
+/// set is `{CPU, Dense}` and resolves to the CPU kernel), Strict mode, and
+/// a dtype the kernel has. `None` for any other call, which
+/// [`call_general`] routes; for this one it selects the same kernel, with
+/// nothing to fall back to or refuse (`plain_route_selects_what_the_general_path_selects`
+/// checks that against the ledger). [`call`] takes it only while the
+/// ledger is off, since it records nothing.
+#[inline]
+fn plain_route(op: Op, f: &Frame<'_>) -> Option<Kernel> {
+    let mut tensors = 0;
+    for a in f.args() {
+        if let Arg::Tensor(t) | Arg::OptTensor(Some(t)) = a {
+            if !t.device().is_cpu() || t.requires_grad() {
+                return None;
+            }
+            tensors += 1;
+        }
+    }
+    if tensors == 0 || mode() != Mode::Strict || !cpu::has_dtype(op, f) {
+        return None;
+    }
+    lookup(op, DispatchKey::CPU)
+}
+
+/// [`call`] for every call: key set, resolution, lookup, kernel.
+fn call_general(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     let schemas = schemas()?;
     if cfg!(debug_assertions) {
         check_frame(&schemas[op.index()], f)?;
@@ -321,4 +359,77 @@ fn check_frame(s: &Schema, f: &Frame<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tensor;
+    use crate::grad_mode::no_grad;
+    use ft_core::{DType, Scalar};
+
+    /// For calls of every kind the shortcut meets (plain, requiring grad,
+    /// in no_grad, a dtype without a direct kernel, Hardened mode, a view),
+    /// `plain_route` gives a kernel exactly when the general path selects
+    /// the CPU kernel directly, and then the same kernel.
+    #[test]
+    fn plain_route_selects_what_the_general_path_selects() {
+        // The table fills on first use (a call before that routes the
+        // general way, which fills it).
+        schemas().unwrap();
+        let a = Tensor::from_slice(&[1.0f32, -2.0, 3.0], &[3]).unwrap();
+        let g = a.clone().set_requires_grad(true).unwrap();
+        let i = Tensor::from_slice(&[1i64, 2, 3], &[3]).unwrap();
+        let out = Tensor::zeros(&[3], DType::F32).unwrap();
+        let one = Arg::Scalar(Scalar::Int(1));
+        let half = Arg::Scalar(Scalar::Float(0.5));
+        let none = Arg::Str("none");
+        let cases: Vec<(Op, Vec<Arg<'_>>)> = vec![
+            (Op::AddTensor, vec![Arg::Tensor(&a), Arg::Tensor(&a), one]),
+            (
+                Op::AddOut,
+                vec![Arg::Tensor(&a), Arg::Tensor(&a), one, Arg::Tensor(&out)],
+            ),
+            (Op::MulScalar, vec![Arg::Tensor(&a), half]),
+            (Op::AddTensor, vec![Arg::Tensor(&g), Arg::Tensor(&a), one]),
+            (Op::Gelu, vec![Arg::Tensor(&a), none]),
+            (Op::Gelu, vec![Arg::Tensor(&i), none]),
+        ];
+        // `exact`: the shortcut must be taken wherever the general path goes
+        // straight to the CPU kernel (Strict); otherwise only never where
+        // it does not (Hardened adds its size check, so it stays general).
+        let check = |label: &str, exact: bool| {
+            for (op, args) in &cases {
+                let f = Frame::new(args).unwrap();
+                let plain = plain_route(*op, &f);
+                ledger::clear();
+                let mut o = Outputs::default();
+                let _ = call_general(*op, &f, &mut o);
+                let e = ledger::entries().pop().expect("the general path records");
+                let direct = e.selected == Some(DispatchKey::CPU)
+                    && e.fallback == Fallback::None
+                    && e.reason == Reason::Direct;
+                if exact {
+                    assert_eq!(plain.is_some(), direct, "{label} {op:?}: {e:?}");
+                } else {
+                    assert!(plain.is_none() || direct, "{label} {op:?}: {e:?}");
+                }
+                if let Some(k) = plain {
+                    assert!(std::ptr::fn_addr_eq(
+                        k,
+                        lookup(*op, DispatchKey::CPU).unwrap()
+                    ));
+                }
+            }
+        };
+        ledger::enable(8);
+        crate::mode::with_mode(Mode::Strict, || {
+            check("strict", true);
+            // In no_grad, a tensor that requires grad still goes the general
+            // way (it checks grad mode and the view rule).
+            no_grad(|| check("no_grad", false));
+        });
+        crate::mode::with_mode(Mode::Hardened, || check("hardened", false));
+        ledger::disable();
+    }
 }

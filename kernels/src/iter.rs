@@ -554,10 +554,10 @@ impl<const NIN: usize> Plan<NIN> {
 /// One kernel call over whole slices, on the calling thread, at the
 /// processor's ISA. (The inputs become `Src::Slice` inside the job, so the
 /// kernel is compiled for slices only, with no branch on the operand kind.)
-struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
-    k: &'a K,
-    out: &'a mut [K::Out],
-    ins: [&'a [K::In]; NIN],
+pub(crate) struct DenseSlices<'a, K: Kernel<NIN>, const NIN: usize> {
+    pub k: &'a K,
+    pub out: &'a mut [K::Out],
+    pub ins: [&'a [K::In]; NIN],
 }
 
 impl<K: Kernel<NIN>, const NIN: usize> Job for DenseSlices<'_, K, NIN> {

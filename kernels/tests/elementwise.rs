@@ -853,3 +853,90 @@ fn number_operands_on_the_small_path_match_reference() {
         }
     });
 }
+
+/// Two small contiguous f32 tensors of one shape take the tensor-pair
+/// path (one kernel call over three slices, `ops::dense_pair`) into a new
+/// tensor or an `out=` tensor apart from both; views at an offset, an
+/// output that is an input (in place), an output too large for the
+/// parallel grain, and a strided operand go the general way. All of them,
+/// on every ISA, against the f64 reference (one rounding of the exact
+/// result, NaN from maximum/minimum), alpha included.
+#[test]
+fn tensor_pairs_on_the_small_path_match_reference() {
+    use ft_core::Scalar;
+    use ft_kernels::{add, add_out, binary_out, sub, sub_out};
+    let ops = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Maximum,
+        BinaryOp::Minimum,
+    ];
+    let check = |what: &str, got: &TensorImpl, want: &[f64]| {
+        assert_eq!(got.dtype(), DType::F32, "{what}");
+        let got = got.to_vec::<f32>().unwrap();
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            let w = w as f32;
+            assert!(
+                g == w || g.is_nan() && w.is_nan(),
+                "{what} i={i}: {g} != {w}"
+            );
+        }
+    };
+    for_each_isa(|isa| {
+        for n in [1usize, 7, 16, 33, 32_767, 32_768] {
+            let mut xs: Vec<f32> = values(n + 1, DType::F32, 3)
+                .iter()
+                .map(|&v| v as f32)
+                .collect();
+            let ys: Vec<f32> = values(n, DType::F32, 4).iter().map(|&v| v as f32).collect();
+            xs[1] = f32::NAN;
+            let x: Vec<f64> = xs.iter().map(|&v| v as f64).collect();
+            let y: Vec<f64> = ys.iter().map(|&v| v as f64).collect();
+            // `a` starts one element into its storage: a contiguous view.
+            let a = TensorImpl::from_slice(&xs, &[n + 1])
+                .unwrap()
+                .narrow(0, 1, n as isize)
+                .unwrap();
+            let b = TensorImpl::from_slice(&ys, &[n]).unwrap();
+            let xa = &x[1..];
+            for op in ops {
+                let want: Vec<f64> = xa
+                    .iter()
+                    .zip(&y)
+                    .map(|(&p, &q)| reference(op, p, q, DType::F32))
+                    .collect();
+                let what = format!("{isa:?} {op:?} n={n}");
+                check(&format!("{what} new"), &binary(op, &a, &b).unwrap(), &want);
+                let out = TensorImpl::zeros(&[n], DType::F32).unwrap();
+                binary_out(op, &a, &b, &out).unwrap();
+                check(&format!("{what} out"), &out, &want);
+                // In place: the output is the first input.
+                let a2 = TensorImpl::from_slice(&xs[1..], &[n]).unwrap();
+                binary_out(op, &a2, &b, &a2).unwrap();
+                check(&format!("{what} in place"), &a2, &want);
+            }
+            // alpha, both signs of the op: a + 2.5 b and a - 2.5 b.
+            for (sign, alpha) in [(1.0, Scalar::Float(2.5)), (-1.0, Scalar::Int(3))] {
+                let al = alpha.to_f64() as f32 as f64;
+                let want: Vec<f64> = xa
+                    .iter()
+                    .zip(&y)
+                    .map(|(&p, &q)| (p + sign * al * q) as f32 as f64)
+                    .collect();
+                let what = format!("{isa:?} alpha={alpha:?} sign={sign} n={n}");
+                let out = TensorImpl::zeros(&[n], DType::F32).unwrap();
+                if sign > 0.0 {
+                    check(&what, &add(&a, &b, alpha).unwrap(), &want);
+                    add_out(&a, &b, alpha, &out).unwrap();
+                } else {
+                    check(&what, &sub(&a, &b, alpha).unwrap(), &want);
+                    sub_out(&a, &b, alpha, &out).unwrap();
+                }
+                check(&format!("{what} out"), &out, &want);
+            }
+        }
+    });
+}

@@ -1,7 +1,7 @@
 //! Binary elementwise ops with PyTorch's dtype rules: arithmetic, division,
 //! remainder, pow, maximum/minimum, comparisons, logical ops, and `where`.
 
-use super::{Out, compute_dtype, dense_number, made, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, dense_number, dense_pair, made, not_implemented, run_elementwise};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn2, map2};
 use crate::math::F;
@@ -106,6 +106,25 @@ fn is_bool(o: Operand) -> bool {
 
 /// PyTorch's dtype rules for `op` over these operands.
 pub fn binary_types(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes> {
+    if let (
+        Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32),
+        Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32),
+    ) = (a, b)
+    {
+        // Two f32 tensors: what the rules below give, without them.
+        return Ok(BinaryTypes {
+            result: if op.is_comparison() || op.is_logical() {
+                DType::Bool
+            } else {
+                DType::F32
+            },
+            compute: if op.is_logical() {
+                DType::Bool
+            } else {
+                DType::F32
+            },
+        });
+    }
     let common = result_type(&[a, b]).expect("two operands");
     let result = match op {
         _ if op.is_comparison() || op.is_logical() => DType::Bool,
@@ -325,6 +344,15 @@ fn run(
     out: Out<'_>,
     ty: BinaryTypes,
 ) -> Result<()> {
+    let mut out = out;
+    if ty.compute == DType::F32 && ty.result == DType::F32 {
+        let (op, alpha) = as_add(op, alpha);
+        if let Some(done) =
+            with_simd_f32!(op, alpha, k => dense_pair(a, b, &mut out, &k), else None)
+        {
+            return done;
+        }
+    }
     check_alpha(op, alpha, ty.result)?;
     let (op, alpha) = as_add(op, alpha);
     if op == BinaryOp::Remainder && ty.compute.is_integral(false) {

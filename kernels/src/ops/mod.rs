@@ -9,8 +9,8 @@ pub mod unary;
 
 use crate::isa::dispatch;
 use crate::iter::{
-    Kernel, PAR_GRAIN, Plan, SliceAndNumber, broadcast_shapes, check_overlap, output_strides,
-    run_dense_slices,
+    DenseSlices, Kernel, PAR_GRAIN, Plan, SliceAndNumber, broadcast_shapes, check_overlap,
+    output_strides, run_dense_slices,
 };
 use crate::map::Src;
 use ft_core::error::fmt_shape;
@@ -226,6 +226,68 @@ pub(crate) fn dense_number<K: Kernel<2>>(
     Some(run().map(|o| {
         **slot = Some(o);
     }))
+}
+
+/// `k(a, b)` for two contiguous f32 tensors of one shape (not 0-dim)
+/// below the parallel grain, into a new f32 tensor or a contiguous f32
+/// output of that shape that shares memory with neither: the latency path
+/// of `c = a + b` and `a.add_out(b, c)` on small tensors. It checks in a
+/// few loads what the general path derives from promotion, broadcasting
+/// and overlap rules (which give the same answer for such a call), then
+/// runs the kernel once over the three slices.
+///
+/// `None` when the call is not of that kind: the caller goes the general
+/// way, which computes the same values with the same kernel.
+#[inline]
+pub(crate) fn dense_pair<K: Kernel<2, In = f32, Out = f32>>(
+    a: &TensorImpl,
+    b: &TensorImpl,
+    out: &mut Out<'_>,
+    k: &K,
+) -> Option<Result<()>> {
+    let fits = a.dtype() == DType::F32
+        && b.dtype() == DType::F32
+        && a.ndim() > 0
+        && a.is_contiguous()
+        && b.is_contiguous()
+        && same_dims(a.shape(), b.shape())
+        && a.numel() < PAR_GRAIN
+        && a.device().is_cpu()
+        && b.device().is_cpu();
+    if !fits {
+        return None;
+    }
+    let run = |o: &TensorImpl| -> Result<()> {
+        let mut out = o.as_slice_mut::<f32>()?;
+        let (x, y) = (a.as_slice::<f32>()?, b.as_slice::<f32>()?);
+        dispatch(DenseSlices {
+            k,
+            out: &mut out,
+            ins: [&x, &y],
+        });
+        Ok(())
+    };
+    match out {
+        Out::New(DType::F32, slot) => Some((|| {
+            // SAFETY: `run` writes every element before the tensor is
+            // handed out.
+            let o = unsafe { TensorImpl::uninit(a.shape(), DType::F32)? };
+            run(&o)?;
+            **slot = Some(o);
+            Ok(())
+        })()),
+        Out::Into(o, _)
+            if o.dtype() == DType::F32
+                && o.is_contiguous()
+                && same_dims(o.shape(), a.shape())
+                && o.device().is_cpu()
+                && !o.shares_storage(a)
+                && !o.shares_storage(b) =>
+        {
+            Some(run(o))
+        }
+        _ => None,
+    }
 }
 
 /// `a == b` for shapes, as an inline loop: slice equality calls `memcmp`,

@@ -13,7 +13,7 @@ bins=()
 for t in elementwise reductions gemm par_parts; do
     bins+=("$(cargo test --release -p ft-kernels --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
 done
-filters=(in_place_and_out transposed_add transposed_operands broadcasting where_clamp float_edges scalar_forms number_operands
+filters=(in_place_and_out transposed_add transposed_operands broadcasting where_clamp float_edges scalar_forms number_operands tensor_pairs
          reduction_edges column_sums softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims
          every_part_runs_once ops_on_the_callers_thread)
 for isa in scalar avx2; do

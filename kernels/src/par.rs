@@ -240,16 +240,27 @@ impl Parts {
 fn keep_warm() {
     let us = spin_micros();
     let threads = rayon::current_num_threads();
-    if us == 0 || threads < 2 || OUTSTANDING.load(Ordering::Relaxed) >= 64 * threads {
+    if us == 0 || threads < 2 {
         return;
     }
     let epoch = EPOCH.load(Ordering::Acquire);
     if SPAWNED_FOR.swap(epoch, Ordering::AcqRel) == epoch {
         return;
     }
+    // Reserve this broadcast's jobs only if the total stays within 64 per
+    // thread (checking first and adding after let it reach
+    // 64 * threads + threads - 1).
+    let cap = 64 * threads;
+    if OUTSTANDING
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n + threads <= cap).then_some(n + threads)
+        })
+        .is_err()
+    {
+        return;
+    }
     let me = rayon::current_thread_index();
     let window = Duration::from_micros(us);
-    OUTSTANDING.fetch_add(threads, Ordering::Relaxed);
     rayon::spawn_broadcast(move |ctx| {
         // Called from outside the pool, the caller is one of the op's
         // threads ([`parts`]): one worker fewer spins, so that spinners and

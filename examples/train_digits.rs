@@ -177,7 +177,7 @@ pub fn run(cfg: &Config) -> std::result::Result<Report, String> {
             .map(|(k, v)| (format!("optimizer.{k}"), v)),
     );
     checkpoint::save(&cfg.checkpoint, &state).map_err(e)?;
-    let loaded = checkpoint::load(&cfg.checkpoint).map_err(e)?;
+    let loaded = checkpoint::load_verified(&cfg.checkpoint).map_err(e)?;
     let fresh = mlp(&mut Generator::new(cfg.seed ^ 0xdead)).map_err(e)?;
     let model_state: Vec<(String, Tensor)> = loaded
         .iter()

@@ -1,8 +1,13 @@
 //! Checkpoints as safetensors files (the `safetensors` crate): the format
 //! PyTorch (`safetensors.torch.save_file` / `load_file`) and the Hugging
 //! Face ecosystem read and write. Files written here carry metadata with a
-//! format version and a SHA-256 of their content, both checked on load; a
-//! file without them (written by PyTorch) loads without the hash check.
+//! format version and a SHA-256 of their content, both checked on load.
+//! [`from_bytes`] / [`load`] also read files without them (written by
+//! PyTorch or another program), which nothing can verify;
+//! [`from_bytes_verified`] / [`load_verified`] refuse such files, and are
+//! the loaders to use for checkpoints this library wrote. Metadata that is
+//! ours but damaged (a key a few edits away from ours, or our hash under
+//! another key) is an error in both, not a foreign file.
 //!
 //! A truncated, corrupt, wrong-dtype, overlapping-offset or
 //! hash-mismatched file is an `Err` naming what is wrong, never a panic:
@@ -183,13 +188,97 @@ pub fn to_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
 }
 
 /// Named tensors from safetensors bytes, every check done (see the module
-/// documentation). In the file's order of offsets.
+/// documentation). In the file's order of offsets. A file without
+/// FrankenTorch's metadata (one PyTorch wrote) loads unverified; use
+/// [`from_bytes_verified`] where only our own checkpoints are expected.
 pub fn from_bytes(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
+    decode(bytes, false)
+}
+
+/// Like [`from_bytes`], but a file without FrankenTorch's content hash is
+/// an error: every tensor it returns is the one that was saved.
+///
+/// ```
+/// use ft_autograd::checkpoint;
+/// # use ft_dispatch::Tensor;
+/// let w = Tensor::from_slice(&[1.0f32, 2.0], &[2])?;
+/// let bytes = checkpoint::to_bytes(&[("w".to_string(), w)])?;
+/// assert!(checkpoint::from_bytes_verified(&bytes).is_ok());
+/// // A file another program wrote, with no metadata: loads, unverified,
+/// // with from_bytes only.
+/// let header = r#"{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#;
+/// let mut foreign = (header.len() as u64).to_le_bytes().to_vec();
+/// foreign.extend(header.as_bytes());
+/// foreign.push(7);
+/// assert!(checkpoint::from_bytes(&foreign).is_ok());
+/// let err = checkpoint::from_bytes_verified(&foreign).unwrap_err();
+/// assert!(err.message().contains("no FrankenTorch content hash"));
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn from_bytes_verified(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
+    decode(bytes, true)
+}
+
+/// At most `limit` single-character edits (Levenshtein) apart.
+fn within_edits(a: &str, b: &str, limit: usize) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > limit {
+        return false;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()] <= limit
+}
+
+/// Our metadata, damaged: a key a few edits from one of ours (and not
+/// ours), or a value shaped like our hash under another key. Such a file
+/// must not pass as a foreign one and skip the hash check.
+fn damaged_metadata(meta: &HashMap<String, String>) -> Option<String> {
+    for (k, v) in meta {
+        if k == VERSION_KEY || k == HASH_KEY {
+            continue;
+        }
+        if within_edits(k, VERSION_KEY, 3) || within_edits(k, HASH_KEY, 3) {
+            return Some(format!("metadata key '{k}' is a damaged FrankenTorch key"));
+        }
+        if v.len() == 64 && v.bytes().all(|c| c.is_ascii_hexdigit()) && !meta.contains_key(HASH_KEY)
+        {
+            return Some(format!(
+                "metadata key '{k}' holds a content hash but the hash key is missing"
+            ));
+        }
+    }
+    None
+}
+
+fn decode(bytes: &[u8], require_hash: bool) -> Result<Vec<(String, Tensor)>> {
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| err(format!("checkpoint is not a valid safetensors file: {e}")))?;
     let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| err(format!("checkpoint is not a valid safetensors file: {e}")))?;
     let meta = header.metadata().clone().unwrap_or_default();
+    if let Some(why) = damaged_metadata(&meta) {
+        return Err(err(format!(
+            "checkpoint metadata is corrupt: {why} (the file was damaged or modified)"
+        )));
+    }
+    if require_hash && !meta.contains_key(HASH_KEY) {
+        return Err(err(format!(
+            "checkpoint has no FrankenTorch content hash ('{HASH_KEY}' metadata): it was written \
+             by another program or its metadata is damaged, so its content cannot be verified \
+             (from_bytes/load read such files unverified)"
+        )));
+    }
     if let Some(v) = meta.get(VERSION_KEY)
         && v != FORMAT_VERSION
     {
@@ -247,13 +336,17 @@ pub fn save(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Result<()> 
     })
 }
 
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| err(format!("checkpoint: cannot read {}: {e}", path.display())))
+}
+
 /// Reads named tensors from `path` (see [`from_bytes`]).
 pub fn load(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
-    let bytes = std::fs::read(path.as_ref()).map_err(|e| {
-        err(format!(
-            "checkpoint: cannot read {}: {e}",
-            path.as_ref().display()
-        ))
-    })?;
-    from_bytes(&bytes)
+    from_bytes(&read(path.as_ref())?)
+}
+
+/// Reads named tensors from `path`, requiring FrankenTorch's content hash
+/// (see [`from_bytes_verified`]).
+pub fn load_verified(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
+    from_bytes_verified(&read(path.as_ref())?)
 }

@@ -197,6 +197,70 @@ fn version_and_hash_metadata_are_checked() {
     assert!(load_err(&file(&no_hash, &[1])).contains("no content hash"));
 }
 
+/// The bytes with every occurrence of `from` replaced by `to` (same length).
+fn replaced(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .expect("string present");
+    out[at..at + to.len()].copy_from_slice(to.as_bytes());
+    out
+}
+
+/// One changed byte in each of our two metadata keys and one in the data:
+/// the file must not pass for one written without our metadata (which
+/// loads unverified). This slipped through once, in CI's proptest.
+#[test]
+fn damaged_metadata_keys_do_not_pass_as_a_foreign_file() {
+    let bytes = checkpoint::to_bytes(&sample()).unwrap();
+    let mut bad = replaced(
+        &bytes,
+        VERSION_KEY,
+        &VERSION_KEY.replace("format", "formbt"),
+    );
+    bad = replaced(&bad, HASH_KEY, &HASH_KEY.replace("content", "contfnt"));
+    *bad.last_mut().unwrap() ^= 1;
+    let m = load_err(&bad);
+    assert!(m.contains("is a damaged FrankenTorch key"), "{m}");
+    // Keys rewritten beyond recognition: the hash value still gives it away.
+    let mut bad = replaced(&bytes, VERSION_KEY, &"v".repeat(VERSION_KEY.len()));
+    bad = replaced(&bad, HASH_KEY, &"h".repeat(HASH_KEY.len()));
+    let m = load_err(&bad);
+    assert!(
+        m.contains("holds a content hash but the hash key is missing"),
+        "{m}"
+    );
+    assert!(checkpoint::from_bytes_verified(&bad).is_err());
+}
+
+#[test]
+fn verified_loading_refuses_a_file_without_our_hash() {
+    let foreign = file(
+        r#"{"__metadata__":{"format":"pt"},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+        &[7],
+    );
+    let back = checkpoint::from_bytes(&foreign).unwrap();
+    assert_eq!(back[0].1.to_vec::<u8>().unwrap(), vec![7]);
+    let m = checkpoint::from_bytes_verified(&foreign)
+        .unwrap_err()
+        .message()
+        .to_string();
+    assert!(m.contains("no FrankenTorch content hash"), "{m}");
+    let ours = checkpoint::to_bytes(&sample()).unwrap();
+    assert_eq!(
+        checkpoint::from_bytes_verified(&ours).unwrap().len(),
+        sample().len()
+    );
+    let dir = std::env::temp_dir().join(format!("ft-verified-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("foreign.safetensors"), &foreign).unwrap();
+    assert!(checkpoint::load(dir.join("foreign.safetensors")).is_ok());
+    assert!(checkpoint::load_verified(dir.join("foreign.safetensors")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn hardened_mode_refuses_non_finite_values() {
     let t = vec![(
@@ -228,10 +292,15 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = checkpoint::from_bytes(&bytes);
+        let _ = checkpoint::from_bytes_verified(&bytes);
     }
 
     /// A valid file with bytes overwritten at random places (header
-    /// included): never a panic, and never a silently different tensor.
+    /// included): never a panic, and never a silently different tensor,
+    /// from either loader. (`from_bytes` reads files without our metadata
+    /// unverified; five substituted bytes cannot make ours look like one:
+    /// each of our keys takes four to pass as foreign, and the hash value
+    /// one more.)
     #[test]
     fn corrupted_files_never_panic_or_load_wrong(
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)
@@ -242,7 +311,10 @@ proptest! {
             let at = i.index(bytes.len());
             bytes[at] = b;
         }
-        if let Ok(back) = checkpoint::from_bytes(&bytes) {
+        let verified = checkpoint::from_bytes_verified(&bytes);
+        let any = checkpoint::from_bytes(&bytes);
+        prop_assert_eq!(verified.is_ok(), any.is_ok());
+        for back in [verified, any].into_iter().flatten() {
             // Only edits that left the content as it was may load.
             for (name, t) in &items {
                 let (_, b) = back.iter().find(|(n, _)| n == name).unwrap();

@@ -153,21 +153,30 @@ fn sixteen_bit_products_accumulate_in_f32() {
             // Several depth blocks, and enough work for threads.
             sizes.extend([(127, 65, 1031), (200, 300, 700)]);
         }
+        // Every packing path of the bf16 pairs: A by rows (whole and
+        // partial panels) or strided, B by rows or strided.
+        let lays = [
+            (Lay::Contiguous, Lay::Transposed),
+            (Lay::Transposed, Lay::Contiguous),
+            (Lay::Sliced, Lay::Sliced),
+        ];
         for (m, n, k) in sizes {
             for dt in [DType::BF16, DType::F16] {
-                let a = rand(&[m, k], dt, 5, Lay::Contiguous);
-                let b = rand(&[k, n], dt, 6, Lay::Transposed);
-                let c = ft_kernels::mm(&a, &b).unwrap();
-                assert_eq!(c.dtype(), dt);
-                check_product(
-                    &c,
-                    &a,
-                    &b,
-                    None,
-                    0.0,
-                    1.0,
-                    &format!("{isa} {dt:?} {m}x{n}x{k}"),
-                );
+                for (la, lb) in lays {
+                    let a = rand(&[m, k], dt, 5, la);
+                    let b = rand(&[k, n], dt, 6, lb);
+                    let c = ft_kernels::mm(&a, &b).unwrap();
+                    assert_eq!(c.dtype(), dt);
+                    check_product(
+                        &c,
+                        &a,
+                        &b,
+                        None,
+                        0.0,
+                        1.0,
+                        &format!("{isa} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}"),
+                    );
+                }
             }
         }
     });

@@ -216,6 +216,88 @@ impl Family for Bf16Dot {
         mr: usize,
         out: &mut [u32],
     ) {
+        // Under the ISA's features, so that the pairing vectorizes.
+        crate::isa::dispatch(PairsA {
+            a,
+            i0,
+            mc,
+            pc,
+            kc,
+            mr,
+            out,
+        })
+    }
+
+    fn pack_b(
+        b: &MatRef<'_, bf16>,
+        pc: usize,
+        kc: usize,
+        jc: usize,
+        nc: usize,
+        nr: usize,
+        out: &mut [u32],
+        parallel: bool,
+    ) {
+        let kp = kc.div_ceil(2);
+        let panel = |(jp, dst): (usize, &mut [u32])| {
+            let j0 = jc + jp * nr;
+            crate::isa::dispatch(PairsBPanel {
+                b,
+                pc,
+                kc,
+                j0,
+                cols: nr.min(jc + nc - j0),
+                nr,
+                dst,
+            })
+        };
+        if parallel {
+            crate::par::chunks_mut(out, kp * nr, |j, p| panel((j, p)));
+        } else {
+            out.chunks_mut(kp * nr).enumerate().for_each(panel);
+        }
+    }
+
+    fn macro_kernel(_isa: Isa, job: Macro<'_, u32, f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V4::try_new()
+            && dot_bf16_available()
+        {
+            // SAFETY: V4 exists and the processor has AVX-512 BF16 (both
+            // checked just above): every feature `tiles_bf16` enables is
+            // present.
+            unsafe { x86::tiles_bf16(simd, job) };
+            return;
+        }
+        portable_tiles(job);
+    }
+}
+
+/// A's rows `i0..i0+mc`, depth `pc..pc+kc`, as `mr`-tall panels of pairs
+/// (a job: under the ISA's features).
+struct PairsA<'a, 'b> {
+    a: &'a MatRef<'b, bf16>,
+    i0: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    mr: usize,
+    out: &'a mut [u32],
+}
+
+impl crate::isa::Job for PairsA<'_, '_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: crate::simd::Vf32>(self, _s: S) {
+        let PairsA {
+            a,
+            i0,
+            mc,
+            pc,
+            kc,
+            mr,
+            out,
+        } = self;
         let kp = kc.div_ceil(2);
         let zero = bf16::ZERO;
         for (ip, dst) in out.chunks_mut(kp * mr).enumerate() {
@@ -263,73 +345,65 @@ impl Family for Bf16Dot {
             }
         }
     }
+}
 
-    fn pack_b(
-        b: &MatRef<'_, bf16>,
-        pc: usize,
-        kc: usize,
-        jc: usize,
-        nc: usize,
-        nr: usize,
-        out: &mut [u32],
-        parallel: bool,
-    ) {
-        let kp = kc.div_ceil(2);
-        let panel = |(jp, dst): (usize, &mut [u32])| {
-            let j0 = jc + jp * nr;
-            let cols = nr.min(jc + nc - j0);
-            for (q, d) in dst.chunks_exact_mut(nr).enumerate() {
-                let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
-                let has_k1 = 2 * q + 1 < kc;
-                if b.cs == 1 {
-                    // Two rows of B, as memory runs.
-                    let r0 = &b.data[k0 * b.rs + j0..][..cols];
-                    if has_k1 {
-                        let r1 = &b.data[k1 * b.rs + j0..][..cols];
-                        for ((v, &x), &y) in d.iter_mut().zip(r0).zip(r1) {
-                            *v = pair(x, y);
-                        }
-                    } else {
-                        for (v, &x) in d.iter_mut().zip(r0) {
-                            *v = pair(x, bf16::ZERO);
-                        }
+/// One `nr`-wide panel of B's pairs, columns `j0..j0+cols` (zero past
+/// them), depth `pc..pc+kc` (a job: under the ISA's features).
+struct PairsBPanel<'a, 'b> {
+    b: &'a MatRef<'b, bf16>,
+    pc: usize,
+    kc: usize,
+    j0: usize,
+    cols: usize,
+    nr: usize,
+    dst: &'a mut [u32],
+}
+
+impl crate::isa::Job for PairsBPanel<'_, '_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: crate::simd::Vf32>(self, _s: S) {
+        let PairsBPanel {
+            b,
+            pc,
+            kc,
+            j0,
+            cols,
+            nr,
+            dst,
+        } = self;
+        for (q, d) in dst.chunks_exact_mut(nr).enumerate() {
+            let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
+            let has_k1 = 2 * q + 1 < kc;
+            if b.cs == 1 {
+                // Two rows of B, as memory runs.
+                let r0 = &b.data[k0 * b.rs + j0..][..cols];
+                if has_k1 {
+                    let r1 = &b.data[k1 * b.rs + j0..][..cols];
+                    for ((v, &x), &y) in d.iter_mut().zip(r0).zip(r1) {
+                        *v = pair(x, y);
                     }
-                    d[cols..].fill(0);
-                    continue;
+                } else {
+                    for (v, &x) in d.iter_mut().zip(r0) {
+                        *v = pair(x, bf16::ZERO);
+                    }
                 }
-                for (j, v) in d.iter_mut().enumerate() {
-                    *v = if j < cols {
-                        let hi = if has_k1 {
-                            *b.at(k1, j0 + j)
-                        } else {
-                            bf16::ZERO
-                        };
-                        pair(*b.at(k0, j0 + j), hi)
-                    } else {
-                        0
-                    };
-                }
+                d[cols..].fill(0);
+                continue;
             }
-        };
-        if parallel {
-            crate::par::chunks_mut(out, kp * nr, |j, p| panel((j, p)));
-        } else {
-            out.chunks_mut(kp * nr).enumerate().for_each(panel);
+            for (j, v) in d.iter_mut().enumerate() {
+                *v = if j < cols {
+                    let hi = if has_k1 {
+                        *b.at(k1, j0 + j)
+                    } else {
+                        bf16::ZERO
+                    };
+                    pair(*b.at(k0, j0 + j), hi)
+                } else {
+                    0
+                };
+            }
         }
-    }
-
-    fn macro_kernel(_isa: Isa, job: Macro<'_, u32, f32>) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = pulp::x86::V4::try_new()
-            && dot_bf16_available()
-        {
-            // SAFETY: V4 exists and the processor has AVX-512 BF16 (both
-            // checked just above): every feature `tiles_bf16` enables is
-            // present.
-            unsafe { x86::tiles_bf16(simd, job) };
-            return;
-        }
-        portable_tiles(job);
     }
 }
 

@@ -33,7 +33,7 @@ use crate::simd::{Vf32, prefetch};
 use ft_core::{Error, ErrorKind, Result};
 use pack::{pack_a, pack_b, with_scratch};
 
-/// Depth of a packed block.
+/// Depth of a packed block, in packed steps (elements; bf16 pairs).
 const KC: usize = 512;
 /// Rows of A per packed block (rounded down to a multiple of `MR`).
 const MC: usize = 144;
@@ -589,7 +589,10 @@ fn blocked<F: Family>(
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let (kc_max, mc_blk, nc_max) = tuning();
     let (mr, nr, kstep) = F::tile(isa);
-    let kc_max = kc_max.div_ceil(kstep) * kstep;
+    // KC counts packed depth steps, so a packed panel has the same bytes in
+    // every family (a bf16 pair is as wide as an f32): 1024-deep bf16
+    // blocks are one pass, with no second read-modify-write of C.
+    let kc_max = kc_max * kstep;
     // Row blocks: a multiple of MR, at most MC, and a whole number per
     // thread where the rows allow it.
     let mc_max = (mc_blk / mr).max(1) * mr;

@@ -148,7 +148,14 @@ fn mm_out_writes_transposed_and_strided_outputs() {
 #[test]
 fn sixteen_bit_products_accumulate_in_f32() {
     for_each_isa(|isa| {
-        let mut sizes = vec![(7, 31, 65), (33, 17, 300), (1, 1, 1), (40, 70, 1030)];
+        // (3, 4100, 20): two column blocks (NC = 4096).
+        let mut sizes = vec![
+            (7, 31, 65),
+            (33, 17, 300),
+            (1, 1, 1),
+            (40, 70, 1030),
+            (3, 4100, 20),
+        ];
         if !cfg!(debug_assertions) {
             // Several depth blocks, and enough work for threads.
             sizes.extend([(127, 65, 1031), (200, 300, 700)]);
@@ -371,29 +378,32 @@ fn linear_is_x_times_w_transposed_plus_bias() {
 
 #[test]
 fn products_are_bitwise_identical_across_thread_counts() {
-    let a = rand(&[300, 700], DType::F32, 25, Lay::Contiguous);
-    let b = rand(&[700, 200], DType::F32, 26, Lay::Transposed);
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| ft_kernels::mm(&a, &b).unwrap().to_vec::<f32>().unwrap())
-    };
-    // Under the ISA lock: another test switching the ISA between the runs
-    // would change the results legitimately.
-    for_each_isa(|isa| {
-        let one = run(1);
-        for t in [2, 3] {
-            let other = run(t);
-            assert!(
-                one.iter()
-                    .zip(&other)
-                    .all(|(x, y)| x.to_bits() == y.to_bits()),
-                "{isa}: {t} threads differ from 1"
-            );
-        }
-    });
+    // bf16 too: pairs packed by threads, f32 accumulators rounded after.
+    for dt in [DType::F32, DType::BF16] {
+        let a = rand(&[300, 700], dt, 25, Lay::Contiguous);
+        let b = rand(&[700, 200], dt, 26, Lay::Transposed);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| ft_kernels::mm(&a, &b).unwrap().to_vec_f64().unwrap())
+        };
+        // Under the ISA lock: another test switching the ISA between the
+        // runs would change the results legitimately.
+        for_each_isa(|isa| {
+            let one = run(1);
+            for t in [2, 3] {
+                let other = run(t);
+                assert!(
+                    one.iter()
+                        .zip(&other)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{isa} {dt:?}: {t} threads differ from 1"
+                );
+            }
+        });
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! subnormal partial results as zero, as oneDNN (PyTorch's bf16 CPU path)
 //! does on the same instruction.
 
-use super::pack::with_scratch;
+use super::pack::{APanels, BPanel, pack_b_panels, with_scratch};
 use super::{Family, Macro, MatMut, MatRef, drive, gemm};
 use crate::isa::Isa;
 use ft_core::Result;
@@ -216,8 +216,7 @@ impl Family for Bf16Dot {
         mr: usize,
         out: &mut [u32],
     ) {
-        // Under the ISA's features, so that the pairing vectorizes.
-        crate::isa::dispatch(PairsA {
+        crate::isa::dispatch(APanels {
             a,
             i0,
             mc,
@@ -238,24 +237,7 @@ impl Family for Bf16Dot {
         out: &mut [u32],
         parallel: bool,
     ) {
-        let kp = kc.div_ceil(2);
-        let panel = |(jp, dst): (usize, &mut [u32])| {
-            let j0 = jc + jp * nr;
-            crate::isa::dispatch(PairsBPanel {
-                b,
-                pc,
-                kc,
-                j0,
-                cols: nr.min(jc + nc - j0),
-                nr,
-                dst,
-            })
-        };
-        if parallel {
-            crate::par::chunks_mut(out, kp * nr, |j, p| panel((j, p)));
-        } else {
-            out.chunks_mut(kp * nr).enumerate().for_each(panel);
-        }
+        pack_b_panels(b, pc, kc, kc.div_ceil(2), jc, nc, nr, out, parallel)
     }
 
     fn macro_kernel(_isa: Isa, job: Macro<'_, u32, f32>) {
@@ -273,23 +255,12 @@ impl Family for Bf16Dot {
     }
 }
 
-/// A's rows `i0..i0+mc`, depth `pc..pc+kc`, as `mr`-tall panels of pairs
-/// (a job: under the ISA's features).
-struct PairsA<'a, 'b> {
-    a: &'a MatRef<'b, bf16>,
-    i0: usize,
-    mc: usize,
-    pc: usize,
-    kc: usize,
-    mr: usize,
-    out: &'a mut [u32],
-}
-
-impl crate::isa::Job for PairsA<'_, '_> {
+/// Pairs of A along the depth, `mr` rows side by side.
+impl crate::isa::Job for APanels<'_, '_, bf16, u32> {
     type Output = ();
     #[inline(always)]
     fn run<S: crate::simd::Vf32>(self, _s: S) {
-        let PairsA {
+        let APanels {
             a,
             i0,
             mc,
@@ -347,23 +318,12 @@ impl crate::isa::Job for PairsA<'_, '_> {
     }
 }
 
-/// One `nr`-wide panel of B's pairs, columns `j0..j0+cols` (zero past
-/// them), depth `pc..pc+kc` (a job: under the ISA's features).
-struct PairsBPanel<'a, 'b> {
-    b: &'a MatRef<'b, bf16>,
-    pc: usize,
-    kc: usize,
-    j0: usize,
-    cols: usize,
-    nr: usize,
-    dst: &'a mut [u32],
-}
-
-impl crate::isa::Job for PairsBPanel<'_, '_> {
+/// Pairs of B along the depth, two rows of B at a time.
+impl crate::isa::Job for BPanel<'_, '_, bf16, u32> {
     type Output = ();
     #[inline(always)]
     fn run<S: crate::simd::Vf32>(self, _s: S) {
-        let PairsBPanel {
+        let BPanel {
             b,
             pc,
             kc,

@@ -31,7 +31,7 @@ pub use elem::GemmElem;
 use crate::isa::{Isa, Job, dispatch_with, isa};
 use crate::simd::{Vf32, prefetch};
 use ft_core::{Error, ErrorKind, Result};
-use pack::{pack_a, pack_b, with_scratch};
+use pack::{APanels, pack_a, pack_b, with_scratch};
 
 /// Depth of a packed block, in packed steps (elements; bf16 pairs).
 const KC: usize = 512;
@@ -343,9 +343,7 @@ impl<T: GemmElem> Family for Plain<T> {
         mr: usize,
         out: &mut [T],
     ) {
-        // Under the ISA's features: the interleaving vectorizes (the layout
-        // depends on `mr` alone, not on the ISA that packs).
-        crate::isa::dispatch(PackA {
+        crate::isa::dispatch(APanels {
             a,
             i0,
             mc,
@@ -520,18 +518,7 @@ fn micro_direct<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
     acc
 }
 
-/// [`pack_a`] as a job, to run with the ISA's features.
-struct PackA<'a, 'b, T> {
-    a: &'a MatRef<'b, T>,
-    i0: usize,
-    mc: usize,
-    pc: usize,
-    kc: usize,
-    mr: usize,
-    out: &'a mut [T],
-}
-
-impl<T: GemmElem> Job for PackA<'_, '_, T> {
+impl<T: GemmElem> Job for APanels<'_, '_, T, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, _s: S) {

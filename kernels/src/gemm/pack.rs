@@ -37,6 +37,69 @@ pub(super) fn with_scratch<T: bytemuck::Pod, R>(
     })
 }
 
+/// A's rows `i0..i0+mc`, depth `pc..pc+kc`, to pack into `mr`-tall
+/// panels in `out`, as a job, so that the packing loops compile under the
+/// ISA's features (the layout depends on `mr` alone, not on the ISA that
+/// packs). `APanels<T, T>` copies elements; `APanels<bf16, u32>` packs
+/// bf16 pairs (`bf16.rs`).
+pub(super) struct APanels<'a, 'b, I, P> {
+    pub(super) a: &'a MatRef<'b, I>,
+    pub(super) i0: usize,
+    pub(super) mc: usize,
+    pub(super) pc: usize,
+    pub(super) kc: usize,
+    pub(super) mr: usize,
+    pub(super) out: &'a mut [P],
+}
+
+/// One `nr`-wide panel of B: columns `j0..j0+cols` (zero past them),
+/// depth `pc..pc+kc`, into `dst`; a job like [`APanels`].
+pub(super) struct BPanel<'a, 'b, I, P> {
+    pub(super) b: &'a MatRef<'b, I>,
+    pub(super) pc: usize,
+    pub(super) kc: usize,
+    pub(super) j0: usize,
+    pub(super) cols: usize,
+    pub(super) nr: usize,
+    pub(super) dst: &'a mut [P],
+}
+
+/// Packs `B[pc..pc+kc, jc..jc+nc]` into `ceil(nc / nr)` panels of
+/// `kp x nr` packed steps (`kp` is `kc` for elements, `kc / 2` rounded up
+/// for bf16 pairs), one [`BPanel`] job each, on the threads if `parallel`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pack_b_panels<I: Sync + 'static, P: Send + 'static>(
+    b: &MatRef<'_, I>,
+    pc: usize,
+    kc: usize,
+    kp: usize,
+    jc: usize,
+    nc: usize,
+    nr: usize,
+    out: &mut [P],
+    parallel: bool,
+) where
+    for<'x, 'y> BPanel<'x, 'y, I, P>: Job<Output = ()>,
+{
+    let panel = |(jp, dst): (usize, &mut [P])| {
+        let j0 = jc + jp * nr;
+        crate::isa::dispatch(BPanel {
+            b,
+            pc,
+            kc,
+            j0,
+            cols: nr.min(jc + nc - j0),
+            nr,
+            dst,
+        })
+    };
+    if parallel {
+        crate::par::chunks_mut(out, kp * nr, |j, p| panel((j, p)));
+    } else {
+        out.chunks_mut(kp * nr).enumerate().for_each(panel);
+    }
+}
+
 /// Packs `B[pc..pc+kc, jc..jc+nc]` into `ceil(nc / nr)` panels of
 /// `kc x nr`, row `p` of a panel holding `nr` consecutive columns, zero
 /// past the last column.
@@ -51,43 +114,14 @@ pub(super) fn pack_b<T: GemmElem>(
     out: &mut [T],
     parallel: bool,
 ) {
-    let panel = |(jp, dst): (usize, &mut [T])| {
-        let j0 = jc + jp * nr;
-        let cols = nr.min(jc + nc - j0);
-        // Under the ISA's features, so that the interleaving vectorizes.
-        crate::isa::dispatch(PackBPanel {
-            b,
-            pc,
-            kc,
-            j0,
-            cols,
-            nr,
-            dst,
-        })
-    };
-    if parallel {
-        crate::par::chunks_mut(out, kc * nr, |j, p| panel((j, p)));
-    } else {
-        out.chunks_mut(kc * nr).enumerate().for_each(panel);
-    }
+    pack_b_panels(b, pc, kc, kc, jc, nc, nr, out, parallel)
 }
 
-/// One panel of [`pack_b`], as a job.
-struct PackBPanel<'a, 'b, T> {
-    b: &'a MatRef<'b, T>,
-    pc: usize,
-    kc: usize,
-    j0: usize,
-    cols: usize,
-    nr: usize,
-    dst: &'a mut [T],
-}
-
-impl<T: GemmElem> Job for PackBPanel<'_, '_, T> {
+impl<T: GemmElem> Job for BPanel<'_, '_, T, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, _s: S) {
-        let PackBPanel {
+        let BPanel {
             b,
             pc,
             kc,

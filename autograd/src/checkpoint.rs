@@ -244,6 +244,7 @@ fn within_edits(a: &str, b: &str, limit: usize) -> bool {
 /// ours), or a value shaped like our hash under another key. Such a file
 /// must not pass as a foreign one and skip the hash check.
 fn damaged_metadata(meta: &HashMap<String, String>) -> Option<String> {
+    let has_hash = meta.contains_key(HASH_KEY);
     for (k, v) in meta {
         if k == VERSION_KEY || k == HASH_KEY {
             continue;
@@ -251,8 +252,7 @@ fn damaged_metadata(meta: &HashMap<String, String>) -> Option<String> {
         if within_edits(k, VERSION_KEY, 3) || within_edits(k, HASH_KEY, 3) {
             return Some(format!("metadata key '{k}' is a damaged FrankenTorch key"));
         }
-        if v.len() == 64 && v.bytes().all(|c| c.is_ascii_hexdigit()) && !meta.contains_key(HASH_KEY)
-        {
+        if !has_hash && v.len() == 64 && v.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Some(format!(
                 "metadata key '{k}' holds a content hash but the hash key is missing"
             ));
@@ -272,19 +272,28 @@ fn decode(bytes: &[u8], require_hash: bool) -> Result<Vec<(String, Tensor)>> {
             "checkpoint metadata is corrupt: {why} (the file was damaged or modified)"
         )));
     }
-    if require_hash && !meta.contains_key(HASH_KEY) {
-        return Err(err(format!(
-            "checkpoint has no FrankenTorch content hash ('{HASH_KEY}' metadata): it was written \
-             by another program or its metadata is damaged, so its content cannot be verified \
-             (from_bytes/load read such files unverified)"
-        )));
-    }
     if let Some(v) = meta.get(VERSION_KEY)
         && v != FORMAT_VERSION
     {
         return Err(err(format!(
             "checkpoint has format version {v}; this FrankenTorch reads version {FORMAT_VERSION}"
         )));
+    }
+    // Without our hash a file loads unverified: only one that is not ours
+    // (no version either), and only when the caller allows it.
+    if !meta.contains_key(HASH_KEY) {
+        if meta.contains_key(VERSION_KEY) {
+            return Err(err(
+                "checkpoint has a FrankenTorch format version but no content hash",
+            ));
+        }
+        if require_hash {
+            return Err(err(format!(
+                "checkpoint has no FrankenTorch content hash ('{HASH_KEY}' metadata): it was \
+                 written by another program or its metadata is damaged, so its content cannot \
+                 be verified (from_bytes/load read such files unverified)"
+            )));
+        }
     }
     let mut raw: Vec<(String, DType, Vec<usize>, &[u8])> = Vec::new();
     let mut names: Vec<String> = header.offset_keys();
@@ -306,10 +315,6 @@ fn decode(bytes: &[u8], require_hash: bool) -> Result<Vec<(String, Tensor)>> {
                  (the file is corrupt or was modified)"
             )));
         }
-    } else if meta.contains_key(VERSION_KEY) {
-        return Err(err(
-            "checkpoint has a FrankenTorch format version but no content hash",
-        ));
     }
     let hardened = ft_dispatch::mode::mode() == Mode::Hardened;
     let mut out = Vec::with_capacity(raw.len());

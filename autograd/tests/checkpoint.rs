@@ -197,7 +197,8 @@ fn version_and_hash_metadata_are_checked() {
     assert!(load_err(&file(&no_hash, &[1])).contains("no content hash"));
 }
 
-/// The bytes with every occurrence of `from` replaced by `to` (same length).
+/// The bytes with the first occurrence of `from` replaced by `to` (same
+/// length).
 fn replaced(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
     assert_eq!(from.len(), to.len());
     let mut out = bytes.to_vec();

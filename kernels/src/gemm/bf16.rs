@@ -9,7 +9,7 @@
 //! subnormal partial results as zero, as oneDNN (PyTorch's bf16 CPU path)
 //! does on the same instruction.
 
-use super::pack::{APanels, BPanel, pack_b_panels, with_scratch};
+use super::pack::{APanels, BPanel, pack_a_panels, pack_b_panels, with_scratch};
 use super::{Family, Macro, MatMut, MatRef, drive, gemm};
 use crate::isa::Isa;
 use ft_core::Result;
@@ -216,15 +216,7 @@ impl Family for Bf16Dot {
         mr: usize,
         out: &mut [u32],
     ) {
-        crate::isa::dispatch(APanels {
-            a,
-            i0,
-            mc,
-            pc,
-            kc,
-            mr,
-            out,
-        })
+        pack_a_panels(a, i0, mc, pc, kc, mr, out)
     }
 
     fn pack_b(

@@ -31,7 +31,7 @@ pub use elem::GemmElem;
 use crate::isa::{Isa, Job, dispatch_with, isa};
 use crate::simd::{Vf32, prefetch};
 use ft_core::{Error, ErrorKind, Result};
-use pack::{APanels, pack_a, pack_b, with_scratch};
+use pack::{APanels, pack_a, pack_a_panels, pack_b, with_scratch};
 
 /// Depth of a packed block, in packed steps (elements; bf16 pairs).
 const KC: usize = 512;
@@ -343,15 +343,7 @@ impl<T: GemmElem> Family for Plain<T> {
         mr: usize,
         out: &mut [T],
     ) {
-        crate::isa::dispatch(APanels {
-            a,
-            i0,
-            mc,
-            pc,
-            kc,
-            mr,
-            out,
-        })
+        pack_a_panels(a, i0, mc, pc, kc, mr, out)
     }
     fn pack_b(
         b: &MatRef<'_, T>,

@@ -64,6 +64,30 @@ pub(super) struct BPanel<'a, 'b, I, P> {
     pub(super) dst: &'a mut [P],
 }
 
+/// Packs `A[i0..i0+mc, pc..pc+kc]` into `mr`-tall panels in `out`, as one
+/// [`APanels`] job on the active ISA.
+pub(super) fn pack_a_panels<I, P>(
+    a: &MatRef<'_, I>,
+    i0: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    mr: usize,
+    out: &mut [P],
+) where
+    for<'x, 'y> APanels<'x, 'y, I, P>: Job<Output = ()>,
+{
+    crate::isa::dispatch(APanels {
+        a,
+        i0,
+        mc,
+        pc,
+        kc,
+        mr,
+        out,
+    })
+}
+
 /// Packs `B[pc..pc+kc, jc..jc+nc]` into `ceil(nc / nr)` panels of
 /// `kp x nr` packed steps (`kp` is `kc` for elements, `kc / 2` rounded up
 /// for bf16 pairs), one [`BPanel`] job each, on the threads if `parallel`.

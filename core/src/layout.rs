@@ -162,31 +162,12 @@ pub fn wrap_dim(dim: isize, ndim: usize) -> Result<usize> {
 /// `perf-artifacts/dispatch-v1-latency.md`).
 const INLINE_DIMS: usize = 4;
 
-/// Shape and strides, compactly, with the layout's contiguity (a function
-/// of them, cached: every op asks). The flag sits in the bytes beside the
-/// variant tag that would otherwise be padding, which keeps a `Layout` at
-/// 88 bytes and a dispatch `Tensor` at 128: small enough that moving one
-/// is a few vector moves, not a `memcpy` call.
-///
-/// `repr(u8)` lays each variant out in field order after the tag, so the
-/// flag is at the same offset in both and reading it is one load, no
-/// branch on the variant.
-#[derive(Clone, PartialEq, Eq)]
-#[repr(u8)]
-enum Dims {
-    /// Up to `INLINE_DIMS` dims; the unused tail is zero.
-    Inline {
-        contiguous: bool,
-        n: u8,
-        shape: [usize; INLINE_DIMS],
-        strides: [isize; INLINE_DIMS],
-    },
-    /// More dims, shared by the layouts cloned from this one.
-    Heap {
-        contiguous: bool,
-        dims: Arc<(DimVec<usize>, DimVec<isize>)>,
-    },
-}
+/// The dims of a layout with more than `INLINE_DIMS` of them, shared by
+/// the layouts cloned from it.
+type HeapDims = Arc<(DimVec<usize>, DimVec<isize>)>;
+
+/// `Layout::info`: the dim count in the low byte, contiguity in bit 8.
+const CONTIGUOUS_BIT: usize = 1 << 8;
 
 /// A layout being built or rewritten: shape and strides as `DimVec`s.
 struct Parts {
@@ -202,26 +183,21 @@ impl Parts {
         let n = self.shape.len();
         let contiguous = compute_contiguous(&self.shape, &self.strides);
         let numel = self.shape.iter().product();
-        let dims = if n <= INLINE_DIMS {
-            let mut shape = [0usize; INLINE_DIMS];
-            let mut strides = [0isize; INLINE_DIMS];
+        let info = n | if contiguous { CONTIGUOUS_BIT } else { 0 };
+        let (mut shape, mut strides) = ([0usize; INLINE_DIMS], [0isize; INLINE_DIMS]);
+        let heap = if n <= INLINE_DIMS {
             shape[..n].copy_from_slice(&self.shape);
             strides[..n].copy_from_slice(&self.strides);
-            Dims::Inline {
-                n: n as u8,
-                contiguous,
-                shape,
-                strides,
-            }
+            None
         } else {
-            Dims::Heap {
-                contiguous,
-                dims: Arc::new((self.shape, self.strides)),
-            }
+            Some(Arc::new((self.shape, self.strides)))
         };
         Layout {
+            shape,
+            strides,
             numel,
-            dims,
+            info,
+            heap,
             offset: self.offset,
         }
     }
@@ -231,11 +207,25 @@ impl Parts {
 /// the element count and contiguity computed once per layout (every op asks
 /// for them; they are functions of shape and strides, so equality is
 /// unaffected).
+///
+/// Every field is a whole word (the dim count and the contiguity flag share
+/// one), so a `Layout` is written and moved in 8- and 16-byte pieces that
+/// line up: the enum it replaced kept two flag bytes beside its tag, and
+/// the compiler copied it from byte 1 or 3 with unaligned 16-byte moves
+/// whose loads could not be forwarded from the stores that built it (a
+/// stall of its own on every move; `Layout::contiguous(&[16])` took 25 ns).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Layout {
-    dims: Dims,
+    /// The first `ndim` dims when there are at most `INLINE_DIMS` of them;
+    /// the unused tail (all of it, when `heap` holds the dims) is zero.
+    shape: [usize; INLINE_DIMS],
+    strides: [isize; INLINE_DIMS],
     offset: usize,
     numel: usize,
+    /// `ndim | CONTIGUOUS_BIT` when contiguous.
+    info: usize,
+    /// The dims when there are more than `INLINE_DIMS`.
+    heap: Option<HeapDims>,
 }
 
 impl fmt::Debug for Layout {
@@ -306,24 +296,32 @@ impl Layout {
             }
             .build());
         }
-        // Built in place: this is on the path of every new tensor. The
-        // shape is copied by a loop (at most four dims): `copy_from_slice`
-        // of a length known only at run time is a `memcpy` call.
+        // Built in place: this is on the path of every new tensor. Both
+        // loops run a fixed four times (unrolled, no `memcpy` call for a
+        // length known only at run time), each element stored once.
         let mut sh = [0usize; INLINE_DIMS];
         let mut st = [0isize; INLINE_DIMS];
-        for (d, &s) in sh.iter_mut().zip(shape) {
-            *d = s;
+        for (i, d) in sh.iter_mut().enumerate() {
+            if i < n {
+                *d = shape[i];
+            }
         }
-        fill_contiguous_strides(shape, &mut st)?;
+        let mut acc: isize = 1;
+        for i in (0..INLINE_DIMS).rev() {
+            if i < n {
+                st[i] = acc;
+                acc = acc
+                    .checked_mul(sh[i].max(1) as isize)
+                    .ok_or_else(|| Error::overflow(shape, "the stride"))?;
+            }
+        }
         Ok(Layout {
-            dims: Dims::Inline {
-                n: n as u8,
-                contiguous: true,
-                shape: sh,
-                strides: st,
-            },
+            shape: sh,
+            strides: st,
             offset: 0,
             numel,
+            info: n | CONTIGUOUS_BIT,
+            heap: None,
         })
     }
 
@@ -350,17 +348,17 @@ impl Layout {
 
     #[inline]
     pub fn shape(&self) -> &[usize] {
-        match &self.dims {
-            Dims::Inline { n, shape, .. } => &shape[..*n as usize],
-            Dims::Heap { dims, .. } => &dims.0,
+        match &self.heap {
+            None => &self.shape[..self.info as u8 as usize],
+            Some(dims) => &dims.0,
         }
     }
 
     #[inline]
     pub fn strides(&self) -> &[isize] {
-        match &self.dims {
-            Dims::Inline { n, strides, .. } => &strides[..*n as usize],
-            Dims::Heap { dims, .. } => &dims.1,
+        match &self.heap {
+            None => &self.strides[..self.info as u8 as usize],
+            Some(dims) => &dims.1,
         }
     }
 
@@ -381,10 +379,7 @@ impl Layout {
 
     #[inline]
     pub fn ndim(&self) -> usize {
-        match &self.dims {
-            Dims::Inline { n, .. } => *n as usize,
-            Dims::Heap { dims, .. } => dims.0.len(),
-        }
+        self.info as u8 as usize
     }
 
     /// Never overflows: every constructor checked the product.
@@ -398,12 +393,9 @@ impl Layout {
     /// size 1; a tensor with no elements is contiguous.
     #[inline]
     pub fn is_contiguous(&self) -> bool {
-        let (Dims::Inline { contiguous, .. } | Dims::Heap { contiguous, .. }) = &self.dims;
-        debug_assert_eq!(
-            *contiguous,
-            compute_contiguous(self.shape(), self.strides())
-        );
-        *contiguous
+        let contiguous = self.info & CONTIGUOUS_BIT != 0;
+        debug_assert_eq!(contiguous, compute_contiguous(self.shape(), self.strides()));
+        contiguous
     }
 
     /// The lowest and highest element offsets this layout touches, or `None`

@@ -680,7 +680,7 @@ fn run_case_raw(case: &Case, mode: Mode) -> Outcome {
 /// The values of a call that succeeded as PyTorch's did, against
 /// PyTorch's: the written argument (`out=` and in-place forms) or the
 /// returned tensors.
-fn compare_values(case: &Case, owned: &[Owned], outs: Outputs) -> Outcome {
+fn compare_values(case: &Case, owned: &[Owned], mut outs: Outputs) -> Outcome {
     let fail = Outcome::failed;
     // What we produced (shown even when it differs), and the comparison.
     let (actual, check) = if let Some(w) = case.expect.get("written") {

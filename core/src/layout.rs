@@ -182,20 +182,19 @@ impl Parts {
     fn build(self) -> Layout {
         let n = self.shape.len();
         let contiguous = compute_contiguous(&self.shape, &self.strides);
-        let numel = self.shape.iter().product();
         let info = n | if contiguous { CONTIGUOUS_BIT } else { 0 };
-        let (mut shape, mut strides) = ([0usize; INLINE_DIMS], [0isize; INLINE_DIMS]);
+        let (mut shape, mut strides) = ([1usize; INLINE_DIMS], [0isize; INLINE_DIMS]);
         let heap = if n <= INLINE_DIMS {
             shape[..n].copy_from_slice(&self.shape);
             strides[..n].copy_from_slice(&self.strides);
             None
         } else {
+            shape[0] = self.shape.iter().product();
             Some(Arc::new((self.shape, self.strides)))
         };
         Layout {
             shape,
             strides,
-            numel,
             info,
             heap,
             offset: self.offset,
@@ -204,9 +203,9 @@ impl Parts {
 }
 
 /// Shape, strides (in elements) and storage offset (in elements), with
-/// the element count and contiguity computed once per layout (every op asks
-/// for them; they are functions of shape and strides, so equality is
-/// unaffected).
+/// the contiguity computed once per layout and the element count three
+/// multiplications away (every op asks for both; they are functions of
+/// shape and strides, so equality is unaffected).
 ///
 /// Every field is a whole word (the dim count and the contiguity flag share
 /// one), so a `Layout` is written and moved in 8- and 16-byte pieces that
@@ -216,12 +215,14 @@ impl Parts {
 /// stall of its own on every move; `Layout::contiguous(&[16])` took 25 ns).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Layout {
-    /// The first `ndim` dims when there are at most `INLINE_DIMS` of them;
-    /// the unused tail (all of it, when `heap` holds the dims) is zero.
+    /// The first `ndim` dims when there are at most `INLINE_DIMS` of them,
+    /// then 1s; `[numel, 1, 1, 1]` when `heap` holds the dims. Either way
+    /// the product of the four is the element count, with no loop, branch
+    /// or field of its own (which kept a `Tensor` at 128 bytes).
     shape: [usize; INLINE_DIMS],
+    /// The first `ndim` strides, then 0s (all 0s when `heap` holds them).
     strides: [isize; INLINE_DIMS],
     offset: usize,
-    numel: usize,
     /// `ndim | CONTIGUOUS_BIT` when contiguous.
     info: usize,
     /// The dims when there are more than `INLINE_DIMS`.
@@ -287,7 +288,7 @@ impl Layout {
         if n > MAX_DIMS {
             return Err(too_many_dims(n));
         }
-        let numel = checked_numel(shape)?;
+        checked_numel(shape)?;
         if n > INLINE_DIMS {
             return Ok(Parts {
                 shape: DimVec::from_slice(shape)?,
@@ -299,7 +300,7 @@ impl Layout {
         // Built in place: this is on the path of every new tensor. Both
         // loops run a fixed four times (unrolled, no `memcpy` call for a
         // length known only at run time), each element stored once.
-        let mut sh = [0usize; INLINE_DIMS];
+        let mut sh = [1usize; INLINE_DIMS];
         let mut st = [0isize; INLINE_DIMS];
         for (i, d) in sh.iter_mut().enumerate() {
             if i < n {
@@ -319,7 +320,6 @@ impl Layout {
             shape: sh,
             strides: st,
             offset: 0,
-            numel,
             info: n | CONTIGUOUS_BIT,
             heap: None,
         })
@@ -385,8 +385,11 @@ impl Layout {
     /// Never overflows: every constructor checked the product.
     #[inline]
     pub fn numel(&self) -> usize {
-        debug_assert_eq!(self.numel, self.shape().iter().product::<usize>());
-        self.numel
+        // Two levels of multiplication, not a chain of three.
+        let [a, b, c, d] = self.shape;
+        let n = (a * b) * (c * d);
+        debug_assert_eq!(n, self.shape().iter().product::<usize>());
+        n
     }
 
     /// PyTorch's definition: strides match row-major order, ignoring dims of

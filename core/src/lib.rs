@@ -3,8 +3,9 @@
 //! - [`DType`] and PyTorch's type promotion ([`promote_types`], [`result_type`]);
 //! - [`Layout`]: shape, strides and offset with checked arithmetic, and every
 //!   view as a rewrite of it;
-//! - [`Storage`]: one 64-byte-aligned allocation shared by `Arc`, with a
-//!   version counter and run-time checked borrows;
+//! - [`Storage`]: one 64-byte-aligned allocation (or, up to 64 bytes, bytes
+//!   inside the storage) shared by `Arc`, with a version counter and
+//!   run-time checked borrows;
 //! - [`TensorImpl`]: constructors, data access and views without copies;
 //! - [`Device`] (only the CPU executes) and the one [`Error`] type.
 //!

@@ -1,5 +1,7 @@
 //! One 64-byte-aligned, zero-initialised allocation, shared by `Arc` among a
-//! tensor and its views.
+//! tensor and its views; or, for at most `INLINE_BYTES`, bytes kept inside
+//! the storage itself (16-byte aligned), so that a small tensor's storage is
+//! one allocation, not two.
 //!
 //! Views alias, and PyTorch lets a write through one view be seen through
 //! another, so the bytes are shared mutable state. To keep that sound in
@@ -15,6 +17,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use std::alloc::{self, Layout as AllocLayout};
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -25,6 +29,13 @@ pub const ALIGN: usize = 64;
 /// pages (2 MiB each on x86_64 and aarch64 Linux).
 pub const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 
+/// Storages of at most this many bytes keep them inside the storage
+/// itself, in one cache line: a shared storage is then one allocation (the
+/// `Arc`'s) instead of two. Small tensors are the ones whose cost is mostly
+/// bookkeeping: scalars, losses, the grads and intermediates of small ops
+/// (a 16-element f32 tensor fits).
+pub const INLINE_BYTES: usize = 64;
+
 const HUGE_PAGE: usize = 2 << 20;
 const WRITER: usize = 1 << (usize::BITS - 1);
 
@@ -32,6 +43,8 @@ const WRITER: usize = 1 << (usize::BITS - 1);
 enum Alloc {
     /// No bytes: a dangling, aligned pointer.
     Empty,
+    /// `nbytes <= INLINE_BYTES`, in `Storage::inline`; `ptr` is unused.
+    Inline,
     /// From the global allocator with `AllocLayout(nbytes, ALIGN)`.
     Heap,
     /// From `mmap`, `len` bytes starting at `ptr`.
@@ -39,8 +52,29 @@ enum Alloc {
     Mapped { len: usize },
 }
 
+/// `INLINE_BYTES` bytes, written only through the guards (or `&mut
+/// Storage`), hence the `UnsafeCell`. Aligned to 16, not `ALIGN`: every
+/// element type needs at most 8, and a 64-aligned `Arc` block is one the
+/// allocator serves only by over-allocating (mimalloc's generic aligned
+/// path cost more than the second allocation this saves).
+#[repr(C, align(16))]
+struct InlineBytes(UnsafeCell<[MaybeUninit<u8>; INLINE_BYTES]>);
+
+impl std::fmt::Debug for InlineBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InlineBytes")
+    }
+}
+
 /// Shared, aligned, zero-initialised bytes with a version counter.
+///
+/// `repr(C)` with the inline bytes last, after 48 bytes of fields: in an
+/// `Arc` (two counts before it) they start 64 bytes into the block, so in
+/// the allocator's 128-byte blocks they fill one cache line of their own
+/// instead of straddling two (a 16-lane vector load or store across a line
+/// costs twice).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Storage {
     ptr: NonNull<u8>,
     nbytes: usize,
@@ -48,6 +82,8 @@ pub struct Storage {
     version: AtomicU64,
     /// `WRITER` bit, or the count of live readers.
     borrow: AtomicUsize,
+    /// The bytes themselves when `alloc` is `Inline`.
+    inline: InlineBytes,
 }
 
 // SAFETY: the bytes are only reached through `ReadGuard`/`WriteGuard`, whose
@@ -81,21 +117,38 @@ impl Storage {
                 format!("cannot allocate {nbytes} bytes"),
             ));
         }
+        let dangling =
+            || NonNull::new(std::ptr::without_provenance_mut::<u8>(ALIGN)).expect("non-null");
+        let mut inline = [MaybeUninit::uninit(); INLINE_BYTES];
         let (ptr, alloc) = if nbytes == 0 {
-            (
-                NonNull::new(std::ptr::without_provenance_mut::<u8>(ALIGN)).expect("non-null"),
-                Alloc::Empty,
-            )
+            (dangling(), Alloc::Empty)
+        } else if nbytes <= INLINE_BYTES {
+            if zero {
+                inline = [MaybeUninit::new(0); INLINE_BYTES];
+            }
+            (dangling(), Alloc::Inline)
         } else {
             allocate(nbytes, zero)?
         };
         Ok(Storage {
+            inline: InlineBytes(UnsafeCell::new(inline)),
             ptr,
             nbytes,
             alloc,
             version: AtomicU64::new(0),
             borrow: AtomicUsize::new(0),
         })
+    }
+
+    /// Where the bytes are: in the storage itself when they fit, else the
+    /// allocation (for `Inline` the address moves with the storage, so it is
+    /// taken afresh on every access and never kept across a move).
+    #[inline]
+    fn data(&self) -> *mut u8 {
+        match self.alloc {
+            Alloc::Inline => self.inline.0.get().cast(),
+            _ => self.ptr.as_ptr(),
+        }
     }
 
     #[inline]
@@ -165,6 +218,13 @@ impl Storage {
                 "it is being read (a slice borrow or a running kernel)",
             )),
         }
+    }
+
+    /// The bytes, for a storage nothing shares yet (`&mut self`: no
+    /// guard needed). A fresh `uninit` storage's bytes are unspecified.
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.data()
     }
 
     /// Whether the storage is backed by pages advised as huge.
@@ -351,7 +411,7 @@ fn unmap(ptr: NonNull<u8>, len: usize) {
 impl Drop for Storage {
     fn drop(&mut self) {
         match self.alloc {
-            Alloc::Empty => {}
+            Alloc::Empty | Alloc::Inline => {}
             Alloc::Heap => {
                 let layout = AllocLayout::from_size_align(self.nbytes, ALIGN)
                     .expect("layout was valid at allocation");
@@ -378,12 +438,12 @@ pub struct ReadGuard<'a> {
 impl ReadGuard<'_> {
     #[inline]
     pub fn as_ptr(&self) -> *const u8 {
-        self.storage.ptr.as_ptr()
+        self.storage.data()
     }
 
     #[inline]
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` is valid for `nbytes` initialised (zeroed at
+        // SAFETY: `data()` is valid for `nbytes` initialised (zeroed at
         // allocation) bytes; the guard excludes writers while it lives.
         unsafe { std::slice::from_raw_parts(self.as_ptr(), self.storage.nbytes) }
     }
@@ -405,13 +465,13 @@ pub struct WriteGuard<'a> {
 impl WriteGuard<'_> {
     #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.storage.ptr.as_ptr()
+        self.storage.data()
     }
 
     #[inline]
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: `ptr` is valid for `nbytes` initialised bytes, and the guard
-        // is the only access to them while it lives (`&mut self`).
+        // SAFETY: `data()` is valid for `nbytes` initialised bytes, and the
+        // guard is the only access to them while it lives (`&mut self`).
         unsafe { std::slice::from_raw_parts_mut(self.as_mut_ptr(), self.storage.nbytes) }
     }
 }
@@ -429,10 +489,15 @@ mod tests {
 
     #[test]
     fn allocations_are_aligned_and_zeroed() {
-        for n in [0, 1, 63, 64, 4096, HUGE_PAGE_THRESHOLD + 3] {
+        for n in [0, 1, 63, 64, 65, 4096, HUGE_PAGE_THRESHOLD + 3] {
             let s = Storage::zeroed(n).unwrap();
             let g = s.read().unwrap();
-            assert_eq!(g.as_ptr() as usize % ALIGN, 0);
+            let align = if (1..=INLINE_BYTES).contains(&n) {
+                16
+            } else {
+                ALIGN
+            };
+            assert_eq!(g.as_ptr() as usize % align, 0);
             assert!(g.bytes().iter().all(|&b| b == 0));
         }
         assert!(
@@ -472,6 +537,25 @@ mod tests {
         let t = Storage::zeroed(n).unwrap();
         assert!(t.read().unwrap().bytes().iter().all(|&b| b == 0));
         let _ = addr;
+    }
+
+    #[test]
+    fn inline_bytes_move_with_the_storage() {
+        // Both sides of the inline limit: the bytes written before a move
+        // are the bytes read after it, at an aligned address.
+        for n in [1, INLINE_BYTES, INLINE_BYTES + 1] {
+            let mut s = Storage::zeroed(n).unwrap();
+            assert_eq!(matches!(s.alloc, Alloc::Inline), n <= INLINE_BYTES);
+            s.write().unwrap().bytes_mut()[n - 1] = 9;
+            // SAFETY: `&mut s`: nothing else reaches the bytes; n - 1 < n.
+            unsafe { *s.as_mut_ptr() = 5 };
+            let moved = std::sync::Arc::new(s);
+            let g = moved.read().unwrap();
+            assert_eq!(g.as_ptr() as usize % 16, 0);
+            assert_eq!(g.bytes().len(), n);
+            assert_eq!(g.bytes()[0], 5);
+            assert_eq!(g.bytes()[n - 1], if n == 1 { 5 } else { 9 });
+        }
     }
 
     #[test]

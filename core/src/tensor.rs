@@ -65,11 +65,11 @@ macro_rules! with_dtype {
     };
 }
 
-/// Views a storage's bytes as elements (storages are 64-byte aligned and
+/// Views a storage's bytes as elements (storages are at least 16-byte aligned and
 /// hold only values of their dtype, so this is sound for any `Element`).
 pub fn typed<T: Element>(bytes: &[u8]) -> &[T] {
     assert_eq!(bytes.as_ptr() as usize % align_of::<T>(), 0);
-    // SAFETY: the storage is aligned to 64 bytes (checked above for T), the
+    // SAFETY: the storage is aligned to 16 bytes (checked above for T), the
     // length is whole elements, and `Element` is sealed to primitive types
     // whose every byte pattern the storage can hold is valid (see the
     // module invariant for bool).
@@ -306,6 +306,57 @@ impl TensorImpl {
             storage,
             layout,
             dtype,
+            device: Device::CPU,
+        })
+    }
+
+    /// A new contiguous tensor of `T` whose elements `fill` writes while
+    /// nothing else can reach its storage (before the storage is shared),
+    /// so the write takes no guard and bumps no version: the fresh output
+    /// of a small op costs no atomic operation. An error from `fill` is
+    /// returned and the storage freed.
+    ///
+    /// ```
+    /// # use ft_core::TensorImpl;
+    /// // SAFETY: the closure writes all three elements.
+    /// let t = unsafe {
+    ///     TensorImpl::uninit_with::<f32>(&[3], |out| {
+    ///         out.copy_from_slice(&[1.0, 2.0, 3.0]);
+    ///         Ok(())
+    ///     })?
+    /// };
+    /// assert_eq!(t.to_vec::<f32>()?, vec![1.0, 2.0, 3.0]);
+    /// # Ok::<(), ft_core::Error>(())
+    /// ```
+    ///
+    /// # Safety
+    /// `fill` receives unspecified (possibly uninitialised) elements and
+    /// must write every one of them.
+    #[inline]
+    pub unsafe fn uninit_with<T: Element>(
+        shape: &[usize],
+        fill: impl FnOnce(&mut [T]) -> Result<()>,
+    ) -> Result<Self> {
+        let layout = Layout::contiguous(shape)?;
+        let nbytes = checked_nbytes(shape, size_of::<T>())?;
+        // SAFETY: forwarded to our caller (`fill` writes every element).
+        // Into its `Arc` before the write: a storage's bytes may be inside
+        // it (`INLINE_BYTES`), and they are written once, where they stay.
+        let mut storage = Arc::new(unsafe { Storage::uninit(nbytes)? });
+        let Some(only) = Arc::get_mut(&mut storage) else {
+            unreachable!("a new Arc has no other reference");
+        };
+        // SAFETY: the storage is 16-byte aligned and `nbytes` long, which is
+        // `numel` elements of T; `&mut` is the only way to it (it is not
+        // shared yet), so the slice aliases nothing while it lives.
+        let elems = unsafe {
+            std::slice::from_raw_parts_mut(only.as_mut_ptr().cast::<T>(), layout.numel())
+        };
+        fill(elems)?;
+        Ok(TensorImpl {
+            storage,
+            layout,
+            dtype: T::DTYPE,
             device: Device::CPU,
         })
     }
@@ -584,7 +635,7 @@ impl TensorImpl {
     pub fn as_slice<T: Element>(&self) -> Result<SliceRef<'_, T>> {
         let (start, n) = self.contiguous_span::<T>()?;
         let g = self.storage.read()?;
-        // SAFETY: the storage is 64-byte aligned and holds `start + n`
+        // SAFETY: the storage is 16-byte aligned and holds `start + n`
         // elements of T (checked by `contiguous_span`), every byte pattern
         // it holds is a valid T (see `typed`); the `Arc` in `self` keeps it
         // alive for `'_` and the guard beside the slice keeps writers out

@@ -148,29 +148,33 @@ fn ledger_allocates_nothing_per_call() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
 }
 
-/// A new tensor costs two allocations (its storage header and its data),
-/// and an op with a number operand no more: the number goes to the kernel
-/// as a value, not as a 0-dim tensor of its own (two more allocations,
-/// a fill and two frees per call).
+/// A new tensor costs one allocation when its bytes fit inside its storage
+/// (`INLINE_BYTES`: 16 f32) and two above (the storage and its bytes), and
+/// an op with a number operand no more: the number goes to the kernel as a
+/// value, not as a 0-dim tensor of its own (more allocations, a fill and
+/// frees per call).
 #[test]
 fn ops_with_a_number_allocate_only_their_output() {
     let _g = serial();
-    let a = input(16, 0.0);
-    a.mul_scalar(2.0).unwrap(); // warm-up
-    for (what, f) in [
-        (
-            "mul_scalar",
-            (|a: &Tensor| a.mul_scalar(1.0001)) as fn(&Tensor) -> _,
-        ),
-        ("add_scalar", |a| a.add_scalar(0.001)),
-        ("sub_scalar", |a| a.sub_scalar(3)),
-        ("div_scalar", |a| a.div_scalar(4.0)),
-    ] {
-        let mut r = None;
-        let count = allocations(|| r = Some(f(&a).unwrap()));
-        assert_eq!(count, 2, "{what} on [16] allocated {count} times");
-        let _ = r;
+    for (n, want) in [(16, 1), (17, 2)] {
+        let a = input(n, 0.0);
+        a.mul_scalar(2.0).unwrap(); // warm-up
+        for (what, f) in [
+            (
+                "mul_scalar",
+                (|a: &Tensor| a.mul_scalar(1.0001)) as fn(&Tensor) -> _,
+            ),
+            ("add_scalar", |a| a.add_scalar(0.001)),
+            ("sub_scalar", |a| a.sub_scalar(3)),
+            ("div_scalar", |a| a.div_scalar(4.0)),
+        ] {
+            let mut r = None;
+            let count = allocations(|| r = Some(f(&a).unwrap()));
+            assert_eq!(count, want, "{what} on [{n}] allocated {count} times");
+            let _ = r;
+        }
     }
+    let a = input(16, 0.0);
     // And computed what was asked (against f64).
     let got = a.mul_scalar(1.0001).unwrap().to_vec_f64().unwrap();
     for (g, x) in got.iter().zip(a.to_vec_f64().unwrap()) {

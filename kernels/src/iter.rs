@@ -827,7 +827,7 @@ fn src_direct<T: Element>(i: In<'_, T>, start: usize, n: usize) -> Src<'_, T> {
 #[inline(always)]
 unsafe fn read_as<T: Element>(ptr: *const u8, dtype: DType) -> T {
     with_dtype!(dtype, U => {
-        // SAFETY: by the caller's contract; storages are 64-byte aligned and
+        // SAFETY: by the caller's contract; storages are 16-byte aligned and
         // element offsets keep elements aligned.
         cast::<U, T>(unsafe { *(ptr as *const U) })
     })

@@ -182,11 +182,13 @@ fn ops_with_a_number_allocate_only_their_output() {
     }
 }
 
-/// A `Tensor` is at most 128 bytes: moving one (every `Result` an op
-/// returns) is then a few vector moves, where a larger one made each move
-/// a `memcpy` call (`perf-artifacts/dispatch-v2-number-path.md`).
+/// A `Tensor` stays small: moving one (every `Result` an op returns) is a
+/// few vector moves. A 16-dim inline layout made each move a `memcpy` call
+/// (`perf-artifacts/dispatch-v2-number-path.md`); 136 bytes is today's size
+/// (a layout that dropped its element count to fit 128 made `add_out` 20%
+/// slower, `perf-artifacts/dispatch-v4-small-tensors.md`).
 #[test]
 fn a_tensor_moves_without_memcpy() {
-    assert!(std::mem::size_of::<Tensor>() <= 128);
-    assert!(std::mem::size_of::<ft_core::Result<Tensor>>() <= 128);
+    assert!(std::mem::size_of::<Tensor>() <= 136);
+    assert!(std::mem::size_of::<ft_core::Result<Tensor>>() <= 136);
 }

@@ -1,0 +1,88 @@
+//! Where the time of a small op goes: `a + b` and `add_out` on [16] beside
+//! their parts (a new tensor, its storage, its layout, the guards), each the
+//! best of 7 loops of `PROBE_N` calls (default 2,000,000).
+//!
+//! `cargo run --release -p ft-bench --example small_tensor_probe [FILTER]`
+//! (FILTER: run only the lines whose name contains it). With a small
+//! `PROBE_N` (under 1000: one loop) the per-call instruction count is the
+//! difference of two callgrind runs, e.g. `PROBE_N=100` and `PROBE_N=900`.
+//! Used for `perf-artifacts/dispatch-v4-small-tensors.md`.
+use ft_core::{DType, TensorImpl};
+use ft_dispatch::Tensor;
+use std::hint::black_box;
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn time(name: &str, mut f: impl FnMut()) {
+    if let Some(w) = std::env::args().nth(1)
+        && !name.contains(&w)
+    {
+        return;
+    }
+    let n: usize = std::env::var("PROBE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let mut best = f64::MAX;
+    for _ in 0..(if n < 1000 { 1 } else { 7 }) {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e9 / n as f64);
+    }
+    println!("{name:40} {best:7.1} ns");
+}
+
+fn main() {
+    println!(
+        "sizes: Layout {} TensorImpl {} Tensor {} Storage {}",
+        size_of::<ft_core::Layout>(),
+        size_of::<TensorImpl>(),
+        size_of::<Tensor>(),
+        size_of::<ft_core::Storage>()
+    );
+    let a = Tensor::from(TensorImpl::from_slice(&[1.0f32; 16], &[16]).expect("a"));
+    let b = Tensor::from(TensorImpl::from_slice(&[2.0f32; 16], &[16]).expect("b"));
+    let out = Tensor::zeros(&[16], DType::F32).expect("out");
+    time("a.add(&b)", || {
+        black_box(a.add(black_box(&b)).expect("add"));
+    });
+    time("a.add_out(&b,&out)", || {
+        a.add_out(black_box(&b), &out).expect("add_out");
+    });
+    time("TensorImpl::uninit [16] + drop", || {
+        // SAFETY: nothing reads the elements.
+        black_box(unsafe { TensorImpl::uninit(black_box(&[16]), DType::F32) }.expect("uninit"));
+    });
+    time("Storage::uninit 64 + drop", || {
+        // SAFETY: nothing reads the bytes.
+        black_box(unsafe { ft_core::Storage::uninit(black_box(64)) }.expect("storage"));
+    });
+    time("Arc<Storage> 64 + drop", || {
+        // SAFETY: nothing reads the bytes.
+        black_box(std::sync::Arc::new(
+            unsafe { ft_core::Storage::uninit(black_box(64)) }.expect("storage"),
+        ));
+    });
+    time("Layout::contiguous [16]", || {
+        black_box(ft_core::Layout::contiguous(black_box(&[16])).expect("layout"));
+    });
+    time("Vec<f32> 16 alloc + drop", || {
+        black_box(vec![0f32; black_box(16)]);
+    });
+    time("a.data().clone() + drop", || {
+        black_box(a.data().clone());
+    });
+    time("read guard a", || {
+        black_box(a.data().storage().read().expect("read"));
+    });
+    time("as_slice a", || {
+        black_box(a.data().as_slice::<f32>().expect("slice"));
+    });
+    time("as_slice_mut out", || {
+        black_box(out.data().as_slice_mut::<f32>().expect("slice"));
+    });
+}

@@ -7,6 +7,7 @@
 //! `PROBE_N` (under 1000: one loop) the per-call instruction count is the
 //! difference of two callgrind runs, e.g. `PROBE_N=100` and `PROBE_N=900`.
 //! Used for `perf-artifacts/dispatch-v4-small-tensors.md`.
+use ft_autograd::AutogradExt;
 use ft_core::{DType, TensorImpl};
 use ft_dispatch::Tensor;
 use std::hint::black_box;
@@ -15,7 +16,13 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn time(name: &str, mut f: impl FnMut()) {
+fn time(name: &str, f: impl FnMut()) {
+    time_n(name, 1, f)
+}
+
+/// [`time`] for a call `cost` times as long as one small op: it runs
+/// `PROBE_N / cost` times per loop.
+fn time_n(name: &str, cost: usize, mut f: impl FnMut()) {
     if let Some(w) = std::env::args().nth(1)
         && !name.contains(&w)
     {
@@ -24,7 +31,8 @@ fn time(name: &str, mut f: impl FnMut()) {
     let n: usize = std::env::var("PROBE_N")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
+        .unwrap_or(2_000_000usize)
+        .div_ceil(cost);
     let mut best = f64::MAX;
     for _ in 0..(if n < 1000 { 1 } else { 7 }) {
         let t = Instant::now();
@@ -84,5 +92,40 @@ fn main() {
     });
     time("as_slice_mut out", || {
         black_box(out.data().as_slice_mut::<f32>().expect("slice"));
+    });
+
+    // The autograd chain (`autograd_chain_latency`) by parts: 200 ops
+    // without grad, with grad (graph built and dropped), the whole chain
+    // with backward; one recorded op on a leaf and on a non-leaf.
+    let chain = |x: &Tensor| {
+        let mut y = x.clone();
+        for _ in 0..100 {
+            y = y
+                .mul_scalar(1.0001)
+                .expect("mul")
+                .add_scalar(0.001)
+                .expect("add");
+        }
+        y
+    };
+    time_n("chain: 200 ops, no grad", 400, || {
+        black_box(chain(&a));
+    });
+    time_n("chain: 200 ops recorded + drop", 1000, || {
+        let x = a.detach().requires_grad_(true).expect("leaf");
+        black_box(chain(&x));
+    });
+    time_n("chain: + sum + backward", 1500, || {
+        let x = a.detach().requires_grad_(true).expect("leaf");
+        chain(&x).sum().expect("sum").backward().expect("backward");
+        black_box(x.grad());
+    });
+    let leaf = a.detach().requires_grad_(true).expect("leaf");
+    time_n("one recorded mul_scalar on a leaf", 5, || {
+        black_box(leaf.mul_scalar(1.0001).expect("mul"));
+    });
+    let inner = leaf.mul_scalar(1.0).expect("mul");
+    time_n("one recorded mul_scalar on a non-leaf", 5, || {
+        black_box(inner.mul_scalar(1.0001).expect("mul"));
     });
 }

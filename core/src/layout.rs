@@ -118,8 +118,16 @@ impl<T: Copy + Default + fmt::Debug> fmt::Debug for DimVec<T> {
     }
 }
 
-/// Checked product of a shape. The count must fit in `isize` (as Rust
-/// requires of any allocation and as PyTorch requires of `numel`).
+/// The most elements a tensor can have: 2^56 - 1 (64 Pi elements, far
+/// beyond any memory). A [`Layout`] keeps its element count in the low 56
+/// bits of a word whose top byte holds the dim count and contiguity, so
+/// that a `Layout` is 88 bytes and a dispatch `Tensor` 128 (a move of
+/// one is then a few vector moves in line, where 136 bytes was a `memcpy`
+/// call). PyTorch's own bound is 2^63 - 1; shapes between the two are
+/// reachable only as meta tensors or expanded views, and fail here.
+pub const MAX_NUMEL: usize = (1 << 56) - 1;
+
+/// Checked product of a shape: at most [`MAX_NUMEL`].
 #[inline]
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
     let mut n: usize = 1;
@@ -128,7 +136,7 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
             .checked_mul(d)
             .ok_or_else(|| Error::overflow(shape, "the number of elements"))?;
     }
-    if n > isize::MAX as usize {
+    if n > MAX_NUMEL {
         return Err(Error::overflow(shape, "the number of elements"));
     }
     Ok(n)
@@ -166,8 +174,18 @@ const INLINE_DIMS: usize = 4;
 /// the layouts cloned from it.
 type HeapDims = Arc<(DimVec<usize>, DimVec<isize>)>;
 
-/// `Layout::info`: the dim count in the low byte, contiguity in bit 8.
-const CONTIGUOUS_BIT: usize = 1 << 8;
+/// `Layout::count`: the element count in the low bits (at most
+/// [`MAX_NUMEL`]), the dim count from bit `NDIM_SHIFT` (at most
+/// `MAX_DIMS`), contiguity in the top bit.
+const NDIM_SHIFT: u32 = 56;
+const CONTIGUOUS_BIT: usize = 1 << 63;
+const _: () = assert!(MAX_DIMS < 1 << 7 && MAX_NUMEL == (1 << NDIM_SHIFT) - 1);
+
+/// The `Layout::count` word of `numel` elements in `ndim` dims.
+#[inline(always)]
+const fn count_word(numel: usize, ndim: usize, contiguous: bool) -> usize {
+    numel | ndim << NDIM_SHIFT | if contiguous { CONTIGUOUS_BIT } else { 0 }
+}
 
 /// A layout being built or rewritten: shape and strides as `DimVec`s.
 struct Parts {
@@ -182,8 +200,11 @@ impl Parts {
     fn build(self) -> Layout {
         let n = self.shape.len();
         let contiguous = compute_contiguous(&self.shape, &self.strides);
-        let numel = self.shape.iter().product();
-        let info = n | if contiguous { CONTIGUOUS_BIT } else { 0 };
+        let numel: usize = self.shape.iter().product();
+        // Every shape reaching here was checked (`checked_numel`) or has
+        // the element count of one that was.
+        debug_assert!(numel <= MAX_NUMEL);
+        let count = count_word(numel, n, contiguous);
         let (mut shape, mut strides) = ([0usize; INLINE_DIMS], [0isize; INLINE_DIMS]);
         let heap = if n <= INLINE_DIMS {
             shape[..n].copy_from_slice(&self.shape);
@@ -195,8 +216,7 @@ impl Parts {
         Layout {
             shape,
             strides,
-            numel,
-            info,
+            count,
             heap,
             offset: self.offset,
         }
@@ -210,8 +230,8 @@ impl Parts {
 /// computing it on each call (a chain of multiplications, four calls per
 /// `add_out`) made `add_out` 20% slower.
 ///
-/// Every field is a whole word (the dim count and the contiguity flag share
-/// one), so a `Layout` is written and moved in 8- and 16-byte pieces that
+/// Every field is a whole word (the element count, the dim count and the
+/// contiguity flag share one: 88 bytes in all), so a `Layout` is written and moved in 8- and 16-byte pieces that
 /// line up: the enum it replaced kept two flag bytes beside its tag, and
 /// the compiler copied it from byte 1 or 3 with unaligned 16-byte moves
 /// whose loads could not be forwarded from the stores that built it (a
@@ -223,9 +243,8 @@ pub struct Layout {
     shape: [usize; INLINE_DIMS],
     strides: [isize; INLINE_DIMS],
     offset: usize,
-    numel: usize,
-    /// `ndim | CONTIGUOUS_BIT` when contiguous.
-    info: usize,
+    /// Element count, dim count and contiguity in one word (`count_word`).
+    count: usize,
     /// The dims when there are more than `INLINE_DIMS`.
     heap: Option<HeapDims>,
 }
@@ -323,8 +342,7 @@ impl Layout {
             shape: sh,
             strides: st,
             offset: 0,
-            numel,
-            info: n | CONTIGUOUS_BIT,
+            count: count_word(numel, n, true),
             heap: None,
         })
     }
@@ -353,7 +371,7 @@ impl Layout {
     #[inline]
     pub fn shape(&self) -> &[usize] {
         match &self.heap {
-            None => &self.shape[..self.info as u8 as usize],
+            None => &self.shape[..self.ndim()],
             Some(dims) => &dims.0,
         }
     }
@@ -361,7 +379,7 @@ impl Layout {
     #[inline]
     pub fn strides(&self) -> &[isize] {
         match &self.heap {
-            None => &self.strides[..self.info as u8 as usize],
+            None => &self.strides[..self.ndim()],
             Some(dims) => &dims.1,
         }
     }
@@ -383,21 +401,22 @@ impl Layout {
 
     #[inline]
     pub fn ndim(&self) -> usize {
-        self.info as u8 as usize
+        (self.count >> NDIM_SHIFT) & 0x7f
     }
 
     /// Never overflows: every constructor checked the product.
     #[inline]
     pub fn numel(&self) -> usize {
-        debug_assert_eq!(self.numel, self.shape().iter().product::<usize>());
-        self.numel
+        let numel = self.count & MAX_NUMEL;
+        debug_assert_eq!(numel, self.shape().iter().product::<usize>());
+        numel
     }
 
     /// PyTorch's definition: strides match row-major order, ignoring dims of
     /// size 1; a tensor with no elements is contiguous.
     #[inline]
     pub fn is_contiguous(&self) -> bool {
-        let contiguous = self.info & CONTIGUOUS_BIT != 0;
+        let contiguous = self.count & CONTIGUOUS_BIT != 0;
         debug_assert_eq!(contiguous, compute_contiguous(self.shape(), self.strides()));
         contiguous
     }
@@ -783,6 +802,44 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Overflow);
         assert!(checked_nbytes(&[1 << 61], 8).is_err());
         assert!(Layout::contiguous(&[1 << 32, 1 << 32]).is_err());
+    }
+
+    #[test]
+    fn the_count_word_keeps_numel_ndim_and_contiguity_apart() {
+        // At the element limit: the count does not spill into the dim
+        // count, and one more element is an overflow error.
+        let l = Layout::contiguous(&[MAX_NUMEL]).unwrap();
+        assert_eq!(
+            (l.numel(), l.ndim(), l.is_contiguous()),
+            (MAX_NUMEL, 1, true)
+        );
+        assert_eq!(
+            checked_numel(&[MAX_NUMEL + 1]).unwrap_err().kind(),
+            ErrorKind::Overflow
+        );
+        assert!(Layout::contiguous(&[1 << 28, 1 << 28]).is_err());
+        // Every dim count up to the limit, inline and on the heap, with
+        // and without contiguity; an expanded view at the element limit.
+        for n in 0..=MAX_DIMS {
+            let shape = vec![1usize; n];
+            let l = Layout::contiguous(&shape).unwrap();
+            assert_eq!((l.numel(), l.ndim(), l.is_contiguous()), (1, n, true));
+            let mut shape = vec![2usize; n];
+            let mut strides = vec![0isize; n];
+            if n > 0 {
+                shape[0] = 3;
+                strides[0] = 1;
+            }
+            let l = Layout::new(&shape, &strides, 5).unwrap();
+            let numel = shape.iter().product::<usize>();
+            assert_eq!((l.numel(), l.ndim()), (numel, n));
+            assert_eq!(l.is_contiguous(), n <= 1, "{n} dims");
+        }
+        let l = Layout::new(&[1 << 28, (1 << 28) - 1], &[0, 0], 0).unwrap();
+        assert_eq!(
+            (l.numel(), l.ndim(), l.is_contiguous()),
+            ((1 << 56) - (1 << 28), 2, false)
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use device::{Device, DeviceKind};
 pub use dtype::{Category, DType, Element, Operand, Scalar, cast, promote_types, result_type};
 pub use error::{Error, ErrorKind, Result};
 pub use half;
-pub use layout::{DimVec, Layout, MAX_DIMS};
+pub use layout::{DimVec, Layout, MAX_DIMS, MAX_NUMEL};
 pub use rng::Generator;
 pub use storage::Storage;
 pub use tensor::TensorImpl;

@@ -183,12 +183,14 @@ fn ops_with_a_number_allocate_only_their_output() {
 }
 
 /// A `Tensor` stays small: moving one (every `Result` an op returns) is a
-/// few vector moves. A 16-dim inline layout made each move a `memcpy` call
-/// (`perf-artifacts/dispatch-v2-number-path.md`); 136 bytes is today's size
-/// (a layout that dropped its element count to fit 128 made `add_out` 20%
-/// slower, `perf-artifacts/dispatch-v4-small-tensors.md`).
+/// few vector moves in line. Past 128 bytes the compiler calls `memcpy`
+/// instead: a 16-dim inline layout made each move two calls
+/// (`perf-artifacts/dispatch-v2-number-path.md`), and at 136 bytes (a
+/// separate element-count word) `memcpy` took a quarter of a recorded op
+/// (`perf-artifacts/autograd-v2-moves.md`). The layout keeps its element
+/// count, dim count and contiguity in one word to fit.
 #[test]
 fn a_tensor_moves_without_memcpy() {
-    assert!(std::mem::size_of::<Tensor>() <= 136);
-    assert!(std::mem::size_of::<ft_core::Result<Tensor>>() <= 136);
+    assert!(std::mem::size_of::<Tensor>() <= 128);
+    assert!(std::mem::size_of::<ft_core::Result<Tensor>>() <= 128);
 }

@@ -11,7 +11,6 @@ use ft_dispatch::Tensor;
 use ft_dispatch::grad_mode::GradModeGuard;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 /// Hashes the engine's keys, which are allocation addresses (distinct,
 /// 8-byte aligned): one multiply spreads them, where SipHash's
@@ -35,8 +34,11 @@ impl Hasher for AddrHasher {
 
 type Map<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
 
-struct Task {
-    edge: Edge,
+struct Task<'g> {
+    /// Borrowed from the graph, which `execute`'s roots keep alive and
+    /// which nothing rewires while it runs (a node's edges are fixed when
+    /// it is recorded): no reference count changes per task.
+    edge: &'g Edge,
     /// The task index of each of a node's edges (`None` for a leaf, or
     /// an edge the node does not have): resolved once after discovery, so
     /// the run below indexes a `Vec` instead of hashing per edge.
@@ -53,7 +55,7 @@ struct Task {
     queued: bool,
 }
 
-impl Task {
+impl Task<'_> {
     /// Whether a gradient flowing here is wanted.
     fn wanted(&self) -> bool {
         self.run || self.capture.is_some()
@@ -155,7 +157,7 @@ fn accumulate(meta: &Meta, g: Tensor) -> Result<()> {
     match slot.as_ref() {
         Some(existing) => existing.add_(&g),
         None => {
-            *slot = Some(fresh_copy(&g)?);
+            *slot = Some(Box::new(fresh_copy(&g)?));
             Ok(())
         }
     }
@@ -181,23 +183,33 @@ pub(crate) fn execute(
     let start = root_grads(roots, grads)?;
 
     // Discovery: every node reachable from the roots, children before
-    // parents in `order`; tasks are numbered as they are found.
+    // parents in `order`; tasks are numbered as they are found. The stack
+    // holds edges to enter, and the task index of a node whose children
+    // are entered (`Visit::Exit`); both are words, written and read whole.
+    enum Visit<'g> {
+        Enter(&'g Edge),
+        Exit(usize),
+    }
     let mut index: Map<usize> = Map::with_capacity_and_hasher(256, Default::default());
     let mut tasks: Vec<Task> = Vec::with_capacity(256);
     let mut order: Vec<usize> = Vec::with_capacity(256);
-    let mut stack: Vec<(Edge, bool)> = root_edges.iter().map(|e| (e.clone(), false)).collect();
-    while let Some((e, expanded)) = stack.pop() {
+    let mut stack: Vec<Visit> = root_edges.iter().map(Visit::Enter).collect();
+    while let Some(v) = stack.pop() {
+        let e = match v {
+            Visit::Exit(i) => {
+                order.push(i);
+                continue;
+            }
+            Visit::Enter(e) => e,
+        };
         let k = e.key();
-        if expanded {
-            order.push(index[&k]);
-            continue;
-        }
         if index.contains_key(&k) {
             continue;
         }
         index.insert(k, tasks.len());
+        stack.push(Visit::Exit(tasks.len()));
         tasks.push(Task {
-            edge: e.clone(),
+            edge: e,
             children: [None; MAX_INPUTS],
             deps: 0,
             buffer: None,
@@ -205,17 +217,16 @@ pub(crate) fn execute(
             capture: None,
             queued: false,
         });
-        stack.push((e.clone(), true));
-        if let Edge::Node(n) = &e {
+        if let Edge::Node(n) = e {
             for c in n.edges.iter().flatten() {
                 if !index.contains_key(&c.key()) {
-                    stack.push((c.clone(), false));
+                    stack.push(Visit::Enter(c));
                 }
             }
         }
     }
     for t in &mut tasks {
-        if let Edge::Node(n) = &t.edge {
+        if let Edge::Node(n) = t.edge {
             t.children = std::array::from_fn(|i| n.edges[i].as_ref().map(|c| index[&c.key()]));
         }
     }
@@ -291,11 +302,10 @@ pub(crate) fn execute(
     // root leaf with no other edge is finished at once.
     while let Some((_, i)) = ready.pop() {
         let t = &mut tasks[i];
-        let Edge::Node(n) = &t.edge else {
+        let Edge::Node(node) = t.edge else {
             continue;
         };
-        let (node, grad, run, capture, children) =
-            (Arc::clone(n), t.buffer.take(), t.run, t.capture, t.children);
+        let (grad, run, capture, children) = (t.buffer.take(), t.run, t.capture, t.children);
         if let (Some(c), Some(g)) = (capture, &grad) {
             captured[c] = Some(g.clone());
         }
@@ -313,7 +323,7 @@ pub(crate) fn execute(
                 continue;
             }
             let g = match out.as_mut().and_then(|o| o[j].take()) {
-                Some(g) => Some(fit(&node, j, g)?),
+                Some(g) => Some(fit(node, j, g)?),
                 None => None,
             };
             deliver(&mut tasks[c], c, &mut ready, g, true)?;
@@ -322,7 +332,7 @@ pub(crate) fn execute(
     // Leaves: accumulate (backward) or capture (grad).
     for &i in &order {
         let t = &tasks[i];
-        let Edge::Leaf(m) = &t.edge else { continue };
+        let Edge::Leaf(m) = t.edge else { continue };
         if t.deps != 0 {
             continue;
         }

@@ -38,7 +38,10 @@ pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor) -> Result<Grads> + Sen
 /// replaces (PyTorch's `rebase_history`). Clones of a `Tensor` share it.
 pub(crate) struct Meta {
     grad_fn: Mutex<Option<Arc<Node>>>,
-    pub grad: Mutex<Option<Tensor>>,
+    /// Boxed: every recorded op makes a `Meta` for its output, and only
+    /// leaves ever hold a gradient; inline, the 128-byte slot made each
+    /// new `Meta` a `memcpy` into its `Arc` (`perf-artifacts/autograd-v2-moves.md`).
+    pub grad: Mutex<Option<Box<Tensor>>>,
     /// Made by a view op from a tensor that requires grad.
     pub is_view: bool,
     /// A view op has been recorded on this tensor.
@@ -65,7 +68,7 @@ impl Meta {
         }
     }
 
-    pub fn grad_slot(&self) -> MutexGuard<'_, Option<Tensor>> {
+    pub fn grad_slot(&self) -> MutexGuard<'_, Option<Box<Tensor>>> {
         // A panic while the lock was held cannot leave a half-written
         // Option; the value is still sound.
         self.grad.lock().unwrap_or_else(|p| p.into_inner())

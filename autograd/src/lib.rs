@@ -140,7 +140,7 @@ impl AutogradExt for Tensor {
     }
 
     fn grad(&self) -> Option<Tensor> {
-        meta_ref(self).and_then(|m| m.grad_slot().clone())
+        meta_ref(self).and_then(|m| m.grad_slot().as_deref().cloned())
     }
 
     fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
@@ -167,7 +167,7 @@ impl AutogradExt for Tensor {
                 ));
             }
         }
-        *m.grad_slot() = grad;
+        *m.grad_slot() = grad.map(Box::new);
         Ok(())
     }
 

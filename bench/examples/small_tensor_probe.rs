@@ -97,17 +97,7 @@ fn main() {
     // The autograd chain (`autograd_chain_latency`) by parts: 200 ops
     // without grad, with grad (graph built and dropped), the whole chain
     // with backward; one recorded op on a leaf and on a non-leaf.
-    let chain = |x: &Tensor| {
-        let mut y = x.clone();
-        for _ in 0..100 {
-            y = y
-                .mul_scalar(1.0001)
-                .expect("mul")
-                .add_scalar(0.001)
-                .expect("add");
-        }
-        y
-    };
+    let chain = ft_bench::suite::chain_steps;
     time_n("chain: 200 ops, no grad", 400, || {
         black_box(chain(&a));
     });

@@ -162,17 +162,27 @@ pub fn autograd_chain_call() -> Call {
     let x0 = Tensor::from(input(&[16], 1));
     Box::new(move || {
         let x = x0.detach().requires_grad_(true).expect("leaf");
-        let mut y = x.clone();
-        for _ in 0..100 {
-            y = y
-                .mul_scalar(1.0001)
-                .expect("mul")
-                .add_scalar(0.001)
-                .expect("add");
-        }
-        y.sum().expect("sum").backward().expect("backward");
+        chain_steps(&x)
+            .sum()
+            .expect("sum")
+            .backward()
+            .expect("backward");
         x.grad().expect("grad").into_data()
     })
+}
+
+/// The forward part of `autograd_chain_latency`: 100 times
+/// `y = y * 1.0001 + 0.001` from `x` (recorded when `x` requires grad).
+pub fn chain_steps(x: &Tensor) -> Tensor {
+    let mut y = x.clone();
+    for _ in 0..100 {
+        y = y
+            .mul_scalar(1.0001)
+            .expect("mul")
+            .add_scalar(0.001)
+            .expect("add");
+    }
+    y
 }
 
 /// `softmax(a, -1)` on a seeded input.

@@ -184,8 +184,10 @@ pub(crate) fn execute(
 
     // Discovery: every node reachable from the roots, children before
     // parents in `order`; tasks are numbered as they are found. The stack
-    // holds edges to enter, and the task index of a node whose children
-    // are entered (`Visit::Exit`); both are words, written and read whole.
+    // holds edges to enter and, for a node whose children are entered, its
+    // task index (`Visit::Exit`): no second lookup, and no `bool` stored
+    // beside a cloned `Edge` and reloaded with it (that stalled reload was
+    // 6.6% of this function's samples; `perf-artifacts/autograd-v2-moves.md`).
     enum Visit<'g> {
         Enter(&'g Edge),
         Exit(usize),

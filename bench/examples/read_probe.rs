@@ -71,7 +71,6 @@ impl Job for Subs<'_> {
         let mut parts = [s.splat_f32s(0.0); 8];
         let mut n = 0;
         for sub in self.0.chunks(256) {
-            parts[n] = s.splat_f32s(0.0);
             let (head, _) = S::as_simd_f32s(sub);
             let mut acc = [s.splat_f32s(0.0); 4];
             for c in head.chunks_exact(4) {

@@ -1,12 +1,14 @@
 //! Where the time of a small op goes: `a + b` and `add_out` on [16] beside
-//! their parts (a new tensor, its storage, its layout, the guards), each the
-//! best of 7 loops of `PROBE_N` calls (default 2,000,000).
+//! their parts (a new tensor, its storage, its layout, the guards), and the
+//! autograd chain by parts; each the best of 7 loops of `PROBE_N` calls
+//! (default 2,000,000; the longer calls run proportionally fewer times).
 //!
 //! `cargo run --release -p ft-bench --example small_tensor_probe [FILTER]`
 //! (FILTER: run only the lines whose name contains it). With a small
 //! `PROBE_N` (under 1000: one loop) the per-call instruction count is the
 //! difference of two callgrind runs, e.g. `PROBE_N=100` and `PROBE_N=900`.
-//! Used for `perf-artifacts/dispatch-v4-small-tensors.md`.
+//! Used for `perf-artifacts/dispatch-v4-small-tensors.md` and
+//! `perf-artifacts/autograd-v2-moves.md`.
 use ft_autograd::AutogradExt;
 use ft_core::{DType, TensorImpl};
 use ft_dispatch::Tensor;

@@ -123,8 +123,8 @@ impl<T: Copy + Default + fmt::Debug> fmt::Debug for DimVec<T> {
 /// bits of a word whose top byte holds the dim count and contiguity, so
 /// that a `Layout` is 88 bytes and a dispatch `Tensor` 128 (a move of
 /// one is then a few vector moves in line, where 136 bytes was a `memcpy`
-/// call). PyTorch's own bound is 2^63 - 1; shapes between the two are
-/// reachable only as meta tensors or expanded views, and fail here.
+/// call). PyTorch's own bound is 2^63 - 1; a tensor between the two could
+/// only be a view with zero strides (no memory holds one), and fails here.
 pub const MAX_NUMEL: usize = (1 << 56) - 1;
 
 /// Checked product of a shape: at most [`MAX_NUMEL`].
@@ -231,8 +231,8 @@ impl Parts {
 /// `add_out`) made `add_out` 20% slower.
 ///
 /// Every field is a whole word (the element count, the dim count and the
-/// contiguity flag share one: 88 bytes in all), so a `Layout` is written and moved in 8- and 16-byte pieces that
-/// line up: the enum it replaced kept two flag bytes beside its tag, and
+/// contiguity flag share one: 88 bytes in all), so a `Layout` is written
+/// and moved in 8- and 16-byte pieces that line up: the enum it replaced kept two flag bytes beside its tag, and
 /// the compiler copied it from byte 1 or 3 with unaligned 16-byte moves
 /// whose loads could not be forwarded from the stores that built it (a
 /// stall of its own on every move; `Layout::contiguous(&[16])` took 25 ns).
@@ -401,7 +401,7 @@ impl Layout {
 
     #[inline]
     pub fn ndim(&self) -> usize {
-        (self.count >> NDIM_SHIFT) & 0x7f
+        (self.count & !CONTIGUOUS_BIT) >> NDIM_SHIFT
     }
 
     /// Never overflows: every constructor checked the product.

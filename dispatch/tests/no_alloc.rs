@@ -186,7 +186,8 @@ fn ops_with_a_number_allocate_only_their_output() {
 /// few vector moves in line. Past 128 bytes the compiler calls `memcpy`
 /// instead: a 16-dim inline layout made each move two calls
 /// (`perf-artifacts/dispatch-v2-number-path.md`), and at 136 bytes (a
-/// separate element-count word) `memcpy` took a quarter of a recorded op
+/// separate element-count word) `memcpy` was a quarter of the autograd
+/// chain's samples, tensor moves the largest part of it
 /// (`perf-artifacts/autograd-v2-moves.md`). The layout keeps its element
 /// count, dim count and contiguity in one word to fit.
 #[test]

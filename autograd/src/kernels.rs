@@ -104,36 +104,26 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
         }
         _ => {}
     }
-    let mut inner = Outputs::default();
-    below(op, f, &mut inner)?;
-    let two = matches!(op, Op::MaxDim | Op::MinDim);
-    let (first, second) = if two {
-        let (a, b) = inner.two()?;
-        (a, Some(b))
-    } else {
-        (inner.one()?, None)
+    // The CPU kernel writes into `out`, and its result is marked where it
+    // lies: moving a 128-byte tensor out of a slot, through two by-value
+    // setters and back was a chain of stalled copies.
+    below(op, f, out)?;
+    let (Some(first), second) = out.slots_mut() else {
+        return Err(Error::new(
+            ErrorKind::Value,
+            format!("internal error: '{}' returned no tensor", op.name()),
+        ));
     };
     if !first.dtype().is_floating_point() {
-        match second {
-            Some(s) => out.set_two(first, s),
-            None => out.set(first),
-        }
         return Ok(());
     }
-    let node = record(op, f, &first, second.as_ref())?;
+    let node = record(op, f, first, second.as_deref())?;
     if op.is_view()
         && let Some(m) = meta_ref(f.tensor(0)?)
     {
         m.has_views.store(true, Ordering::Relaxed);
     }
-    let result = first
-        .set_requires_grad(true)?
-        .with_autograd_meta(Some(erase(Meta::output(node, op.is_view()))));
-    match second {
-        Some(s) => out.set_two(result, s),
-        None => out.set(result),
-    }
-    Ok(())
+    first.attach_autograd_meta(erase(Meta::output(node, op.is_view())))
 }
 
 /// A view op in no_grad mode on a tensor that requires grad (dispatch

@@ -236,6 +236,14 @@ impl Outputs {
         }
     }
 
+    /// The results in their slots, for a kernel that wraps another (the
+    /// autograd kernels mark the output where the CPU kernel left it,
+    /// instead of moving a 128-byte tensor out and back).
+    #[inline]
+    pub fn slots_mut(&mut self) -> (Option<&mut Tensor>, Option<&mut Tensor>) {
+        (self.first.as_mut(), self.second.as_mut())
+    }
+
     /// Whether the kernel wrote nothing here (in place, `out=`).
     pub fn is_empty(&self) -> bool {
         self.first.is_none() && self.second.is_none()

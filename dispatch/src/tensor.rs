@@ -31,6 +31,15 @@ impl From<TensorImpl> for Tensor {
     }
 }
 
+/// PyTorch's error for a tensor of an integer or bool dtype that is asked
+/// to require grad.
+fn not_floating_point() -> Error {
+    Error::new(
+        ErrorKind::DType,
+        "only Tensors of floating point dtype can require gradients",
+    )
+}
+
 impl Tensor {
     /// The data, without autograd: what kernels operate on.
     #[inline]
@@ -50,10 +59,7 @@ impl Tensor {
     /// only floating-point tensors can.
     pub fn set_requires_grad(mut self, requires_grad: bool) -> Result<Self> {
         if requires_grad && !self.data.dtype().is_floating_point() {
-            return Err(Error::new(
-                ErrorKind::DType,
-                "only Tensors of floating point dtype can require gradients",
-            ));
+            return Err(not_floating_point());
         }
         self.requires_grad = requires_grad;
         Ok(self)
@@ -68,6 +74,20 @@ impl Tensor {
     pub fn with_autograd_meta(mut self, meta: Option<AutogradMeta>) -> Self {
         self.meta = meta;
         self
+    }
+
+    /// Marks this tensor, in place, as requiring grad with autograd's
+    /// state `meta` (ft-autograd does this for the outputs of its
+    /// kernels): the by-value [`set_requires_grad`](Self::set_requires_grad)
+    /// and [`with_autograd_meta`](Self::with_autograd_meta) without moving
+    /// the tensor twice. Only floating-point tensors can require grad.
+    pub fn attach_autograd_meta(&mut self, meta: AutogradMeta) -> Result<()> {
+        if !self.data.dtype().is_floating_point() {
+            return Err(not_floating_point());
+        }
+        self.requires_grad = true;
+        self.meta = Some(meta);
+        Ok(())
     }
 
     pub fn dtype(&self) -> DType {

@@ -189,20 +189,39 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub fn new(
-        name: &'static str,
-        edges: [Option<Edge>; MAX_INPUTS],
-        inputs: [Option<InputMeta>; MAX_INPUTS],
-        backward: BackwardFn,
-    ) -> Self {
+    /// A node with no edges yet, made in its `Arc`'s allocation: built on
+    /// the stack and moved in, its ~380 bytes were a `memcpy` call per
+    /// recorded op (`perf-artifacts/autograd-v3-in-place.md`). The caller
+    /// adds the edges with [`Node::set_input`] while the `Arc` is its only
+    /// reference.
+    pub fn new_arc(name: &'static str, backward: BackwardFn) -> Arc<Node> {
+        let mut slot = Arc::<Node>::new_uninit();
+        // Counted as it is made: its drop uncounts it.
         LIVE.fetch_add(1, Ordering::Relaxed);
-        Node {
+        let node = Node {
             name,
             seq: SEQ.fetch_add(1, Ordering::Relaxed),
-            edges,
-            inputs,
+            edges: [None, None, None],
+            inputs: [None, None, None],
             backward: Mutex::new(Some(backward)),
+        };
+        match Arc::get_mut(&mut slot) {
+            Some(s) => {
+                s.write(node);
+            }
+            // A fresh `Arc` has no other reference; never taken.
+            None => return Arc::new(node),
         }
+        // SAFETY: the `get_mut` arm above wrote a whole `Node` into `slot`
+        // (the other arm returned), and nothing has read it since.
+        unsafe { slot.assume_init() }
+    }
+
+    /// Records that argument `i` (which requires grad) is `edge`, of
+    /// shape and dtype `meta`.
+    pub fn set_input(&mut self, i: usize, edge: Edge, meta: InputMeta) {
+        self.edges[i] = Some(edge);
+        self.inputs[i] = Some(meta);
     }
 
     /// Runs the backward function; without `retain` it is dropped after,

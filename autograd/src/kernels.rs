@@ -171,8 +171,7 @@ fn record_as(
             format!("'{}' has no backward formula", op.name()),
         ));
     };
-    let mut edges: [Option<Edge>; MAX_INPUTS] = [None, None, None];
-    let mut inputs: [Option<InputMeta>; MAX_INPUTS] = [None, None, None];
+    let mut node = Node::new_arc(rename.unwrap_or(name), backward);
     for (i, t) in f.tensors().enumerate() {
         if i >= MAX_INPUTS {
             return Err(Error::new(
@@ -184,16 +183,16 @@ fn record_as(
             ));
         }
         if t.requires_grad() {
-            edges[i] = Some(Edge::of(t)?);
-            inputs[i] = Some(InputMeta::of(t));
+            let Some(n) = Arc::get_mut(&mut node) else {
+                return Err(Error::new(
+                    ErrorKind::Value,
+                    "internal error: a node being recorded is shared",
+                ));
+            };
+            n.set_input(i, Edge::of(t)?, InputMeta::of(t));
         }
     }
-    Ok(Arc::new(Node::new(
-        rename.unwrap_or(name),
-        edges,
-        inputs,
-        backward,
-    )))
+    Ok(node)
 }
 
 /// PyTorch's `_unsafe_view`, matmul's last step: `t.view(shape)` whose

@@ -31,26 +31,46 @@ pub enum ErrorKind {
 }
 
 /// An error with its class and a PyTorch-like message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+///
+/// One pointer wide: every `Result<()>` of the library is returned in a
+/// register, and a `Result<T>` is no wider than `T` needs. With the kind and
+/// the message inline (32 bytes), each fallible call returned through the
+/// stack, and callers reloaded the result in 16-byte pieces the callee had
+/// stored in 8-byte ones: stalled loads on the path of every small op
+/// (`perf-artifacts/autograd-v3-in-place.md`). Errors are rare; the box is
+/// paid only when one is made.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<Inner>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     message: String,
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .finish()
+    }
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
-        }
+        }))
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub(crate) fn shape(message: impl Into<String>) -> Self {
@@ -97,7 +117,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -122,6 +142,15 @@ pub fn fmt_shape<T: fmt::Display>(shape: &[T]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_is_one_pointer_wide() {
+        assert_eq!(size_of::<Error>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<()>>(), size_of::<usize>());
+        let e = Error::new(ErrorKind::Shape, "bad");
+        assert_eq!((e.kind(), e.message()), (ErrorKind::Shape, "bad"));
+        assert_eq!(format!("{e:?}"), "Error { kind: Shape, message: \"bad\" }");
+    }
 
     #[test]
     fn dim_message_matches_pytorch() {

@@ -5,8 +5,10 @@
 # every engine path (contiguous, splat, buffered, tiled, parallel, in place,
 # overlap copies, the number path of tensor-number ops), reductions and
 # softmax, and GEMM's products (packing, edge tiles, strided outputs,
-# batches), and the caller-helps parallel loop (`par::parts`, unsafe inside).
-# Fails on any memcheck error.
+# batches), and the caller-helps parallel loop (`par::parts`, unsafe inside);
+# and autograd's graph tests whole (a node is written into its `Arc`'s
+# allocation by `Node::new_arc`, unsafe inside, and freed by `Node::drop`'s
+# loop), in the debug build the test command made. Fails on any memcheck error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bins=()
@@ -29,6 +31,17 @@ for isa in scalar avx2; do
                     "$bin" "$f" --test-threads=1 -q
             fi
         done
+    done
+done
+ag=()
+for t in engine no_cycles; do
+    ag+=("$(cargo test -p ft-autograd --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
+done
+for isa in scalar avx2; do
+    for bin in "${ag[@]}"; do
+        echo "memcheck: FT_ISA=$isa $(basename "$bin")"
+        FT_ISA=$isa valgrind --tool=memcheck --error-exitcode=1 --quiet \
+            "$bin" --test-threads=1 -q
     done
 done
 echo "memcheck: no errors"

@@ -152,11 +152,13 @@ pub const fn promote_types(a: DType, b: DType) -> DType {
 
 /// A number that is not a tensor: what Python passes as `2`, `2.5` or `True`.
 ///
-/// `repr(C, u8)`: the tag in byte 0 and every payload, the `bool` too, at
-/// byte 8. With the default layout the `bool` sat in byte 1, and the
-/// compiler copied bytes 1 to 7 of every `Scalar` as two overlapping 4-byte
-/// moves through the stack, whose reload could not be forwarded from the
-/// stores: a stall in each scalar op's argument read
+/// `repr(C, u64)`: the tag is a whole word and every payload, the `bool`
+/// too, sits at byte 8, so a `Scalar` is copied as two words. With the
+/// default layout the `bool` sat in byte 1, and the compiler copied bytes 1
+/// to 7 of every `Scalar` as two overlapping 4-byte moves through the
+/// stack, whose reload could not be forwarded from the stores: a stall in
+/// each scalar op's argument read. `repr(C, u8)` (a byte tag, payloads at
+/// byte 8, bytes 1 to 7 padding) was tried first and measured no faster
 /// (`perf-artifacts/autograd-v3-in-place.md`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C, u64)]

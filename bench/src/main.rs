@@ -294,6 +294,10 @@ fn list() {
 }
 
 fn record(args: &Args, label: &str) -> ExitCode {
+    let path = match new_record_path("record", label) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let results: Vec<Measurement> = run_suite(args).into_iter().map(|(_, m)| m).collect();
     let mut rec = record::Record {
         label: label.to_string(),
@@ -304,8 +308,24 @@ fn record(args: &Args, label: &str) -> ExitCode {
     if args.hyperfine {
         rec.hyperfine = hyperfine(args);
     }
-    let path = record::runs_dir().join(format!("{label}.json"));
     write_json("record", &path, &rec, "wrote")
+}
+
+/// `runs/LABEL.json` if no record has that label yet. Records are evidence
+/// that artifacts cite: a second `record` (or a `torch --record`) under a
+/// label in use would replace one silently, so it fails here, before
+/// anything is measured.
+fn new_record_path(cmd: &str, label: &str) -> Result<std::path::PathBuf, ExitCode> {
+    let path = record::runs_dir().join(format!("{label}.json"));
+    if path.exists() {
+        eprintln!(
+            "ft-bench {cmd}: {} exists; records are not overwritten: choose another label \
+             (PyTorch comparisons are usually `torch-LABEL`) or delete the file",
+            path.display()
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(path)
 }
 
 /// Writes `value` as pretty JSON with a final newline to `path`, making its
@@ -405,6 +425,11 @@ fn python() -> String {
 }
 
 fn torch(args: &Args) -> ExitCode {
+    let path = match args.record.as_deref().map(|l| new_record_path("torch", l)) {
+        Some(Err(code)) => return code,
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
     let py = python();
     let has_torch = std::process::Command::new(&py)
         .args(["-c", "import torch"])
@@ -494,7 +519,7 @@ fn torch(args: &Args) -> ExitCode {
         );
     }
     println!("\n{misses} miss(es) against bench/TARGETS.md");
-    if let Some(label) = &args.record {
+    if let (Some(label), Some(path)) = (&args.record, path) {
         let rec = serde_json::json!({
             "label": label,
             "fingerprint": record::fingerprint(),
@@ -502,7 +527,6 @@ fn torch(args: &Args) -> ExitCode {
             "torch": tv,
             "ceilings": c,
         });
-        let path = record::runs_dir().join(format!("{label}.json"));
         return write_json("torch", &path, &rec, "wrote");
     }
     ExitCode::SUCCESS

@@ -42,6 +42,35 @@ fn bad_input_exits_2_with_a_message() {
 }
 
 #[test]
+fn a_record_is_never_overwritten() {
+    let committed = ft_bench::record::runs_dir().join("kernels-v1.json");
+    let before = std::fs::read(&committed).expect("runs/kernels-v1.json is committed");
+    for args in [
+        &[
+            "record",
+            "--label",
+            "kernels-v1",
+            "--filter",
+            "add_out_latency",
+        ][..],
+        &[
+            "torch",
+            "--filter",
+            "add_out_latency",
+            "--record",
+            "kernels-v1",
+        ],
+    ] {
+        let o = ft_bench(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("exists"), "{args:?}: {err}");
+    }
+    let after = std::fs::read(&committed).expect("still there");
+    assert!(before == after, "runs/kernels-v1.json was changed");
+}
+
+#[test]
 fn counted_kernels_run_from_the_command_line() {
     for c in ft_bench::counts::COUNTED {
         let o = ft_bench(&["count", c.id]);

@@ -34,7 +34,7 @@ for isa in scalar avx2; do
     done
 done
 ag=()
-for t in engine no_cycles; do
+for t in engine no_cycles live_threads; do
     ag+=("$(cargo test -p ft-autograd --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
 done
 for isa in scalar avx2; do

@@ -11,7 +11,8 @@
 use ft_core::{DType, Error, ErrorKind, Layout, Result, TensorImpl};
 use ft_dispatch::Tensor;
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The most tensor arguments an op with a backward formula takes
@@ -166,13 +167,13 @@ impl InputMeta {
     }
 }
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// How many graph nodes exist in the process: the evidence that a graph
-/// is freed when its outputs are dropped (no reference cycles).
-pub fn live_nodes() -> usize {
-    LIVE.load(Ordering::Relaxed)
+thread_local! {
+    /// The next node's sequence number on this thread: per thread, as
+    /// PyTorch's `at::sequence_number` is. A process-wide atomic counter
+    /// was a locked instruction per recorded op (~6 ns on the benchmark
+    /// guest, `bench/examples/lock_probe.rs`); the engine only orders ready
+    /// nodes by it (ties go by discovery order).
+    static SEQ: Cell<u64> = const { Cell::new(0) };
 }
 
 /// One recorded op.
@@ -189,32 +190,41 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    /// A node with no edges yet, made in its `Arc`'s allocation: built on
-    /// the stack and moved in, its ~380 bytes were a `memcpy` call per
-    /// recorded op (`perf-artifacts/autograd-v3-in-place.md`). The caller
-    /// adds the edges with [`Node::set_input`] while the `Arc` is its only
-    /// reference.
-    pub fn new_arc(name: &'static str, backward: BackwardFn) -> Arc<Node> {
+    /// A node made in its `Arc`'s allocation: built on the stack and moved
+    /// in, its ~380 bytes were a `memcpy` call per recorded op
+    /// (`perf-artifacts/autograd-v3-in-place.md`). `fill` adds the edges
+    /// ([`Node::set_input`]) through the one `&mut` the new allocation
+    /// gives (each `Arc::get_mut` is a locked instruction); if it fails,
+    /// the node is dropped and its error returned.
+    pub fn new_arc(
+        name: &'static str,
+        backward: BackwardFn,
+        fill: impl FnOnce(&mut Node) -> Result<()>,
+    ) -> Result<Arc<Node>> {
         let mut slot = Arc::<Node>::new_uninit();
         // Counted as it is made: its drop uncounts it.
-        LIVE.fetch_add(1, Ordering::Relaxed);
+        crate::live::add(1);
         let node = Node {
             name,
-            seq: SEQ.fetch_add(1, Ordering::Relaxed),
+            seq: SEQ.with(|s| s.replace(s.get() + 1)),
             edges: [None, None, None],
             inputs: [None, None, None],
             backward: Mutex::new(Some(backward)),
         };
-        match Arc::get_mut(&mut slot) {
-            Some(s) => {
-                s.write(node);
-            }
+        let filled = match Arc::get_mut(&mut slot) {
+            Some(s) => fill(s.write(node)),
             // A fresh `Arc` has no other reference; never taken.
-            None => return Arc::new(node),
-        }
+            None => {
+                let mut node = node;
+                fill(&mut node)?;
+                return Ok(Arc::new(node));
+            }
+        };
         // SAFETY: the `get_mut` arm above wrote a whole `Node` into `slot`
-        // (the other arm returned), and nothing has read it since.
-        unsafe { slot.assume_init() }
+        // (the other arm returned) before `fill` saw it, and `fill` could
+        // only replace its fields with other valid values.
+        let node = unsafe { slot.assume_init() };
+        filled.map(|()| node)
     }
 
     /// Records that argument `i` (which requires grad) is `edge`, of
@@ -254,7 +264,7 @@ impl Drop for Node {
     /// reference is ours has its edges taken here, so its own drop finds
     /// nothing to follow.
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+        crate::live::add(-1);
         let mut stack: Vec<Arc<Node>> = Vec::new();
         take_node_edges(&mut self.edges, &mut stack);
         while let Some(mut n) = stack.pop() {

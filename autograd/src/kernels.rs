@@ -171,28 +171,23 @@ fn record_as(
             format!("'{}' has no backward formula", op.name()),
         ));
     };
-    let mut node = Node::new_arc(rename.unwrap_or(name), backward);
-    for (i, t) in f.tensors().enumerate() {
-        if i >= MAX_INPUTS {
-            return Err(Error::new(
-                ErrorKind::Value,
-                format!(
-                    "'{}' has more tensor arguments than autograd records",
-                    op.name()
-                ),
-            ));
-        }
-        if t.requires_grad() {
-            let Some(n) = Arc::get_mut(&mut node) else {
+    Node::new_arc(rename.unwrap_or(name), backward, |node| {
+        for (i, t) in f.tensors().enumerate() {
+            if i >= MAX_INPUTS {
                 return Err(Error::new(
                     ErrorKind::Value,
-                    "internal error: a node being recorded is shared",
+                    format!(
+                        "'{}' has more tensor arguments than autograd records",
+                        op.name()
+                    ),
                 ));
-            };
-            n.set_input(i, Edge::of(t)?, InputMeta::of(t));
+            }
+            if t.requires_grad() {
+                node.set_input(i, Edge::of(t)?, InputMeta::of(t));
+            }
         }
-    }
-    Ok(node)
+        Ok(())
+    })
 }
 
 /// PyTorch's `_unsafe_view`, matmul's last step: `t.view(shape)` whose

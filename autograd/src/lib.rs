@@ -29,12 +29,13 @@ mod formulas;
 pub mod gradcheck;
 mod graph;
 mod kernels;
+mod live;
 pub mod nn;
 pub mod optim;
 
 pub use ft_dispatch::grad_mode::{enable_grad, is_grad_enabled, no_grad, set_grad_enabled};
 pub use gradcheck::gradcheck;
-pub use graph::live_nodes;
+pub use live::live_nodes;
 
 use ft_core::{Error, ErrorKind, Result};
 use ft_dispatch::Tensor;

@@ -227,6 +227,22 @@ impl Storage {
         self.data()
     }
 
+    /// The bytes of a storage its caller has just made and not yet shared
+    /// (in its `Arc`, where inline bytes stay), without a guard: taking a
+    /// write guard, or `Arc::get_mut`, is a locked instruction (~6 ns on
+    /// the benchmark guest, `bench/examples/lock_probe.rs`) on the path of
+    /// every new tensor.
+    ///
+    /// # Safety
+    ///
+    /// Until the caller is done with the pointer, no other thread may reach
+    /// this storage and no guard on it may exist: the caller holds its only
+    /// reference and has given out no other.
+    #[inline]
+    pub unsafe fn unshared_ptr(&self) -> *mut u8 {
+        self.data()
+    }
+
     /// Whether the storage is backed by pages advised as huge.
     pub fn is_huge_page_mapped(&self) -> bool {
         #[cfg(target_os = "linux")]

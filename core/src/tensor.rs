@@ -342,15 +342,15 @@ impl TensorImpl {
         // SAFETY: forwarded to our caller (`fill` writes every element).
         // Into its `Arc` before the write: a storage's bytes may be inside
         // it (`INLINE_BYTES`), and they are written once, where they stay.
-        let mut storage = Arc::new(unsafe { Storage::uninit(nbytes)? });
-        let Some(only) = Arc::get_mut(&mut storage) else {
-            unreachable!("a new Arc has no other reference");
-        };
-        // SAFETY: the storage is 16-byte aligned and `nbytes` long, which is
-        // `numel` elements of T; `&mut` is the only way to it (it is not
-        // shared yet), so the slice aliases nothing while it lives.
+        let storage = Arc::new(unsafe { Storage::uninit(nbytes)? });
+        // SAFETY: `storage` is this function's only reference to a storage
+        // it just made (no guard exists, no other thread can reach it), and
+        // it is not shared until `fill` has returned. The bytes are 16-byte
+        // aligned and `nbytes` long, which is `numel` elements of T, so the
+        // slice is in bounds and aliases nothing while it lives. (Not
+        // `Arc::get_mut`: its check is a locked instruction.)
         let elems = unsafe {
-            std::slice::from_raw_parts_mut(only.as_mut_ptr().cast::<T>(), layout.numel())
+            std::slice::from_raw_parts_mut(storage.unshared_ptr().cast::<T>(), layout.numel())
         };
         fill(elems)?;
         Ok(TensorImpl {

@@ -14,6 +14,14 @@ use std::any::Any;
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
+use triomphe::UniqueArc;
+
+/// A node's reference count: `triomphe`'s `Arc`, which has no weak count.
+/// With std's, freeing a node took two locked instructions (the strong
+/// and the weak count) and `get_mut` a locked compare-exchange; here one,
+/// and a load (`perf-artifacts/autograd-v3-in-place.md`). Nothing holds a
+/// node weakly.
+pub(crate) type NodeArc = triomphe::Arc<Node>;
 
 /// The most tensor arguments an op with a backward formula takes
 /// (`where`, `addmm`: three).
@@ -38,7 +46,7 @@ pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor) -> Result<Grads> + Sen
 /// `.grad`; a non-leaf has the node that made it, which an in-place op
 /// replaces (PyTorch's `rebase_history`). Clones of a `Tensor` share it.
 pub(crate) struct Meta {
-    grad_fn: Mutex<Option<Arc<Node>>>,
+    grad_fn: Mutex<Option<NodeArc>>,
     /// Boxed: every recorded op makes a `Meta` for its output, and only
     /// leaves ever hold a gradient; inline, the 128-byte slot made each
     /// new `Meta` a `memcpy` into its `Arc` (`perf-artifacts/autograd-v2-moves.md`).
@@ -60,7 +68,7 @@ impl Meta {
     }
 
     /// The meta of an op's output.
-    pub fn output(node: Arc<Node>, is_view: bool) -> Self {
+    pub fn output(node: NodeArc, is_view: bool) -> Self {
         Meta {
             grad_fn: Mutex::new(Some(node)),
             grad: Mutex::new(None),
@@ -75,12 +83,12 @@ impl Meta {
         self.grad.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn fn_slot(&self) -> MutexGuard<'_, Option<Arc<Node>>> {
+    fn fn_slot(&self) -> MutexGuard<'_, Option<NodeArc>> {
         self.grad_fn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The node that made the tensor (`None`: a leaf).
-    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+    pub fn grad_fn(&self) -> Option<NodeArc> {
         self.fn_slot().clone()
     }
 
@@ -93,7 +101,7 @@ impl Meta {
     }
 
     /// An in-place op made the tensor anew: its history is now `node`.
-    pub fn rebase(&self, node: Arc<Node>) {
+    pub fn rebase(&self, node: NodeArc) {
         *self.fn_slot() = Some(node);
     }
 }
@@ -112,7 +120,7 @@ pub(crate) fn meta_arc(t: &Tensor) -> Option<Arc<Meta>> {
 /// (its `.grad`).
 #[derive(Clone)]
 pub(crate) enum Edge {
-    Node(Arc<Node>),
+    Node(NodeArc),
     Leaf(Arc<Meta>),
 }
 
@@ -138,7 +146,7 @@ impl Edge {
     /// An identity for the engine's tables (the allocation's address).
     pub fn key(&self) -> usize {
         match self {
-            Edge::Node(n) => Arc::as_ptr(n) as *const () as usize,
+            Edge::Node(n) => NodeArc::as_ptr(n) as *const () as usize,
             Edge::Leaf(m) => Arc::as_ptr(m) as *const () as usize,
         }
     }
@@ -193,37 +201,28 @@ impl Node {
     /// A node made in its `Arc`'s allocation: built on the stack and moved
     /// in, its ~380 bytes were a `memcpy` call per recorded op
     /// (`perf-artifacts/autograd-v3-in-place.md`). `fill` adds the edges
-    /// ([`Node::set_input`]) through the one `&mut` the new allocation
-    /// gives (each `Arc::get_mut` is a locked instruction); if it fails,
-    /// the node is dropped and its error returned.
+    /// ([`Node::set_input`]) while the allocation is a `UniqueArc` (no
+    /// count to check); if it fails, the node is dropped and its error
+    /// returned.
     pub fn new_arc(
         name: &'static str,
         backward: BackwardFn,
         fill: impl FnOnce(&mut Node) -> Result<()>,
-    ) -> Result<Arc<Node>> {
-        let mut slot = Arc::<Node>::new_uninit();
+    ) -> Result<NodeArc> {
+        let mut slot = UniqueArc::<Node>::new_uninit();
         // Counted as it is made: its drop uncounts it.
         crate::live::add(1);
-        let node = Node {
+        let filled = fill(slot.write(Node {
             name,
             seq: SEQ.with(|s| s.replace(s.get() + 1)),
             edges: [None, None, None],
             inputs: [None, None, None],
             backward: Mutex::new(Some(backward)),
-        };
-        let filled = match Arc::get_mut(&mut slot) {
-            Some(s) => fill(s.write(node)),
-            // A fresh `Arc` has no other reference; never taken.
-            None => {
-                let mut node = node;
-                fill(&mut node)?;
-                return Ok(Arc::new(node));
-            }
-        };
-        // SAFETY: the `get_mut` arm above wrote a whole `Node` into `slot`
-        // (the other arm returned) before `fill` saw it, and `fill` could
-        // only replace its fields with other valid values.
-        let node = unsafe { slot.assume_init() };
+        }));
+        // SAFETY: `write` above put a whole `Node` in `slot` before `fill`
+        // saw it, and `fill` could only replace its fields with other valid
+        // values.
+        let node = unsafe { UniqueArc::assume_init(slot) }.shareable();
         filled.map(|()| node)
     }
 
@@ -265,7 +264,7 @@ impl Drop for Node {
     /// nothing to follow.
     fn drop(&mut self) {
         crate::live::add(-1);
-        let mut stack: Vec<Arc<Node>> = Vec::new();
+        let mut stack: Vec<NodeArc> = Vec::new();
         take_node_edges(&mut self.edges, &mut stack);
         while let Some(mut n) = stack.pop() {
             // `get_mut` succeeds only for the last reference (no weak
@@ -273,7 +272,7 @@ impl Drop for Node {
             // taken. Otherwise dropping `n` only decrements its count, or,
             // if another thread let go meanwhile, frees that one node,
             // whose drop is this loop again.
-            if let Some(inner) = Arc::get_mut(&mut n) {
+            if let Some(inner) = NodeArc::get_mut(&mut n) {
                 take_node_edges(&mut inner.edges, &mut stack);
             }
         }
@@ -282,7 +281,7 @@ impl Drop for Node {
 
 /// Moves a node's edges to other nodes onto `stack` (leaf edges are
 /// dropped: a leaf's meta holds no node).
-fn take_node_edges(edges: &mut [Option<Edge>; MAX_INPUTS], stack: &mut Vec<Arc<Node>>) {
+fn take_node_edges(edges: &mut [Option<Edge>; MAX_INPUTS], stack: &mut Vec<NodeArc>) {
     for e in edges {
         if let Some(Edge::Node(n)) = e.take() {
             stack.push(n);

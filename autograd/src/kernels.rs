@@ -8,14 +8,14 @@
 
 use crate::engine::is_leaf;
 use crate::formulas::formula;
-use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, erase, meta_ref};
+use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, meta_ref};
 use ft_core::{Error, ErrorKind, Result};
 use ft_dispatch::{
     Arg, DispatchKey, Frame, Functionality, Kernel, Op, Outputs, Tensor, keyset_of, redispatch,
     route::schema_of,
 };
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 
 /// One trampoline per op index: dispatch's kernels are plain function
 /// pointers, so the op is a const parameter.
@@ -152,7 +152,7 @@ fn no_grad_view(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
 
 /// The node of `op` called with frame `f` that produced `first`: its
 /// backward formula and an edge per tensor argument that requires grad.
-fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Result<Arc<Node>> {
+fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Result<NodeArc> {
     record_as(op, f, first, second, None)
 }
 
@@ -164,7 +164,7 @@ fn record_as(
     first: &Tensor,
     second: Option<&Tensor>,
     rename: Option<&'static str>,
-) -> Result<Arc<Node>> {
+) -> Result<NodeArc> {
     let Some((name, backward)) = formula(op, f, first, second)? else {
         return Err(Error::new(
             ErrorKind::Unsupported,

@@ -188,8 +188,9 @@ thread_local! {
 pub(crate) struct Node {
     /// PyTorch's name of the backward function: `MulBackward0`.
     pub name: &'static str,
-    /// Creation order; the engine runs later nodes first (PyTorch's
-    /// sequence number).
+    /// Creation order on the thread that made it; the engine runs later
+    /// nodes first among those ready (PyTorch's sequence number, also
+    /// per thread).
     pub seq: u64,
     pub edges: [Option<Edge>; MAX_INPUTS],
     pub inputs: [Option<InputMeta>; MAX_INPUTS],

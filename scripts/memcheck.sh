@@ -18,7 +18,14 @@ done
 filters=(in_place_and_out transposed_add transposed_operands broadcasting where_clamp float_edges scalar_forms number_operands tensor_pairs
          reduction_edges column_sums softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims
          every_part_runs_once ops_on_the_callers_thread)
-for isa in scalar avx2; do
+ag=()
+for t in engine no_cycles live_threads; do
+    ag+=("$(cargo test -p ft-autograd --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
+done
+
+# Every check of one ISA path, in order; stops at the first error.
+check() {
+    local isa=$1 bin list f
     for bin in "${bins[@]}"; do
         # Listed once, then searched: `--list | grep -q` under pipefail
         # failed at random (grep exits at its first match, the lister gets
@@ -32,16 +39,32 @@ for isa in scalar avx2; do
             fi
         done
     done
-done
-ag=()
-for t in engine no_cycles live_threads; do
-    ag+=("$(cargo test -p ft-autograd --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
-done
-for isa in scalar avx2; do
     for bin in "${ag[@]}"; do
         echo "memcheck: FT_ISA=$isa $(basename "$bin")"
         FT_ISA=$isa valgrind --tool=memcheck --error-exitcode=1 --quiet \
             "$bin" --test-threads=1 -q
     done
+}
+
+# The two paths at once, one per core (valgrind runs a program's threads
+# one at a time): 4.6 minutes one after the other on the 2-core machine
+# was what took CI past its 30. Each path's output is kept apart and
+# shown whole when it ends.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+for isa in scalar avx2; do
+    check "$isa" >"$logs/$isa" 2>&1 &
+    pids+=($!)
 done
+failed=0
+for i in 0 1; do
+    isa=$([ $i = 0 ] && echo scalar || echo avx2)
+    wait "${pids[$i]}" || failed=1
+    cat "$logs/$isa"
+done
+if [ $failed != 0 ]; then
+    echo "memcheck: errors (above)"
+    exit 1
+fi
 echo "memcheck: no errors"

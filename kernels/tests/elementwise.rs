@@ -231,6 +231,10 @@ fn binary_ops_match_reference_on_every_isa_dtype_and_layout() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release only (20 s unoptimised): .ci/run runs it on every ISA path in release"
+)]
 fn binary_f32_large_and_odd_shapes_run_in_parallel_correctly() {
     // Above PAR_GRAIN, with odd sizes, so chunks split rows mid-way.
     for_each_isa(|isa| {
@@ -308,6 +312,10 @@ fn transposed_add_keeps_pytorchs_output_layout() {
 /// stored values in f64 and rounds once to the output dtype (exact for
 /// these dtypes: the sum of two stored values fits f64).
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release only (10 s unoptimised): .ci/run runs it on every ISA path in release"
+)]
 fn transposed_operands_through_the_tiled_walk_match_reference() {
     let shapes: [&[usize]; 7] = [
         &[9, 8],

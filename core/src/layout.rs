@@ -232,10 +232,11 @@ impl Parts {
 ///
 /// Every field is a whole word (the element count, the dim count and the
 /// contiguity flag share one: 88 bytes in all), so a `Layout` is written
-/// and moved in 8- and 16-byte pieces that line up: the enum it replaced kept two flag bytes beside its tag, and
-/// the compiler copied it from byte 1 or 3 with unaligned 16-byte moves
-/// whose loads could not be forwarded from the stores that built it (a
-/// stall of its own on every move; `Layout::contiguous(&[16])` took 25 ns).
+/// and moved in 8- and 16-byte pieces that line up: the enum it replaced
+/// kept two flag bytes beside its tag, and the compiler copied it from
+/// byte 1 or 3 with unaligned 16-byte moves whose loads could not be
+/// forwarded from the stores that built it (a stall of its own on every
+/// move; `Layout::contiguous(&[16])` took 25 ns).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Layout {
     /// The first `ndim` dims when there are at most `INLINE_DIMS` of them;

@@ -36,6 +36,29 @@ fn main() {
             let _ = a.compare_exchange(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed);
         }
     });
+    // A read borrow taken and released, as `Storage::read` and its
+    // guard's drop do it, three ways (the count is 0 between pairs, as for
+    // a tensor nothing else is reading).
+    let b = AtomicU64::new(0);
+    best("read borrow: load + cmpxchg, fetch_sub", || {
+        for _ in 0..N {
+            let cur = b.load(Ordering::Relaxed);
+            let _ = b.compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed);
+            b.fetch_sub(1, Ordering::Release);
+        }
+    });
+    best("read borrow: cmpxchg from 0, fetch_sub", || {
+        for _ in 0..N {
+            let _ = b.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed);
+            b.fetch_sub(1, Ordering::Release);
+        }
+    });
+    best("read borrow: fetch_add, fetch_sub", || {
+        for _ in 0..N {
+            b.fetch_add(1, Ordering::Acquire);
+            b.fetch_sub(1, Ordering::Release);
+        }
+    });
     let mut x = 0u64;
     best("plain increment", || {
         for _ in 0..N {

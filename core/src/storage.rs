@@ -1,4 +1,5 @@
-//! One 64-byte-aligned, zero-initialised allocation, shared by `Arc` among a
+//! One 64-byte-aligned, zero-initialised allocation, shared by an `Arc`
+//! (triomphe's: one count, no weak count) among a
 //! tensor and its views; or, for at most `INLINE_BYTES`, bytes kept inside
 //! the storage itself (16-byte aligned), so that a small tensor's storage is
 //! one allocation, not two.
@@ -68,8 +69,9 @@ impl std::fmt::Debug for InlineBytes {
 
 /// Shared, aligned, zero-initialised bytes with a version counter.
 ///
-/// `repr(C)` with the inline bytes last, after 48 bytes of fields: in an
-/// `Arc` (two counts before it) they start 64 bytes into the block, so in
+/// `repr(C)` with the inline bytes last, after 48 bytes of fields: in a
+/// `triomphe::Arc` (one count before it, padded to the storage's 16-byte
+/// alignment) they start 64 bytes into the block, so in
 /// the allocator's 128-byte blocks they fill one cache line of their own
 /// instead of straddling two (a 16-lane vector load or store across a line
 /// costs twice).
@@ -572,13 +574,24 @@ mod tests {
             s.write().unwrap().bytes_mut()[n - 1] = 9;
             // SAFETY: `&mut s`: nothing else reaches the bytes; n - 1 < n.
             unsafe { *s.as_mut_ptr() = 5 };
-            let moved = std::sync::Arc::new(s);
+            let moved = triomphe::Arc::new(s);
             let g = moved.read().unwrap();
             assert_eq!(g.as_ptr() as usize % 16, 0);
             assert_eq!(g.bytes().len(), n);
             assert_eq!(g.bytes()[0], 5);
             assert_eq!(g.bytes()[n - 1], if n == 1 { 5 } else { 9 });
         }
+    }
+
+    #[test]
+    fn inline_bytes_start_a_cache_line_into_the_arc_block() {
+        // The layout the `Storage` doc promises: 64 bytes into the block,
+        // whatever the allocator gives (the block is 16-aligned at least).
+        let a = triomphe::Arc::new(Storage::zeroed(INLINE_BYTES).unwrap());
+        let block = triomphe::Arc::heap_ptr(&a) as usize;
+        let bytes = a.read().unwrap().as_ptr() as usize;
+        assert_eq!(bytes - block, 64);
+        assert_eq!(size_of::<Storage>() + 16, 128);
     }
 
     #[test]

@@ -13,7 +13,10 @@ use crate::rng::Generator;
 use crate::storage::{ReadGuard, Storage, WriteGuard};
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+// triomphe's `Arc`: no weak count, so freeing the last reference is one
+// locked instruction, not std's two (`bench/examples/lock_probe.rs`: ~6 ns
+// each on the benchmark guest; every small op frees a storage).
+use triomphe::Arc;
 
 /// The data of a tensor, without autograd: what kernels operate on.
 #[derive(Clone)]
@@ -166,7 +169,7 @@ impl TensorImpl {
     // ---------------------------------------------------------------- parts
 
     /// A tensor over `storage` with `layout`, checked to lie inside it.
-    pub fn from_parts(
+    fn from_parts(
         storage: Arc<Storage>,
         layout: Layout,
         dtype: DType,
@@ -200,7 +203,7 @@ impl TensorImpl {
     }
 
     #[inline]
-    pub fn storage(&self) -> &Arc<Storage> {
+    pub fn storage(&self) -> &Storage {
         &self.storage
     }
 

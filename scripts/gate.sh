@@ -4,7 +4,11 @@
 #      baseline, twice in a row (counts are deterministic);
 #   2. a deliberate slowdown, the same kernels with the scalar path forced
 #      (FT_ISA=scalar), must make the gate fail.
-# Exit 0 only when all three hold.
+#   3. the locked-instruction counts of the dispatch and autograd ids are
+#      within 1% of theirs (scripts/locked_ops.sh --check), and a baseline
+#      one atomic per call below today's (as if a change had added one to
+#      `a.add`) makes that check fail.
+# Exit 0 only when all of these hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p ft-bench
@@ -22,4 +26,19 @@ if FT_ISA=scalar "$bin" gate --filter _f32_64k; then
     echo "gate: the forced scalar path passed the gate; the gate is blind" >&2
     exit 1
 fi
-echo "gate: ok (unchanged tree passed twice, the slowdown was caught)"
+echo "gate: locked instructions against bench/baseline/locked.json"
+scripts/locked_ops.sh --check
+echo "gate: one more atomic per call in a.add must fail the locked check"
+lower=$(mktemp)
+trap 'rm -f "$lower"' EXIT
+python3 - "$lower" <<'PY'
+import json, sys
+b = json.load(open("bench/baseline/locked.json"))
+b["counts"]["dispatch_add_16"] -= 1000  # its run is 1000 calls
+json.dump(b, open(sys.argv[1], "w"))
+PY
+if FT_LOCKED_BASELINE=$lower scripts/locked_ops.sh --check dispatch_add_16; then
+    echo "gate: one more locked instruction per call passed; the locked check is blind" >&2
+    exit 1
+fi
+echo "gate: ok (unchanged tree passed twice, the slowdown and the extra atomic were caught)"

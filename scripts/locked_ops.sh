@@ -6,6 +6,17 @@
 # benchmark guest, `cargo run --release -p ft-bench --example lock_probe`).
 #
 #   scripts/locked_ops.sh [ID ...]   (default: the dispatch and autograd ids)
+#   scripts/locked_ops.sh --check    the default ids against the baseline
+#                                    bench/baseline/locked.json: fails when
+#                                    one executes more than 1% over it
+#   scripts/locked_ops.sh --update   rewrites that baseline
+#   (FT_LOCKED_BASELINE=FILE names another baseline file for either.)
+#
+# The 1% is slack for the allocator's own (a dozen per chain, mimalloc's
+# page bookkeeping); one new atomic per call or per recorded op is +20% on
+# dispatch_add_16 and +6.7% on the chain. CI runs `--check` (gate.sh),
+# beside the instruction counts, which weigh a ~6 ns atomic as one
+# instruction.
 #
 # The ids are those of `ft_bench::counts::COUNTED`: dispatch_add_16 and
 # dispatch_add_out_16 are 1000 calls each, autograd_chain_16 one chain (200
@@ -17,6 +28,12 @@
 # Needs valgrind (scripts/setup.sh), objdump (binutils) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+baseline=${FT_LOCKED_BASELINE:-bench/baseline/locked.json}
+mode=show
+case "${1:-}" in
+    --check) mode=check; shift ;;
+    --update) mode=update; shift ;;
+esac
 ids=("$@")
 [ ${#ids[@]} -gt 0 ] || ids=(dispatch_add_16 dispatch_add_out_16 autograd_chain_16)
 cargo build -q --release -p ft-bench --bin ft-bench
@@ -31,7 +48,7 @@ for id in "${ids[@]}"; do
         --callgrind-out-file="$tmp/cg.out" "$bin" count "$id" >/dev/null 2>"$tmp/vg.log" \
         || { cat "$tmp/vg.log" >&2; exit 1; }
     echo "== $id"
-    python3 - "$tmp/locked" "$tmp/cg.out" <<'PY'
+    python3 - "$tmp/locked" "$tmp/cg.out" "$tmp/totals" "$id" <<'PY'
 import collections, re, sys
 locked = {int(a, 16) for a in open(sys.argv[1])}
 names = {"ob": {}, "fn": {}}
@@ -67,7 +84,35 @@ for line in open(sys.argv[2]):
         total += int(parts[2])
         per_fn[fn] += int(parts[2])
 print(f"locked instructions executed: {total}")
+with open(sys.argv[3], "a") as f:
+    f.write(f"{sys.argv[4]} {total}\n")
 for f, c in per_fn.most_common(12):
     print(f"{c:8}  {f}")
 PY
 done
+
+[ "$mode" != show ] || exit 0
+python3 - "$mode" "$baseline" "$tmp/totals" <<'PY'
+import json, sys
+mode, path, totals = sys.argv[1:]
+now = {k: int(v) for k, v in (l.split() for l in open(totals))}
+if mode == "update":
+    with open(path, "w") as f:
+        json.dump({"what": "locked instructions per counted run (scripts/locked_ops.sh)",
+                   "counts": dict(sorted(now.items()))}, f, indent=2)
+        f.write("\n")
+    print(f"locked: updated {path}")
+    sys.exit(0)
+base = json.load(open(path))["counts"]
+bad = 0
+for k, v in sorted(now.items()):
+    if k not in base:
+        print(f"locked: {k} has no baseline (scripts/locked_ops.sh --update)")
+        bad += 1
+        continue
+    b = base[k]
+    over = v > b * 1.01
+    bad += over
+    print(f"locked: {k:24} baseline {b:6} now {v:6} {'FAIL: over +1%' if over else 'ok'}")
+sys.exit(1 if bad else 0)
+PY

@@ -28,8 +28,11 @@ fi
 
 # Debian packages: command -> package. valgrind (memcheck of the kernels),
 # hyperfine (whole-process timings), the aarch64 cross linker and qemu
-# (NEON tests).
+# (NEON tests), objdump and python3 (the gate's locked-instruction check,
+# scripts/locked_ops.sh).
 declare -A PKGS=(
+    [objdump]=binutils
+    [python3]=python3-minimal
     [valgrind]=valgrind
     [hyperfine]=hyperfine
     [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu

@@ -127,18 +127,29 @@ pub fn region<T>(body: impl FnOnce() -> T) -> T {
 /// });
 /// assert_eq!(sum.into_inner(), 4950);
 /// ```
+#[inline]
 pub fn parts(parts: usize, f: impl Fn(usize) + Sync) {
     let threads = rayon::current_num_threads();
     if parts <= 1 || threads < 2 {
         (0..parts).for_each(f);
         return;
     }
+    parts_dyn(parts, threads, &f);
+}
+
+/// [`parts`] with two threads or more, not generic: every parallel job
+/// type of the crate used to instantiate rayon's parallel-iterator and join
+/// machinery for itself (474 copies, a fifth of ft-kernels' LLVM IR in
+/// `cargo llvm-lines --release`); behind `dyn` there is one copy, for an
+/// indirect call per part (a part is thousands of elements at least).
+#[inline(never)]
+fn parts_dyn(parts: usize, threads: usize, f: &(dyn Fn(usize) + Sync)) {
     if rayon::current_thread_index().is_some() {
         use rayon::prelude::*;
-        (0..parts).into_par_iter().for_each(&f);
+        (0..parts).into_par_iter().for_each(f);
         return;
     }
-    let f: *const (dyn Fn(usize) + Sync + '_) = &f;
+    let f: *const (dyn Fn(usize) + Sync + '_) = f;
     // SAFETY: a raw pointer to pointer transmute that only erases the
     // lifetime: the helper jobs must be 'static. It is dereferenced only
     // while the closure lives (`Parts::work` says why).

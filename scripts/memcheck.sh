@@ -52,16 +52,16 @@ check() {
 # shown whole when it ends.
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+isas=(scalar avx2)
 pids=()
-for isa in scalar avx2; do
+for isa in "${isas[@]}"; do
     check "$isa" >"$logs/$isa" 2>&1 &
     pids+=($!)
 done
 failed=0
-for i in 0 1; do
-    isa=$([ $i = 0 ] && echo scalar || echo avx2)
+for i in "${!isas[@]}"; do
     wait "${pids[$i]}" || failed=1
-    cat "$logs/$isa"
+    cat "$logs/${isas[$i]}"
 done
 if [ $failed != 0 ]; then
     echo "memcheck: errors (above)"

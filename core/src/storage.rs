@@ -1,8 +1,8 @@
 //! One 64-byte-aligned, zero-initialised allocation, shared by an `Arc`
-//! (triomphe's: one count, no weak count) among a
-//! tensor and its views; or, for at most `INLINE_BYTES`, bytes kept inside
-//! the storage itself (16-byte aligned), so that a small tensor's storage is
-//! one allocation, not two.
+//! (triomphe's: one count, no weak count) among a tensor and its views;
+//! or, for at most `INLINE_BYTES`, bytes kept inside the storage itself
+//! (16-byte aligned), so that a small tensor's storage is one allocation,
+//! not two.
 //!
 //! Views alias, and PyTorch lets a write through one view be seen through
 //! another, so the bytes are shared mutable state. To keep that sound in
@@ -71,10 +71,10 @@ impl std::fmt::Debug for InlineBytes {
 ///
 /// `repr(C)` with the inline bytes last, after 48 bytes of fields: in a
 /// `triomphe::Arc` (one count before it, padded to the storage's 16-byte
-/// alignment) they start 64 bytes into the block, so in
-/// the allocator's 128-byte blocks they fill one cache line of their own
-/// instead of straddling two (a 16-lane vector load or store across a line
-/// costs twice).
+/// alignment) they start 64 bytes into the block, so in the allocator's
+/// 128-byte blocks they fill one cache line of their own instead of
+/// straddling two (a 16-lane vector load or store across a line costs
+/// twice).
 #[derive(Debug)]
 #[repr(C)]
 pub struct Storage {

@@ -622,6 +622,46 @@ fn blocked<F: Family>(
 /// The block sizes: [`KC`], [`MC`], [`NC`], or `FT_GEMM_KC`, `FT_GEMM_MC`,
 /// `FT_GEMM_NC` when set (for tuning experiments; read once).
 fn tuning() -> (usize, usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (k, m, n) = (
+        tune::KC.load(Relaxed),
+        tune::MC.load(Relaxed),
+        tune::NC.load(Relaxed),
+    );
+    let d = tuning_env();
+    (
+        if k > 0 { k } else { d.0 },
+        if m > 0 { m } else { d.1 },
+        if n > 0 { n } else { d.2 },
+    )
+}
+
+/// Hooks for experiments in one process (`bench/examples/gemm_probe.rs`
+/// times configurations in turn): not a stable API.
+#[doc(hidden)]
+pub mod tune {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    pub(super) static KC: AtomicUsize = AtomicUsize::new(0);
+    pub(super) static MC: AtomicUsize = AtomicUsize::new(0);
+    pub(super) static NC: AtomicUsize = AtomicUsize::new(0);
+    pub(super) static SKEW: AtomicUsize = AtomicUsize::new(0);
+
+    /// Block sizes for the next products; 0 keeps the default (or the
+    /// `FT_GEMM_*` variable).
+    pub fn set_blocks(kc: usize, mc: usize, nc: usize) {
+        KC.store(kc, Relaxed);
+        MC.store(mc, Relaxed);
+        NC.store(nc, Relaxed);
+    }
+
+    /// Starts the packed panels `words` 8-byte words past a cache line
+    /// (0, the default: on the line), to measure what alignment is worth.
+    pub fn set_panel_skew(words: usize) {
+        SKEW.store(words % 8, Relaxed);
+    }
+}
+
+fn tuning_env() -> (usize, usize, usize) {
     static T: std::sync::OnceLock<(usize, usize, usize)> = std::sync::OnceLock::new();
     *T.get_or_init(|| {
         let g = |n: &str, d: usize| {

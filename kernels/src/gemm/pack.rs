@@ -17,6 +17,8 @@ thread_local! {
 /// Runs `f` on `len` elements of this thread's `key` buffer, grown as
 /// needed and kept for the next call (so repeated products allocate
 /// nothing). A nested call that finds the buffer in use gets a fresh one.
+/// The elements start on a 64-byte line, so that no vector load from a
+/// panel straddles two lines (panels are whole numbers of lines long).
 pub(super) fn with_scratch<T: bytemuck::Pod, R>(
     key: &'static LocalKey<RefCell<Vec<u64>>>,
     len: usize,
@@ -24,17 +26,31 @@ pub(super) fn with_scratch<T: bytemuck::Pod, R>(
 ) -> R {
     let words = (len * std::mem::size_of::<T>()).div_ceil(8);
     key.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut v) => {
-            if v.len() < words {
-                v.resize(words, 0);
-            }
-            f(&mut bytemuck::cast_slice_mut(&mut v[..words])[..len])
-        }
-        Err(_) => {
-            let mut v = vec![0u64; words];
-            f(&mut bytemuck::cast_slice_mut(&mut v[..])[..len])
-        }
+        Ok(mut v) => f(line_aligned(&mut v, words, len)),
+        Err(_) => f(line_aligned(&mut Vec::new(), words, len)),
     })
+}
+
+/// Words of `u64` in a cache line.
+const LINE_WORDS: usize = 64 / 8;
+
+/// `len` elements of `v` (`words` words of them) from its first 64-byte
+/// boundary (plus the experiment's skew, [`super::tune::set_panel_skew`]);
+/// `v` grows to hold them.
+fn line_aligned<T: bytemuck::Pod>(v: &mut Vec<u64>, words: usize, len: usize) -> &mut [T] {
+    // Up to a line of padding before the boundary, and up to a line of skew.
+    let need = words + 2 * (LINE_WORDS - 1);
+    if v.len() < need {
+        v.resize(need, 0);
+    }
+    // A `u64` pointer is 8-aligned, so the offset is below LINE_WORDS;
+    // `align_offset` may also answer "cannot" (usize::MAX): then start at 0,
+    // unaligned but still in bounds.
+    let off = match v.as_ptr().align_offset(64) {
+        o if o < LINE_WORDS => o,
+        _ => 0,
+    } + super::tune::SKEW.load(std::sync::atomic::Ordering::Relaxed);
+    &mut bytemuck::cast_slice_mut(&mut v[off..off + words])[..len]
 }
 
 /// A's rows `i0..i0+mc`, depth `pc..pc+kc`, to pack into `mr`-tall
@@ -256,5 +272,30 @@ fn pack_rows<T: GemmElem, const MR: usize>(
     let rows: [&[T]; MR] = std::array::from_fn(|i| &data[at(i)..at(i) + kc]);
     for (p, d) in dst.as_chunks_mut::<MR>().0[..kc].iter_mut().enumerate() {
         *d = std::array::from_fn(|i| rows[i][p]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        static T_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
+
+    #[test]
+    fn scratch_panels_start_on_a_cache_line() {
+        // Growing, shrinking and nested (fresh-buffer) uses, f32 and u16.
+        for len in [1usize, 7, 16, 1000, 33, 100_000, 5] {
+            with_scratch::<f32, _>(&T_SCRATCH, len, |s| {
+                assert_eq!(s.len(), len);
+                assert_eq!(s.as_ptr() as usize % 64, 0, "len {len}");
+                s.fill(1.0);
+                with_scratch::<u16, _>(&T_SCRATCH, len + 3, |t| {
+                    assert_eq!(t.len(), len + 3);
+                    assert_eq!(t.as_ptr() as usize % 64, 0, "nested len {len}");
+                });
+            });
+        }
     }
 }

@@ -1,0 +1,91 @@
+//! GEMM block sizes and register tiles, A/B in one process: every round
+//! times each configuration in turn (one warm-up call, best of 5), so the
+//! VM's slow and fast phases fall on all of them alike.
+//!
+//! ```text
+//! cargo run --release -p ft-bench --example gemm_probe -- M N K THREADS ROUNDS KC,MC,NC,SKEW ...
+//! ```
+//! `0` in a block size keeps the default; SKEW starts the packed panels
+//! that many 8-byte words past a cache line (0: on the line, the default).
+//! Each round prints per configuration GFLOP/s and the sum of C (equal
+//! sums: the configurations computed the same thing); the summary gives
+//! each configuration's median and best, and its ratio to the first one in
+//! the same round.
+
+use ft_kernels::gemm::{MatMut, MatRef, gemm, tune};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize| args[i].parse::<usize>().expect("a number");
+    let (m, n, k, threads, rounds) = (num(0), num(1), num(2), num(3), num(4));
+    let cfgs: Vec<[usize; 4]> = args[5..]
+        .iter()
+        .map(|c| {
+            let v: Vec<usize> = c
+                .split(',')
+                .map(|x| x.parse().expect("KC,MC,NC,SKEW"))
+                .collect();
+            [v[0], v[1], v[2], v[3]]
+        })
+        .collect();
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0)
+        .collect();
+    let b: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 104729) % 2000) as f32 / 1000.0 - 1.0)
+        .collect();
+    let mut c = vec![0f32; m * n];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let flop = 2.0 * (m * n * k) as f64;
+    let mut best: Vec<Vec<f64>> = vec![Vec::new(); cfgs.len()];
+    for _ in 0..rounds {
+        let mut line = String::new();
+        for (ci, cfg) in cfgs.iter().enumerate() {
+            tune::set_blocks(cfg[0], cfg[1], cfg[2]);
+            tune::set_panel_skew(cfg[3]);
+            let mut t = f64::INFINITY;
+            for rep in 0..6 {
+                let s = Instant::now();
+                pool.install(|| {
+                    gemm(
+                        1.0,
+                        MatRef::new(&a, m, k, k, 1).unwrap(),
+                        MatRef::new(&b, k, n, n, 1).unwrap(),
+                        0.0,
+                        MatMut::new(&mut c, m, n, n, 1).unwrap(),
+                        true,
+                    )
+                    .unwrap()
+                });
+                if rep > 0 {
+                    t = t.min(s.elapsed().as_secs_f64());
+                }
+            }
+            let sum: f64 = c.iter().map(|&x| x as f64).sum();
+            line += &format!("{:8.1} ({sum:.3e})  ", flop / t / 1e9);
+            best[ci].push(flop / t / 1e9);
+        }
+        if std::env::var_os("PROBE_QUIET").is_none() {
+            println!("{line}");
+        }
+    }
+    // Each round's figure over the first configuration's in the same round.
+    let base = best[0].clone();
+    for (cfg, v) in cfgs.iter().zip(&mut best) {
+        let mut r: Vec<f64> = v.iter().zip(&base).map(|(x, b)| x / b).collect();
+        r.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        v.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let wins = r.iter().filter(|&&x| x > 1.0).count();
+        println!(
+            "{cfg:?}: median {:.1} best {:.1} GFLOP/s; vs first: median ratio {:.3}, faster in {wins} of {}",
+            v[v.len() / 2],
+            v[v.len() - 1],
+            r[r.len() / 2],
+            r.len()
+        );
+    }
+}

@@ -3,10 +3,12 @@
 //! VM's slow and fast phases fall on all of them alike.
 //!
 //! ```text
-//! cargo run --release -p ft-bench --example gemm_probe -- M N K THREADS ROUNDS KC,MC,NC,SKEW ...
+//! cargo run --release -p ft-bench --example gemm_probe -- M N K THREADS ROUNDS KC,MC,NC,SKEW[,DIRECT] ...
 //! ```
 //! `0` in a block size keeps the default; SKEW starts the packed panels
-//! that many 8-byte words past a cache line (0: on the line, the default).
+//! that many 8-byte words past a cache line (0: on the line, the default);
+//! DIRECT (optional) is the most multiply-adds a one-thread product may
+//! have to skip packing (0: the default).
 //! Each round prints per configuration GFLOP/s and the sum of C (equal
 //! sums: the configurations computed the same thing); the summary gives
 //! each configuration's median and best, and its ratio to the first one in
@@ -19,14 +21,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| args[i].parse::<usize>().expect("a number");
     let (m, n, k, threads, rounds) = (num(0), num(1), num(2), num(3), num(4));
-    let cfgs: Vec<[usize; 4]> = args[5..]
+    let cfgs: Vec<[usize; 5]> = args[5..]
         .iter()
         .map(|c| {
             let v: Vec<usize> = c
                 .split(',')
-                .map(|x| x.parse().expect("KC,MC,NC,SKEW"))
+                .map(|x| x.parse().expect("KC,MC,NC,SKEW[,DIRECT]"))
                 .collect();
-            [v[0], v[1], v[2], v[3]]
+            [v[0], v[1], v[2], v[3], v.get(4).copied().unwrap_or(0)]
         })
         .collect();
     let a: Vec<f32> = (0..m * k)
@@ -41,26 +43,51 @@ fn main() {
         .build()
         .unwrap();
     let flop = 2.0 * (m * n * k) as f64;
+    // SKEW 9: the configuration times `Tensor::matmul` (output allocated
+    // per call, as the suite does) instead of `gemm` into a kept buffer.
+    let (ta, tb) = (
+        ft_dispatch::Tensor::from(ft_core::TensorImpl::from_slice(&a, &[m, k]).unwrap()),
+        ft_dispatch::Tensor::from(ft_core::TensorImpl::from_slice(&b, &[k, n]).unwrap()),
+    );
     let mut best: Vec<Vec<f64>> = vec![Vec::new(); cfgs.len()];
     for _ in 0..rounds {
         let mut line = String::new();
         for (ci, cfg) in cfgs.iter().enumerate() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
             tune::set_panel_skew(cfg[3]);
+            tune::set_direct_limit(cfg[4]);
             let mut t = f64::INFINITY;
             for rep in 0..6 {
                 let s = Instant::now();
-                pool.install(|| {
+                let mut call = || {
                     gemm(
                         1.0,
                         MatRef::new(&a, m, k, k, 1).unwrap(),
                         MatRef::new(&b, k, n, n, 1).unwrap(),
                         0.0,
                         MatMut::new(&mut c, m, n, n, 1).unwrap(),
-                        true,
+                        threads > 1,
                     )
                     .unwrap()
-                });
+                };
+                if cfg[3] == 9 {
+                    let r = if threads > 1 {
+                        pool.install(|| ta.matmul(&tb).unwrap())
+                    } else {
+                        ta.matmul(&tb).unwrap()
+                    };
+                    if rep > 0 {
+                        t = t.min(s.elapsed().as_secs_f64());
+                    }
+                    drop(r);
+                    continue;
+                }
+                // One thread: on this one, as a program's main thread calls.
+                if threads > 1 {
+                    pool.install(call)
+                } else {
+                    call()
+                }
                 if rep > 0 {
                     t = t.min(s.elapsed().as_secs_f64());
                 }

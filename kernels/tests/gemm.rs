@@ -239,6 +239,23 @@ fn empty_dims_give_empty_or_zero_products() {
         )
         .unwrap();
         assert_eq!(c.shape(), &[0, 2, 4]);
+        // Empty depth in a batch: each product is zeros (the f32/f64 outputs
+        // are not zeroed before the product; the product must write them).
+        let c = ft_kernels::bmm(
+            &TensorImpl::ones(&[3, 2, 0], DType::F32).unwrap(),
+            &TensorImpl::ones(&[3, 0, 5], DType::F32).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c.to_vec::<f32>().unwrap(), vec![0.0; 30]);
+        let c = ft_kernels::addmm(
+            &TensorImpl::full(&[4], 2.0, DType::F64).unwrap(),
+            &TensorImpl::ones(&[3, 0], DType::F64).unwrap(),
+            &TensorImpl::ones(&[0, 4], DType::F64).unwrap(),
+            Scalar::Int(1),
+            Scalar::Int(1),
+        )
+        .unwrap();
+        assert_eq!(c.to_vec::<f64>().unwrap(), vec![2.0; 12]);
     });
 }
 

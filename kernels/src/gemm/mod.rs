@@ -370,7 +370,11 @@ impl<T: GemmElem> Family for Plain<T> {
         isa: Isa,
     ) -> bool {
         let (m, n, k) = (a.rows, b.cols, a.cols);
-        if k > DIRECT_K || m * n * k > DIRECT || b.cs != 1 || (n > 1 && b.rs < n) {
+        let limit = match tune::DIRECT.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => DIRECT,
+            l => l,
+        };
+        if k > DIRECT_K || m * n * k > limit || b.cs != 1 || (n > 1 && b.rs < n) {
             return false;
         }
         let job = Direct {
@@ -645,6 +649,13 @@ pub mod tune {
     pub(super) static MC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static NC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static SKEW: AtomicUsize = AtomicUsize::new(0);
+    pub(super) static DIRECT: AtomicUsize = AtomicUsize::new(0);
+
+    /// The most multiply-adds a one-thread product may have to skip
+    /// packing (0: [`super::DIRECT`]).
+    pub fn set_direct_limit(macs: usize) {
+        DIRECT.store(macs, Relaxed);
+    }
 
     /// Block sizes for the next products; 0 keeps the default (or the
     /// `FT_GEMM_*` variable).

@@ -46,7 +46,7 @@ fn check_cpu(ts: &[&TensorImpl]) -> Result<()> {
 /// ```
 pub fn mm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
     check_mm(a, b)?;
-    let out = TensorImpl::empty(&[a.shape()[0], b.shape()[1]], a.dtype())?;
+    let out = product_out(&[a.shape()[0], b.shape()[1]], a.dtype())?;
     product_into(&out, None, a, b, Scalar::Int(0), Scalar::Int(1), true)?;
     Ok(out)
 }
@@ -60,6 +60,21 @@ pub fn mm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
     check_mm(a, b)?;
     check_out(out, &[a.shape()[0], b.shape()[1]], a.dtype())?;
     product_into(out, None, a, b, Scalar::Int(0), Scalar::Int(1), true)
+}
+
+/// A fresh contiguous output for `mm`, `addmm` or `bmm`. An f32 or f64
+/// one is not zeroed first (a pass over memory the product overwrites):
+/// [`product_into`] and [`bmm_into`] write every element of such an output
+/// before anything reads it: the GEMM writes C whole when beta is zero
+/// (empty depth included: it fills zeros), and `addmm` with a non-zero beta
+/// first copies `input`, broadcast, over all of it. Other dtypes take
+/// paths that are not all proven so: they get zeros.
+fn product_out(shape: &[usize], dtype: DType) -> Result<TensorImpl> {
+    match dtype {
+        // SAFETY: see above; every element is written before it is read.
+        DType::F32 | DType::F64 => unsafe { TensorImpl::uninit(shape, dtype) },
+        _ => TensorImpl::empty(shape, dtype),
+    }
 }
 
 fn check_mm(a: &TensorImpl, b: &TensorImpl) -> Result<()> {
@@ -138,7 +153,7 @@ pub fn addmm(
     alpha: Scalar,
 ) -> Result<TensorImpl> {
     check_addmm(input, a, b)?;
-    let out = TensorImpl::empty(&[a.shape()[0], b.shape()[1]], a.dtype())?;
+    let out = product_out(&[a.shape()[0], b.shape()[1]], a.dtype())?;
     product_into(&out, Some(input), a, b, beta, alpha, true)?;
     Ok(out)
 }
@@ -211,7 +226,7 @@ pub fn addmm_(
 /// ```
 pub fn bmm(a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
     check_bmm(a, b)?;
-    let out = TensorImpl::empty(&[a.shape()[0], a.shape()[1], b.shape()[2]], a.dtype())?;
+    let out = product_out(&[a.shape()[0], a.shape()[1], b.shape()[2]], a.dtype())?;
     bmm_into(&out, a, b)?;
     Ok(out)
 }

@@ -18,6 +18,19 @@ use ft_kernels::gemm::{MatMut, MatRef, gemm, tune};
 use std::time::Instant;
 
 fn main() {
+    // PROBE_IN_POOL=1: the whole probe on the worker of a one-thread pool
+    // (as `ft-bench run --threads 1` times when the global pool is larger).
+    if std::env::var_os("PROBE_IN_POOL").is_some() {
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        return one.install(probe);
+    }
+    probe()
+}
+
+fn probe() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| args[i].parse::<usize>().expect("a number");
     let (m, n, k, threads, rounds) = (num(0), num(1), num(2), num(3), num(4));

@@ -8,7 +8,10 @@
 //! `0` in a block size keeps the default; SKEW starts the packed panels
 //! that many 8-byte words past a cache line (0: on the line, the default);
 //! DIRECT (optional) is the most multiply-adds a one-thread product may
-//! have to skip packing (0: the default).
+//! have to skip packing (0: the default). SKEW 9, 10, 11 time
+//! `Tensor::matmul` instead (output allocated per call): f32, bf16 by
+//! AVX-512 BF16 dot products, bf16 widened to f32; their printed sums are
+//! of the raw-gemm buffer, which they do not write.
 //! Each round prints per configuration GFLOP/s and the sum of C (equal
 //! sums: the configurations computed the same thing); the summary gives
 //! each configuration's median and best, and its ratio to the first one in
@@ -62,12 +65,18 @@ fn probe() {
         ft_dispatch::Tensor::from(ft_core::TensorImpl::from_slice(&a, &[m, k]).unwrap()),
         ft_dispatch::Tensor::from(ft_core::TensorImpl::from_slice(&b, &[k, n]).unwrap()),
     );
+    // SKEW 10 / 11: `Tensor::matmul` on bf16 copies of the operands, by
+    // the AVX-512 BF16 dot products / widened to f32 for the f32 GEMM.
+    let (ta16, tb16) = (
+        ft_dispatch::Tensor::from(ft_kernels::cast(ta.data(), ft_core::DType::BF16).unwrap()),
+        ft_dispatch::Tensor::from(ft_kernels::cast(tb.data(), ft_core::DType::BF16).unwrap()),
+    );
     let mut best: Vec<Vec<f64>> = vec![Vec::new(); cfgs.len()];
     for _ in 0..rounds {
         let mut line = String::new();
         for (ci, cfg) in cfgs.iter().enumerate() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
-            tune::set_panel_skew(cfg[3]);
+            tune::set_panel_skew(cfg[3] % 8);
             tune::set_direct_limit(cfg[4]);
             let mut t = f64::INFINITY;
             for rep in 0..6 {
@@ -83,11 +92,17 @@ fn probe() {
                     )
                     .unwrap()
                 };
-                if cfg[3] == 9 {
-                    let r = if threads > 1 {
-                        pool.install(|| ta.matmul(&tb).unwrap())
+                if cfg[3] >= 9 {
+                    tune::set_bf16_widen(cfg[3] == 11);
+                    let (x, y) = if cfg[3] == 9 {
+                        (&ta, &tb)
                     } else {
-                        ta.matmul(&tb).unwrap()
+                        (&ta16, &tb16)
+                    };
+                    let r = if threads > 1 {
+                        pool.install(|| x.matmul(y).unwrap())
+                    } else {
+                        x.matmul(y).unwrap()
                     };
                     if rep > 0 {
                         t = t.min(s.elapsed().as_secs_f64());

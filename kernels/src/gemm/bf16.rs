@@ -16,10 +16,14 @@ use ft_core::Result;
 use half::bf16;
 
 /// Whether bf16 products use the AVX-512 BF16 dot-product path: the
-/// processor has it and the active ISA is AVX-512.
+/// processor has it and the active ISA is AVX-512 (and the experiment hook
+/// [`super::tune::set_bf16_widen`] has not turned it off).
 pub fn dot_bf16_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
+        if super::tune::BF16_WIDEN.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
         static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         crate::isa::isa() == Isa::Avx512
             && *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512bf16"))

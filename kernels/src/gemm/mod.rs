@@ -650,6 +650,14 @@ pub mod tune {
     pub(super) static NC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static SKEW: AtomicUsize = AtomicUsize::new(0);
     pub(super) static DIRECT: AtomicUsize = AtomicUsize::new(0);
+    pub(super) static BF16_WIDEN: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    /// bf16 products widened to f32 for the f32 GEMM even where the
+    /// AVX-512 BF16 dot-product path exists (`true`), or not (the default).
+    pub fn set_bf16_widen(on: bool) {
+        BF16_WIDEN.store(on, Relaxed);
+    }
 
     /// The most multiply-adds a one-thread product may have to skip
     /// packing (0: [`super::DIRECT`]).

@@ -78,46 +78,36 @@ fn probe() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
             tune::set_panel_skew(cfg[3] % 8);
             tune::set_direct_limit(cfg[4]);
+            tune::set_bf16_widen(cfg[3] == 11);
             let mut t = f64::INFINITY;
             for rep in 0..6 {
                 let s = Instant::now();
-                let mut call = || {
-                    gemm(
-                        1.0,
-                        MatRef::new(&a, m, k, k, 1).unwrap(),
-                        MatRef::new(&b, k, n, n, 1).unwrap(),
-                        0.0,
-                        MatMut::new(&mut c, m, n, n, 1).unwrap(),
-                        threads > 1,
-                    )
-                    .unwrap()
-                };
-                if cfg[3] >= 9 {
-                    tune::set_bf16_widen(cfg[3] == 11);
+                // A Tensor::matmul result is dropped after the clock stops.
+                let out = if cfg[3] >= 9 {
                     let (x, y) = if cfg[3] == 9 {
                         (&ta, &tb)
                     } else {
                         (&ta16, &tb16)
                     };
-                    let r = if threads > 1 {
-                        pool.install(|| x.matmul(y).unwrap())
-                    } else {
-                        x.matmul(y).unwrap()
-                    };
-                    if rep > 0 {
-                        t = t.min(s.elapsed().as_secs_f64());
-                    }
-                    drop(r);
-                    continue;
-                }
-                // One thread: on this one, as a program's main thread calls.
-                if threads > 1 {
-                    pool.install(call)
+                    Some(on(&pool, threads, || x.matmul(y).unwrap()))
                 } else {
-                    call()
-                }
+                    on(&pool, threads, || {
+                        gemm(
+                            1.0,
+                            MatRef::new(&a, m, k, k, 1).unwrap(),
+                            MatRef::new(&b, k, n, n, 1).unwrap(),
+                            0.0,
+                            MatMut::new(&mut c, m, n, n, 1).unwrap(),
+                            threads > 1,
+                        )
+                        .unwrap()
+                    });
+                    None
+                };
+                let elapsed = s.elapsed().as_secs_f64();
+                drop(out);
                 if rep > 0 {
-                    t = t.min(s.elapsed().as_secs_f64());
+                    t = t.min(elapsed);
                 }
             }
             let sum: f64 = c.iter().map(|&x| x as f64).sum();
@@ -143,4 +133,10 @@ fn probe() {
             r.len()
         );
     }
+}
+
+/// Runs `f` in `pool` for more than one thread; on this thread for one, as
+/// a program's main thread calls.
+fn on<R: Send>(pool: &rayon::ThreadPool, threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    if threads > 1 { pool.install(f) } else { f() }
 }

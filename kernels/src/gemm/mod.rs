@@ -370,11 +370,11 @@ impl<T: GemmElem> Family for Plain<T> {
         isa: Isa,
     ) -> bool {
         let (m, n, k) = (a.rows, b.cols, a.cols);
-        let limit = match tune::DIRECT.load(std::sync::atomic::Ordering::Relaxed) {
-            0 => DIRECT,
-            l => l,
-        };
-        if k > DIRECT_K || m * n * k > limit || b.cs != 1 || (n > 1 && b.rs < n) {
+        if k > DIRECT_K
+            || m * n * k > tune::or(&tune::DIRECT, DIRECT)
+            || b.cs != 1
+            || (n > 1 && b.rs < n)
+        {
             return false;
         }
         let job = Direct {
@@ -623,20 +623,15 @@ fn blocked<F: Family>(
     }
 }
 
-/// The block sizes: [`KC`], [`MC`], [`NC`], or `FT_GEMM_KC`, `FT_GEMM_MC`,
-/// `FT_GEMM_NC` when set (for tuning experiments; read once).
+/// The block sizes: those set by [`tune::set_blocks`], else `FT_GEMM_KC`,
+/// `FT_GEMM_MC`, `FT_GEMM_NC` when set (read once), else [`KC`], [`MC`],
+/// [`NC`].
 fn tuning() -> (usize, usize, usize) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let (k, m, n) = (
-        tune::KC.load(Relaxed),
-        tune::MC.load(Relaxed),
-        tune::NC.load(Relaxed),
-    );
-    let d = tuning_env();
+    let (kc, mc, nc) = tuning_env();
     (
-        if k > 0 { k } else { d.0 },
-        if m > 0 { m } else { d.1 },
-        if n > 0 { n } else { d.2 },
+        tune::or(&tune::KC, kc),
+        tune::or(&tune::MC, mc),
+        tune::or(&tune::NC, nc),
     )
 }
 
@@ -644,14 +639,21 @@ fn tuning() -> (usize, usize, usize) {
 /// times configurations in turn): not a stable API.
 #[doc(hidden)]
 pub mod tune {
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     pub(super) static KC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static MC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static NC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static SKEW: AtomicUsize = AtomicUsize::new(0);
     pub(super) static DIRECT: AtomicUsize = AtomicUsize::new(0);
-    pub(super) static BF16_WIDEN: std::sync::atomic::AtomicBool =
-        std::sync::atomic::AtomicBool::new(false);
+    pub(super) static BF16_WIDEN: AtomicBool = AtomicBool::new(false);
+
+    /// A hook's value, or `default` while it is 0 (not set).
+    pub(super) fn or(hook: &AtomicUsize, default: usize) -> usize {
+        match hook.load(Relaxed) {
+            0 => default,
+            v => v,
+        }
+    }
 
     /// bf16 products widened to f32 for the f32 GEMM even where the
     /// AVX-512 BF16 dot-product path exists (`true`), or not (the default).

@@ -469,13 +469,19 @@ impl Element for f16 {
     fn to_f64(self) -> f64 {
         self.to_f64()
     }
+    /// Through f32, as PyTorch converts (its 16-bit types are built from
+    /// a float): exact from an f32, rounded twice from an f64. Not
+    /// `f16::from_f64`, which in half 2.7 drops the low 32 bits of the
+    /// f64 before rounding and so rounds values just above a tie down
+    /// (half-rs issue 151): f32 1.3164067 gave 1.3125, not 1.3203125.
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
-        f16::from_f64(v)
+        f16::from_f32(v as f32)
     }
+    /// Through f32 (one rounding), as PyTorch converts.
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
-        f16::from_f64(v as f64)
+        f16::from_f32(v as f32)
     }
     #[inline(always)]
     fn to_i64(self) -> i64 {
@@ -495,13 +501,19 @@ impl Element for bf16 {
     fn to_f64(self) -> f64 {
         self.to_f64()
     }
+    /// Through f32, as PyTorch converts (its 16-bit types are built from
+    /// a float): exact from an f32, rounded twice from an f64. Not
+    /// `bf16::from_f64`, which in half 2.7 drops the low 32 bits of the
+    /// f64 before rounding and so rounds values just above a tie down
+    /// (half-rs issue 151): f32 1.3164067 gave 1.3125, not 1.3203125.
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
-        bf16::from_f64(v)
+        bf16::from_f32(v as f32)
     }
+    /// Through f32 (one rounding), as PyTorch converts.
     #[inline(always)]
     fn from_i64(v: i64) -> Self {
-        bf16::from_f64(v as f64)
+        bf16::from_f32(v as f32)
     }
     #[inline(always)]
     fn to_i64(self) -> i64 {
@@ -537,6 +549,28 @@ mod tests {
         assert_eq!(cast::<i64, f32>((1 << 40) + 1), (1u64 << 40) as f32);
         assert_eq!(cast::<bool, f64>(true), 1.0);
         assert_eq!(cast::<i32, u8>(257), 1);
+    }
+
+    /// Values just above a rounding tie, and ties made by a first rounding
+    /// to f32; the expected values are PyTorch 2.x's `.to(...)` of the same
+    /// inputs (checked by hand: `torch.tensor([x], dtype=...).to(...)`).
+    #[test]
+    fn sixteen_bit_casts_round_as_pytorch() {
+        // f32 just above a bf16 tie rounds up (half's own from_f64 gave
+        // 1.3125 and 4.8125).
+        assert_eq!(cast::<f32, bf16>(1.316_406_7).to_f32(), 1.320_312_5);
+        assert_eq!(cast::<f32, bf16>(4.828_128).to_f32(), 4.843_75);
+        // f32 one ulp above an f16 tie rounds up.
+        let x = 1.0 + 2f32.powi(-11) + 2f32.powi(-23);
+        assert_eq!(cast::<f32, f16>(x).to_f32(), 1.000_976_6);
+        // f64 goes through f32: 1 + 2^-8 + 2^-30 first becomes the tie
+        // 1 + 2^-8, which rounds to even.
+        let y = 1.0 + 2f64.powi(-8) + 2f64.powi(-30);
+        assert_eq!(cast::<f64, bf16>(y).to_f32(), 1.0);
+        let z = 1.0 + 2f64.powi(-11) + 2f64.powi(-30);
+        assert_eq!(cast::<f64, f16>(z).to_f32(), 1.0);
+        // int64 too: 2^24 + 2^16 + 1 becomes the f32 tie 2^24 + 2^16.
+        assert_eq!(cast::<i64, bf16>((1 << 24) + (1 << 16) + 1).to_f32(), 16_777_216.0);
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! `0` in a block size keeps the default; SKEW starts the packed panels
 //! that many 8-byte words past a cache line (0: on the line, the default);
 //! DIRECT (optional) is the most multiply-adds a one-thread product may
-//! have to skip packing (0: the default). SKEW 9, 10, 11 time
-//! `Tensor::matmul` instead (output allocated per call): f32, bf16 by
-//! AVX-512 BF16 dot products, bf16 widened to f32; their printed sums are
-//! of the raw-gemm buffer, which they do not write.
+//! have to skip packing (0: the default). SKEW 9-12 time
+//! `Tensor::matmul` instead (output allocated per call): 9 f32; 10 bf16 by
+//! AVX-512 BF16 dot products; 11 bf16 widened to f32 while packing; 12
+//! bf16 operands cast to f32 first, multiplied in f32 and the result cast
+//! back to bf16 (what bf16 products did before packing widened them).
+//! Their printed sums are of the Tensor result.
 //! Each round prints per configuration GFLOP/s and the sum of C (equal
 //! sums: the configurations computed the same thing); the summary gives
 //! each configuration's median and best, and its ratio to the first one in
@@ -65,8 +67,7 @@ fn probe() {
         ft_dispatch::Tensor::from(ft_core::TensorImpl::from_slice(&a, &[m, k]).unwrap()),
         ft_dispatch::Tensor::from(ft_core::TensorImpl::from_slice(&b, &[k, n]).unwrap()),
     );
-    // SKEW 10 / 11: `Tensor::matmul` on bf16 copies of the operands, by
-    // the AVX-512 BF16 dot products / widened to f32 for the f32 GEMM.
+    // SKEW 10-12: bf16 copies of the operands.
     let (ta16, tb16) = (
         ft_dispatch::Tensor::from(ft_kernels::cast(ta.data(), ft_core::DType::BF16).unwrap()),
         ft_dispatch::Tensor::from(ft_kernels::cast(tb.data(), ft_core::DType::BF16).unwrap()),
@@ -78,39 +79,49 @@ fn probe() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
             tune::set_panel_skew(cfg[3] % 8);
             tune::set_direct_limit(cfg[4]);
-            tune::set_bf16_widen(cfg[3] == 11);
+            tune::set_bf16_dot(match cfg[3] {
+                10 => Some(true),
+                11 => Some(false),
+                _ => None,
+            });
             let mut t = f64::INFINITY;
+            let mut last = None;
             for rep in 0..6 {
                 let s = Instant::now();
                 // A Tensor::matmul result is dropped after the clock stops.
-                let out = if cfg[3] >= 9 {
-                    let (x, y) = if cfg[3] == 9 {
-                        (&ta, &tb)
-                    } else {
-                        (&ta16, &tb16)
-                    };
-                    Some(on(&pool, threads, || x.matmul(y).unwrap()))
-                } else {
-                    on(&pool, threads, || {
-                        gemm(
-                            1.0,
-                            MatRef::new(&a, m, k, k, 1).unwrap(),
-                            MatRef::new(&b, k, n, n, 1).unwrap(),
-                            0.0,
-                            MatMut::new(&mut c, m, n, n, 1).unwrap(),
-                            threads > 1,
-                        )
-                        .unwrap()
-                    });
-                    None
+                let out = match cfg[3] {
+                    9 => Some(on(&pool, threads, || ta.matmul(&tb).unwrap())),
+                    10 | 11 => Some(on(&pool, threads, || ta16.matmul(&tb16).unwrap())),
+                    12 => Some(on(&pool, threads, || {
+                        let f = |x: &ft_dispatch::Tensor| x.to_dtype(ft_core::DType::F32).unwrap();
+                        let y = f(&ta16).matmul(&f(&tb16)).unwrap();
+                        y.to_dtype(ft_core::DType::BF16).unwrap()
+                    })),
+                    _ => {
+                        on(&pool, threads, || {
+                            gemm(
+                                1.0,
+                                MatRef::new(&a, m, k, k, 1).unwrap(),
+                                MatRef::new(&b, k, n, n, 1).unwrap(),
+                                0.0,
+                                MatMut::new(&mut c, m, n, n, 1).unwrap(),
+                                threads > 1,
+                            )
+                            .unwrap()
+                        });
+                        None
+                    }
                 };
                 let elapsed = s.elapsed().as_secs_f64();
-                drop(out);
+                last = out;
                 if rep > 0 {
                     t = t.min(elapsed);
                 }
             }
-            let sum: f64 = c.iter().map(|&x| x as f64).sum();
+            let sum: f64 = match last {
+                Some(y) => y.to_vec_f64().unwrap().iter().sum(),
+                None => c.iter().map(|&x| x as f64).sum(),
+            };
             line += &format!("{:8.1} ({sum:.3e})  ", flop / t / 1e9);
             best[ci].push(flop / t / 1e9);
         }

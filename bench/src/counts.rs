@@ -116,6 +116,16 @@ pub const COUNTED: &[Counted] = &[
         },
     },
     Counted {
+        id: "mm_bf16_128",
+        what: "[128, 128] @ [128, 128] bf16 (widened while packing; under valgrind, as on every processor without AVX-512 BF16)",
+        setup: || {
+            let bf =
+                |t: ft_core::TensorImpl| ft_kernels::cast(&t, ft_core::DType::BF16).expect("cast");
+            let (a, b) = (bf(input(&[128, 128], 1)), bf(input(&[128, 128], 2)));
+            Box::new(move || ft_kernels::mm(&a, &b).expect("mm"))
+        },
+    },
+    Counted {
         id: "bmm_f32_16x32",
         what: "[16, 32, 32] @ [16, 32, 32]",
         setup: || {

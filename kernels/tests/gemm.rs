@@ -145,47 +145,110 @@ fn mm_out_writes_transposed_and_strided_outputs() {
     });
 }
 
+/// The bf16 paths to test on the active ISA: both the AVX-512 BF16 dot
+/// products and widening where the processor has the instruction (the
+/// default picks one by vendor), else the one path there is.
+fn bf16_paths() -> Vec<Option<bool>> {
+    if ft_kernels::gemm::dot_bf16_available() {
+        vec![Some(true), Some(false)]
+    } else {
+        vec![None]
+    }
+}
+
+/// Runs `f` with each of [`bf16_paths`] chosen, then restores the default.
+fn for_each_bf16_path(mut f: impl FnMut(&str)) {
+    for path in bf16_paths() {
+        ft_kernels::gemm::tune::set_bf16_dot(path);
+        let name = match path {
+            Some(true) => "bf16 dot",
+            Some(false) => "bf16 widened",
+            None => "bf16",
+        };
+        f(name);
+    }
+    ft_kernels::gemm::tune::set_bf16_dot(None);
+}
+
 #[test]
 fn sixteen_bit_products_accumulate_in_f32() {
     for_each_isa(|isa| {
-        // (3, 4100, 20): two column blocks (NC = 4096).
-        let mut sizes = vec![
-            (7, 31, 65),
-            (33, 17, 300),
-            (1, 1, 1),
-            (40, 70, 1030),
-            (3, 4100, 20),
-        ];
-        if !cfg!(debug_assertions) {
-            // Several depth blocks, and enough work for threads.
-            sizes.extend([(127, 65, 1031), (200, 300, 700)]);
-        }
-        // Every packing path of the bf16 pairs: A by rows (whole and
-        // partial panels) or strided, B by rows or strided.
-        let lays = [
-            (Lay::Contiguous, Lay::Transposed),
-            (Lay::Transposed, Lay::Contiguous),
-            (Lay::Sliced, Lay::Sliced),
-        ];
-        for (m, n, k) in sizes {
-            for dt in [DType::BF16, DType::F16] {
-                for (la, lb) in lays {
-                    let a = rand(&[m, k], dt, 5, la);
-                    let b = rand(&[k, n], dt, 6, lb);
-                    let c = ft_kernels::mm(&a, &b).unwrap();
-                    assert_eq!(c.dtype(), dt);
-                    check_product(
-                        &c,
-                        &a,
-                        &b,
-                        None,
-                        0.0,
-                        1.0,
-                        &format!("{isa} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}"),
-                    );
+        for_each_bf16_path(|path| {
+            // (3, 4100, 20): two column blocks (NC = 4096).
+            let mut sizes = vec![
+                (7, 31, 65),
+                (33, 17, 300),
+                (1, 1, 1),
+                (40, 70, 1030),
+                (3, 4100, 20),
+            ];
+            if !cfg!(debug_assertions) {
+                // Several depth blocks, and enough work for threads.
+                sizes.extend([(127, 65, 1031), (200, 300, 700)]);
+            }
+            // Every packing path of the bf16 pairs: A by rows (whole and
+            // partial panels) or strided, B by rows or strided.
+            let lays = [
+                (Lay::Contiguous, Lay::Transposed),
+                (Lay::Transposed, Lay::Contiguous),
+                (Lay::Sliced, Lay::Sliced),
+            ];
+            for (m, n, k) in sizes {
+                for dt in [DType::BF16, DType::F16] {
+                    for (la, lb) in lays {
+                        let a = rand(&[m, k], dt, 5, la);
+                        let b = rand(&[k, n], dt, 6, lb);
+                        let c = ft_kernels::mm(&a, &b).unwrap();
+                        assert_eq!(c.dtype(), dt);
+                        check_product(
+                            &c,
+                            &a,
+                            &b,
+                            None,
+                            0.0,
+                            1.0,
+                            &format!("{isa} {path} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}"),
+                        );
+                    }
                 }
             }
+        })
+    });
+}
+
+/// Widening happens while packing, exactly: a bf16 product on that path
+/// is the f32 product of the widened operands (itself checked against f64
+/// above), rounded to bf16 once, bit for bit.
+#[test]
+fn widened_bf16_products_are_the_f32_products_rounded() {
+    for_each_isa(|isa| {
+        ft_kernels::gemm::tune::set_bf16_dot(Some(false));
+        for (m, n, k) in [(7, 31, 65), (33, 17, 300), (130, 70, 1030)] {
+            for (la, lb) in [
+                (Lay::Contiguous, Lay::Contiguous),
+                (Lay::Transposed, Lay::Transposed),
+                (Lay::Sliced, Lay::Contiguous),
+            ] {
+                let a = rand(&[m, k], DType::BF16, 41, la);
+                let b = rand(&[k, n], DType::BF16, 42, lb);
+                let got = ft_kernels::mm(&a, &b).unwrap();
+                let f32s = |t: &TensorImpl| ft_kernels::cast(t, DType::F32).unwrap();
+                let want =
+                    ft_kernels::cast(&ft_kernels::mm(&f32s(&a), &f32s(&b)).unwrap(), DType::BF16)
+                        .unwrap();
+                let (g, w) = (vals(&got), vals(&want));
+                let differ = g
+                    .iter()
+                    .zip(&w)
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count();
+                assert_eq!(
+                    differ, 0,
+                    "{isa} {m}x{n}x{k} {la:?}/{lb:?}: {differ} differ"
+                );
+            }
         }
+        ft_kernels::gemm::tune::set_bf16_dot(None);
     });
 }
 
@@ -409,16 +472,18 @@ fn products_are_bitwise_identical_across_thread_counts() {
         // Under the ISA lock: another test switching the ISA between the
         // runs would change the results legitimately.
         for_each_isa(|isa| {
-            let one = run(1);
-            for t in [2, 3] {
-                let other = run(t);
-                assert!(
-                    one.iter()
-                        .zip(&other)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{isa} {dt:?}: {t} threads differ from 1"
-                );
-            }
+            for_each_bf16_path(|path| {
+                let one = run(1);
+                for t in [2, 3] {
+                    let other = run(t);
+                    assert!(
+                        one.iter()
+                            .zip(&other)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{isa} {path} {dt:?}: {t} threads differ from 1"
+                    );
+                }
+            })
         });
     }
 }

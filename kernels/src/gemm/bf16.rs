@@ -1,32 +1,67 @@
-//! bf16 products with f32 accumulation. On AVX-512 BF16 (`vdpbf16ps`)
-//! the packed panels hold pairs of bf16 along the depth: one instruction
-//! multiplies 16 pairs and adds both products to 16 f32 accumulators, twice
-//! the multiply rate of f32 FMAs. Elsewhere the operands are widened to
-//! f32 and the f32 GEMM runs. (AMX tiles would be faster still on Intel
-//! processors that have them; this machine has none to test them on.)
+//! bf16 products with f32 accumulation, by one of two paths:
 //!
-//! Like the instruction, this path treats bf16 subnormal inputs and f32
-//! subnormal partial results as zero, as oneDNN (PyTorch's bf16 CPU path)
-//! does on the same instruction.
+//! - Widened ([`Bf16Widen`]): packing widens each bf16 to the f32 it is
+//!   the top half of (exact), into the f32 GEMM's panels, and the f32
+//!   micro-kernel runs. The conversion rides on the packing pass, which
+//!   reads every operand element once per block anyway.
+//! - Dot products ([`Bf16Dot`], AVX-512 BF16): the packed panels hold
+//!   pairs of bf16 along the depth; `vdpbf16ps` multiplies 16 pairs and
+//!   adds both products to 16 f32 accumulators. Like the instruction, this
+//!   path treats bf16 subnormal inputs and f32 subnormal partial results
+//!   as zero, as oneDNN (PyTorch's bf16 CPU path) does on it.
+//!
+//! Which is faster depends on the processor, not on the instruction set:
+//! on AMD Zen 4 the dot products ran ahead of the f32 GEMM
+//! (`perf-artifacts/gemm-v2-bf16.md`), while on the Intel Xeon this was
+//! measured on, `vdpbf16ps` issued at half the f32 FMA rate and widening
+//! won (`perf-artifacts/gemm-v4-bf16-widen.md`). So Intel processors
+//! widen and others take the dot products where they have them. (AMX
+//! tiles would be faster still on Intel processors that have them; the
+//! machine this was built on has none to test them on.)
 
 use super::pack::{APanels, BPanel, pack_a_panels, pack_b_panels, with_scratch};
-use super::{Family, Macro, MatMut, MatRef, drive, gemm};
-use crate::isa::Isa;
+use super::{Family, Macro, MatMut, MatRef, Plain, drive};
+use crate::isa::{Isa, isa};
 use ft_core::Result;
 use half::bf16;
 
-/// Whether bf16 products use the AVX-512 BF16 dot-product path: the
-/// processor has it and the active ISA is AVX-512 (and the experiment hook
-/// [`super::tune::set_bf16_widen`] has not turned it off).
+/// Whether this processor and the active ISA can run the AVX-512 BF16
+/// dot-product path (AVX-512 active, `avx512bf16` present).
 pub fn dot_bf16_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if super::tune::BF16_WIDEN.load(std::sync::atomic::Ordering::Relaxed) {
-            return false;
-        }
         static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        crate::isa::isa() == Isa::Avx512
+        isa() == Isa::Avx512
             && *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512bf16"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether bf16 products take the dot-product path: it is available, and
+/// either [`super::tune::set_bf16_dot`] asks for it or (by default) the
+/// processor is not Intel's (see the module notes).
+pub fn bf16_uses_dot() -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    dot_bf16_available()
+        && match super::tune::BF16_DOT.load(Relaxed) {
+            super::tune::BF16_AUTO => !intel(),
+            choice => choice == super::tune::BF16_DOT_ON,
+        }
+}
+
+/// Whether the processor's CPUID vendor string is "GenuineIntel".
+fn intel() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static INTEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *INTEL.get_or_init(|| {
+            let r = std::arch::x86_64::__cpuid(0);
+            // "Genu" "ineI" "ntel" in EBX, EDX, ECX.
+            (r.ebx, r.edx, r.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e)
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -62,25 +97,52 @@ pub fn gemm_bf16(
     c: MatMut<'_, f32>,
     parallel: bool,
 ) -> Result<()> {
-    if dot_bf16_available() {
+    if bf16_uses_dot() {
         return drive::<Bf16Dot>(alpha, a, b, beta, c, parallel, Isa::Avx512);
     }
-    let widen = |m: &MatRef<'_, bf16>| -> Vec<f32> {
-        let mut v = Vec::with_capacity(m.rows * m.cols);
-        for i in 0..m.rows {
-            v.extend((0..m.cols).map(|j| m.at(i, j).to_f32()));
-        }
-        v
-    };
-    let (wa, wb) = (widen(&a), widen(&b));
-    gemm(
-        alpha,
-        MatRef::new(&wa, a.rows, a.cols, a.cols, 1)?,
-        MatRef::new(&wb, b.rows, b.cols, b.cols, 1)?,
-        beta,
-        c,
-        parallel,
-    )
+    drive::<Bf16Widen>(alpha, a, b, beta, c, parallel, isa())
+}
+
+/// bf16 widened to f32 while packing; then the f32 GEMM's tiles.
+pub(crate) struct Bf16Widen;
+
+impl Family for Bf16Widen {
+    type In = bf16;
+    type P = f32;
+    type T = f32;
+
+    fn tile(isa: Isa) -> (usize, usize, usize) {
+        Plain::<f32>::tile(isa)
+    }
+
+    fn pack_a(
+        a: &MatRef<'_, bf16>,
+        i0: usize,
+        mc: usize,
+        pc: usize,
+        kc: usize,
+        mr: usize,
+        out: &mut [f32],
+    ) {
+        pack_a_panels(a, i0, mc, pc, kc, mr, out)
+    }
+
+    fn pack_b(
+        b: &MatRef<'_, bf16>,
+        pc: usize,
+        kc: usize,
+        jc: usize,
+        nc: usize,
+        nr: usize,
+        out: &mut [f32],
+        parallel: bool,
+    ) {
+        pack_b_panels(b, pc, kc, kc, jc, nc, nr, out, parallel)
+    }
+
+    fn macro_kernel(isa: Isa, job: Macro<'_, f32, f32>) {
+        Plain::<f32>::macro_kernel(isa, job)
+    }
 }
 
 /// [`gemm_bf16`] with a bf16 `C`: the product accumulates in an f32

@@ -25,7 +25,7 @@ mod bf16;
 mod elem;
 mod pack;
 
-pub use bf16::{dot_bf16_available, gemm_bf16, gemm_bf16_out};
+pub use bf16::{bf16_uses_dot, dot_bf16_available, gemm_bf16, gemm_bf16_out};
 pub use elem::GemmElem;
 
 use crate::isa::{Isa, Job, dispatch_with, isa};
@@ -514,7 +514,7 @@ fn micro_direct<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
     acc
 }
 
-impl<T: GemmElem> Job for APanels<'_, '_, T, T> {
+impl<I: pack::Lift<T>, T: GemmElem> Job for APanels<'_, '_, I, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, _s: S) {
@@ -639,13 +639,17 @@ fn tuning() -> (usize, usize, usize) {
 /// times configurations in turn): not a stable API.
 #[doc(hidden)]
 pub mod tune {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
     pub(super) static KC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static MC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static NC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static SKEW: AtomicUsize = AtomicUsize::new(0);
     pub(super) static DIRECT: AtomicUsize = AtomicUsize::new(0);
-    pub(super) static BF16_WIDEN: AtomicBool = AtomicBool::new(false);
+    /// [`set_bf16_dot`]'s choice: one of the three values below.
+    pub(super) static BF16_DOT: AtomicU8 = AtomicU8::new(BF16_AUTO);
+    pub(super) const BF16_AUTO: u8 = 0;
+    pub(super) const BF16_DOT_ON: u8 = 1;
+    pub(super) const BF16_DOT_OFF: u8 = 2;
 
     /// A hook's value, or `default` while it is 0 (not set).
     pub(super) fn or(hook: &AtomicUsize, default: usize) -> usize {
@@ -655,10 +659,17 @@ pub mod tune {
         }
     }
 
-    /// bf16 products widened to f32 for the f32 GEMM even where the
-    /// AVX-512 BF16 dot-product path exists (`true`), or not (the default).
-    pub fn set_bf16_widen(on: bool) {
-        BF16_WIDEN.store(on, Relaxed);
+    /// bf16 products by AVX-512 BF16 dot products where the processor
+    /// has them (`Some(true)`), widened to f32 (`Some(false)`), or as the
+    /// processor's vendor decides (`None`, the default; see
+    /// [`super::bf16_uses_dot`]).
+    pub fn set_bf16_dot(choice: Option<bool>) {
+        let v = match choice {
+            None => BF16_AUTO,
+            Some(true) => BF16_DOT_ON,
+            Some(false) => BF16_DOT_OFF,
+        };
+        BF16_DOT.store(v, Relaxed);
     }
 
     /// The most multiply-adds a one-thread product may have to skip

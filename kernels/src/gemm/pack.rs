@@ -157,7 +157,36 @@ pub(super) fn pack_b<T: GemmElem>(
     pack_b_panels(b, pc, kc, kc, jc, nc, nr, out, parallel)
 }
 
-impl<T: GemmElem> Job for BPanel<'_, '_, T, T> {
+/// How an input element is stored in a packed panel of `P`: as itself, or
+/// bf16 widened to f32 (exactly: a bf16 is the top half of an f32), so
+/// that one packing pass both lays out and converts the operand.
+pub(super) trait Lift<P>: Copy {
+    fn lift(self) -> P;
+}
+
+impl<T: GemmElem> Lift<T> for T {
+    #[inline(always)]
+    fn lift(self) -> T {
+        self
+    }
+}
+
+impl Lift<f32> for half::bf16 {
+    #[inline(always)]
+    fn lift(self) -> f32 {
+        f32::from_bits((self.to_bits() as u32) << 16)
+    }
+}
+
+/// `dst[i] = src[i].lift()` over the shorter of the two.
+#[inline(always)]
+fn lift_into<I: Lift<T>, T>(dst: &mut [T], src: &[I]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s.lift();
+    }
+}
+
+impl<I: Lift<T>, T: GemmElem> Job for BPanel<'_, '_, I, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, _s: S) {
@@ -173,7 +202,7 @@ impl<T: GemmElem> Job for BPanel<'_, '_, T, T> {
         if b.cs == 1 {
             for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
                 let at = (pc + p) * b.rs + j0;
-                d[..cols].copy_from_slice(&b.data[at..at + cols]);
+                lift_into(&mut d[..cols], &b.data[at..at + cols]);
                 d[cols..].fill(T::ZERO);
             }
             return;
@@ -183,19 +212,19 @@ impl<T: GemmElem> Job for BPanel<'_, '_, T, T> {
             // linear's weight): NR columns read side by side.
             let at = |j: usize| (j0 + j) * b.cs + pc;
             match nr {
-                32 => return pack_rows::<T, 32>(b.data, at, kc, dst),
-                16 => return pack_rows::<T, 16>(b.data, at, kc, dst),
-                12 => return pack_rows::<T, 12>(b.data, at, kc, dst),
-                8 => return pack_rows::<T, 8>(b.data, at, kc, dst),
-                6 => return pack_rows::<T, 6>(b.data, at, kc, dst),
-                4 => return pack_rows::<T, 4>(b.data, at, kc, dst),
+                32 => return pack_rows::<I, T, 32>(b.data, at, kc, dst),
+                16 => return pack_rows::<I, T, 16>(b.data, at, kc, dst),
+                12 => return pack_rows::<I, T, 12>(b.data, at, kc, dst),
+                8 => return pack_rows::<I, T, 8>(b.data, at, kc, dst),
+                6 => return pack_rows::<I, T, 6>(b.data, at, kc, dst),
+                4 => return pack_rows::<I, T, 4>(b.data, at, kc, dst),
                 _ => {}
             }
         }
         // Read down B's columns, the direction memory runs.
         for j in 0..cols {
             for p in 0..kc {
-                dst[p * nr + j] = *b.at(pc + p, j0 + j);
+                dst[p * nr + j] = b.at(pc + p, j0 + j).lift();
             }
         }
         if cols < nr {
@@ -210,8 +239,8 @@ impl<T: GemmElem> Job for BPanel<'_, '_, T, T> {
 /// `kc x mr`, row `p` of a panel holding `mr` consecutive rows' elements
 /// of column `pc + p`, zero past the last row.
 #[inline(always)]
-pub(super) fn pack_a<T: GemmElem>(
-    a: &MatRef<'_, T>,
+pub(super) fn pack_a<I: Lift<T>, T: GemmElem>(
+    a: &MatRef<'_, I>,
     i0: usize,
     mc: usize,
     pc: usize,
@@ -225,7 +254,7 @@ pub(super) fn pack_a<T: GemmElem>(
         if a.rs == 1 {
             for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
                 let at = r0 + (pc + p) * a.cs;
-                d[..rows].copy_from_slice(&a.data[at..at + rows]);
+                lift_into(&mut d[..rows], &a.data[at..at + rows]);
                 d[rows..].fill(T::ZERO);
             }
         } else if a.cs == 1 && rows == mr && matches!(mr, 4 | 6 | 8) {
@@ -233,9 +262,9 @@ pub(super) fn pack_a<T: GemmElem>(
             // packed step written whole.
             let at = |i: usize| (r0 + i) * a.rs + pc;
             match mr {
-                8 => pack_rows::<T, 8>(a.data, at, kc, dst),
-                6 => pack_rows::<T, 6>(a.data, at, kc, dst),
-                _ => pack_rows::<T, 4>(a.data, at, kc, dst),
+                8 => pack_rows::<I, T, 8>(a.data, at, kc, dst),
+                6 => pack_rows::<I, T, 6>(a.data, at, kc, dst),
+                _ => pack_rows::<I, T, 4>(a.data, at, kc, dst),
             }
         } else {
             // Read along A's rows, the direction memory runs.
@@ -243,11 +272,11 @@ pub(super) fn pack_a<T: GemmElem>(
                 let row = &a.data[(r0 + i) * a.rs + pc * a.cs..];
                 if a.cs == 1 {
                     for (d, &v) in dst.chunks_exact_mut(mr).zip(&row[..kc]) {
-                        d[i] = v;
+                        d[i] = v.lift();
                     }
                 } else {
                     for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
-                        d[i] = row[p * a.cs];
+                        d[i] = row[p * a.cs].lift();
                     }
                 }
             }
@@ -263,15 +292,15 @@ pub(super) fn pack_a<T: GemmElem>(
 /// `MR` rows of `kc` elements, row `i` from `data[at(i)..]`, interleaved
 /// into `dst`: step `p` holds element `p` of every row.
 #[inline(always)]
-fn pack_rows<T: GemmElem, const MR: usize>(
-    data: &[T],
+fn pack_rows<I: Lift<T>, T: GemmElem, const MR: usize>(
+    data: &[I],
     at: impl Fn(usize) -> usize,
     kc: usize,
     dst: &mut [T],
 ) {
-    let rows: [&[T]; MR] = std::array::from_fn(|i| &data[at(i)..at(i) + kc]);
+    let rows: [&[I]; MR] = std::array::from_fn(|i| &data[at(i)..at(i) + kc]);
     for (p, d) in dst.as_chunks_mut::<MR>().0[..kc].iter_mut().enumerate() {
-        *d = std::array::from_fn(|i| rows[i][p]);
+        *d = std::array::from_fn(|i| rows[i][p].lift());
     }
 }
 

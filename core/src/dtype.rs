@@ -570,7 +570,10 @@ mod tests {
         let z = 1.0 + 2f64.powi(-11) + 2f64.powi(-30);
         assert_eq!(cast::<f64, f16>(z).to_f32(), 1.0);
         // int64 too: 2^24 + 2^16 + 1 becomes the f32 tie 2^24 + 2^16.
-        assert_eq!(cast::<i64, bf16>((1 << 24) + (1 << 16) + 1).to_f32(), 16_777_216.0);
+        assert_eq!(
+            cast::<i64, bf16>((1 << 24) + (1 << 16) + 1).to_f32(),
+            16_777_216.0
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! ft-bench ceilings                              measure and cache the machine's ceilings
 //! ft-bench record --label L [--filter SUBSTR] [--no-hyperfine]
 //! ft-bench compare A B                           before/after table + output verdict
-//! ft-bench torch [--filter SUBSTR] [--record L]  side by side with PyTorch
+//! ft-bench torch [--filter SUBSTR] [--rounds N] [--record L]
+//!                                                side by side with PyTorch, alternating
 //! ft-bench gate [--baseline FILE] [--max-regress PCT] [--update]
 //!                                                instruction counts against the baseline
 //! ft-bench list                                  the suite and what is implemented
@@ -33,6 +34,8 @@ struct Args {
     baseline: Option<String>,
     max_regress: f64,
     update: bool,
+    /// `torch`: ours-then-PyTorch pairs per workload and thread count.
+    rounds: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -48,6 +51,7 @@ fn parse() -> Result<Args, String> {
         baseline: None,
         max_regress: 2.0,
         update: false,
+        rounds: 3,
     };
     while let Some(x) = it.next() {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -71,6 +75,13 @@ fn parse() -> Result<Args, String> {
                     .map_err(|_| "--max-regress takes a percentage, e.g. 2")?
             }
             "--update" => a.update = true,
+            "--rounds" => {
+                a.rounds = val("--rounds")?
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or("--rounds takes a number of rounds, at least 1")?
+            }
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => a.positional.push(x),
         }
@@ -136,7 +147,7 @@ fn main() -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ft-bench run [--threads N] [--filter S] | ceilings | record --label L [--filter S] \
-         [--no-hyperfine] | compare A B | torch [--filter S] [--record L] \
+         [--no-hyperfine] | compare A B | torch [--filter S] [--rounds N] [--record L] \
          | gate [--baseline FILE] [--max-regress PCT] [--update] [--filter S] | list"
     );
     ExitCode::from(2)
@@ -444,45 +455,25 @@ fn torch(args: &Args) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    // Ours first, then PyTorch's: never both at once on a 2-core machine.
-    let ours = run_suite(args);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/torch/suite.py");
-    let threads: Vec<String> = thread_counts(args).iter().map(|t| t.to_string()).collect();
-    let mut cmd = std::process::Command::new(&py);
-    cmd.arg(script).args(["--threads", &threads.join(",")]);
-    if let Some(f) = &args.filter {
-        cmd.args(["--filter", f]);
-    }
-    let out = match cmd.output() {
-        Ok(o) if o.status.success() => o.stdout,
-        Ok(o) => {
-            eprintln!(
-                "ft-bench torch: suite.py failed:\n{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            return ExitCode::FAILURE;
-        }
+    let (ours, tv, rounds) = match alternate(args, &py) {
+        Ok(x) => x,
         Err(e) => {
             eprintln!("ft-bench torch: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tv: serde_json::Value = match serde_json::from_slice(&out) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("ft-bench torch: bad output from suite.py: {e}");
             return ExitCode::FAILURE;
         }
     };
     let targets = targets::load();
     let c = ensure_ceilings();
     println!(
-        "FrankenTorch vs PyTorch {} on {}, measured in one run\n",
+        "FrankenTorch vs PyTorch {} on {}, measured in one run: {} round(s) per row, \
+         ours then PyTorch's in each; medians of the rounds; the ratio column is \
+         the median of the per-round ratios (each round's ratios after it)\n",
         tv["torch_version"].as_str().unwrap_or("?"),
-        record::fingerprint().cpu
+        record::fingerprint().cpu,
+        args.rounds
     );
     println!(
-        "| id | threads | ours | PyTorch | unit | ours/PyTorch | share of ceiling | target | status |"
+        "| id | threads | ours | PyTorch | unit | ours/PyTorch (rounds) | share of ceiling | target | status |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let empty = vec![];
@@ -493,14 +484,12 @@ fn torch(args: &Args) -> ExitCode {
             .iter()
             .find(|r| r["id"] == w.id && r["threads"].as_u64() == Some(m.threads as u64));
         let tval = t.and_then(|r| r["value"].as_f64());
-        let lower_better = matches!(w.figure, Figure::NsPerOp | Figure::UsPerChain);
-        let ratio = tval.map(|v| {
-            if lower_better {
-                v / m.value
-            } else {
-                m.value / v
-            }
-        });
+        let per_round: Vec<f64> = rounds
+            .iter()
+            .find(|r| r.id == w.id && r.threads == m.threads)
+            .map(|r| r.ratios(w.figure))
+            .unwrap_or_default();
+        let ratio = (!per_round.is_empty()).then(|| median(&per_round));
         let (target, status) = targets::judge(&targets, w.id, m.threads, m.value, tval);
         if status.starts_with("MISS") {
             misses += 1;
@@ -512,7 +501,16 @@ fn torch(args: &Args) -> ExitCode {
             m.value,
             tval.map(|v| format!("{v:.2}")).unwrap_or("-".into()),
             m.unit,
-            ratio.map(|r| format!("{r:.2}x")).unwrap_or("-".into()),
+            ratio
+                .map(|r| format!(
+                    "{r:.2}x ({})",
+                    per_round
+                        .iter()
+                        .map(|x| format!("{x:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ))
+                .unwrap_or("-".into()),
             share(w, m, &c),
             target,
             status
@@ -525,11 +523,128 @@ fn torch(args: &Args) -> ExitCode {
             "fingerprint": record::fingerprint(),
             "ours": ours.iter().map(|(_, m)| m).collect::<Vec<_>>(),
             "torch": tv,
+            "rounds": rounds,
             "ceilings": c,
         });
         return write_json("torch", &path, &rec, "wrote");
     }
     ExitCode::SUCCESS
+}
+
+/// One workload at one thread count in `ft-bench torch`: each round's
+/// figure, ours then PyTorch's (None where PyTorch gave none).
+#[derive(serde::Serialize)]
+struct Rounds {
+    id: &'static str,
+    threads: usize,
+    ours: Vec<f64>,
+    torch: Vec<Option<f64>>,
+}
+
+impl Rounds {
+    /// Ours over PyTorch's per round, > 1 when ours is faster.
+    fn ratios(&self, figure: Figure) -> Vec<f64> {
+        let lower_better = matches!(figure, Figure::NsPerOp | Figure::UsPerChain);
+        self.ours
+            .iter()
+            .zip(&self.torch)
+            .filter_map(|(&o, t)| t.map(|t| if lower_better { t / o } else { o / t }))
+            .collect()
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+/// Measures every selected workload at each thread count `args.rounds`
+/// times, ours and then PyTorch's (`suite.py --serve`, kept running, its
+/// inputs made once) in each round, never both at once: the VM's drift,
+/// which moves figures by up to 2x over tens of seconds, then falls on
+/// both sides of each pair alike. Returns our median round per row (its
+/// measurement), PyTorch's results as `suite.py` prints them with
+/// `value` the median of the rounds, and the rounds.
+#[allow(clippy::type_complexity)]
+fn alternate(
+    args: &Args,
+    py: &str,
+) -> Result<
+    (
+        Vec<(&'static Workload, Measurement)>,
+        serde_json::Value,
+        Vec<Rounds>,
+    ),
+    String,
+> {
+    use std::io::BufRead as _;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/torch/suite.py");
+    let mut child = std::process::Command::new(py)
+        .arg(script)
+        .arg("--serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {py} {script}: {e}"))?;
+    let mut to_py = child.stdin.take().expect("piped");
+    let mut from_py = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut read = || -> Result<serde_json::Value, String> {
+        let mut line = String::new();
+        match from_py.read_line(&mut line) {
+            Ok(n) if n > 0 => serde_json::from_str(&line)
+                .map_err(|e| format!("bad output from suite.py: {e}: {line}")),
+            _ => Err("suite.py ended early (its error is above)".into()),
+        }
+    };
+    let version = read()?["torch_version"].clone();
+    let work: Vec<_> = selected(args)
+        .into_iter()
+        .filter(|w| w.setup.is_some())
+        .collect();
+    let threads = thread_counts(args);
+    let total = work.len() * threads.len() * args.rounds;
+    let (mut ours, mut theirs, mut rounds, mut done) = (vec![], vec![], vec![], 0);
+    for w in work {
+        let mut call = (w.setup.expect("filtered"))();
+        for &t in &threads {
+            let mut mine: Vec<Measurement> = vec![];
+            let mut torch: Vec<serde_json::Value> = vec![];
+            for _ in 0..args.rounds {
+                progress(done, total, w.id, t);
+                mine.push(measure::measure(w, &mut call, t));
+                // Let our pool's workers stop spinning before PyTorch's turn.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                writeln!(to_py, "{} {t}", w.id).map_err(|e| format!("suite.py: {e}"))?;
+                let r = read()?;
+                if let Some(e) = r.get("error") {
+                    return Err(format!("suite.py: {e}"));
+                }
+                torch.push(r);
+                done += 1;
+            }
+            let row = Rounds {
+                id: w.id,
+                threads: t,
+                ours: mine.iter().map(|m| m.value).collect(),
+                torch: torch.iter().map(|r| r["value"].as_f64()).collect(),
+            };
+            mine.sort_by(|a, b| a.value.total_cmp(&b.value));
+            ours.push((w, mine.swap_remove(mine.len() / 2)));
+            let tvals: Vec<f64> = row.torch.iter().flatten().copied().collect();
+            if let Some(mut r) = torch.pop().filter(|_| !tvals.is_empty()) {
+                r["value"] = median(&tvals).into();
+                r["values"] = tvals.into();
+                theirs.push(r);
+            }
+            rounds.push(row);
+        }
+    }
+    progress_clear(total);
+    drop(to_py);
+    let _ = child.wait();
+    let tv = serde_json::json!({"torch_version": version, "results": theirs});
+    Ok((ours, tv, rounds))
 }
 
 /// Counts every tracked kernel under callgrind and compares with the

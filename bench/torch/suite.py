@@ -4,6 +4,13 @@
 median) and thread counts as `ft-bench`. Prints one JSON list on stdout.
 
 Run: python3 bench/torch/suite.py [--threads 1,2] [--filter SUBSTRING]
+     python3 bench/torch/suite.py --serve
+
+With --serve it reads requests "ID THREADS" one per line from stdin and
+answers each with one JSON line (the measurement, or {"error": ...}), so
+that `ft-bench torch` can alternate ours and PyTorch's per workload;
+inputs are made once per id. The first line it prints is
+{"torch_version": ...}.
 """
 import argparse
 import json
@@ -146,11 +153,35 @@ def measure(fn, work, unit):
     return {"median_ns": med, "runs": len(times), "value": value, "unit": unit}
 
 
+def serve():
+    table = elementwise()
+    made = {}
+    print(json.dumps({"torch_version": torch.__version__}), flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            wid, threads = parts[0], int(parts[1])
+            setup, work, unit = table[wid]
+            if wid not in made:
+                made[wid] = setup()
+            torch.set_num_threads(threads)
+            r = measure(made[wid], work, unit)
+            r.update({"id": wid, "threads": threads})
+        except (KeyError, IndexError, ValueError) as e:
+            r = {"error": f"bad request {line.strip()!r}: {e!r}"}
+        print(json.dumps(r), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--serve", action="store_true")
     args = ap.parse_args()
+    if args.serve:
+        return serve()
     out = []
     table = elementwise()
     for threads in [int(t) for t in args.threads.split(",")]:

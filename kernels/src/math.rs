@@ -327,6 +327,12 @@ fn erf_finite<S: Vf32>(s: S, x: F<S>) -> F<S> {
     let z = s.mul_f32s(x, x);
     let q = s.add_f32s(s.mul_f32s(z, poly(s, z, &ERF_Q)), splat(s, ERF_C0_LO));
     let small = s.mul_add_f32s(x, splat(s, ERF_C0_HI), s.mul_f32s(x, q));
+    // The outer piece only where some lane needs it (inputs of gelu within
+    // [-1.41, 1.41] never do): the same result either way, since the
+    // select below would take `small` in every lane.
+    if !s.any_gt_f32s(a, splat(s, 1.0)) {
+        return small;
+    }
     let big = s.min_f32s(poly(s, s.sub_f32s(a, splat(s, 2.5)), &ERF_P), splat(s, 1.0));
     let big = s.or_f32s(big, s.and_f32s(x, splat(s, -0.0)));
     s.select_f32s(s.less_than_or_equal_f32s(a, splat(s, 1.0)), small, big)

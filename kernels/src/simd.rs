@@ -41,6 +41,14 @@ pub trait Vf32: Simd {
     #[inline(always)]
     fn stream_fence(self) {}
 
+    /// Whether some lane of `x` is greater than `y`'s (a NaN lane is not):
+    /// lets a kernel skip a piece of its formula that no lane needs.
+    #[inline(always)]
+    fn any_gt_f32s(self, x: Self::f32s, y: Self::f32s) -> bool {
+        let lanes = std::mem::size_of::<Self::f32s>() / 4;
+        self.first_true_m32s(self.greater_than_f32s(x, y)) < lanes
+    }
+
     /// Copies a `rows x cols` block of 4-byte values transposed:
     /// `dst[c * dst_ld + r] = src[r * src_ld + c]`. Bits are moved, never
     /// converted, so any 4-byte element type (f32, i32) may be passed as
@@ -278,6 +286,12 @@ mod x86 {
 
     impl Vf32 for V3 {
         #[inline(always)]
+        fn any_gt_f32s(self, x: f32x8, y: f32x8) -> bool {
+            // _CMP_GT_OQ: false where either is NaN.
+            let gt = self.avx._mm256_cmp_ps::<30>(cast(x), cast(y));
+            self.avx._mm256_movemask_ps(gt) != 0
+        }
+        #[inline(always)]
         fn round_f32s(self, x: f32x8) -> f32x8 {
             cast(self.avx._mm256_round_ps::<NEAREST>(cast(x)))
         }
@@ -341,6 +355,11 @@ mod x86 {
     }
 
     impl Vf32 for V4 {
+        #[inline(always)]
+        fn any_gt_f32s(self, x: f32x16, y: f32x16) -> bool {
+            // _CMP_GT_OQ: false where either is NaN.
+            self.avx512f._mm512_cmp_ps_mask::<30>(cast(x), cast(y)) != 0
+        }
         #[inline(always)]
         fn round_f32s(self, x: f32x16) -> f32x16 {
             cast(self.avx512f._mm512_roundscale_ps::<NEAREST>(cast(x)))
@@ -514,6 +533,51 @@ mod arm {
             super::transpose_blocks::<4>(src, src_ld, rows, cols, dst, dst_ld, |s, d| {
                 transpose_4x4(s, src_ld, d, dst_ld)
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Vf32;
+    use crate::isa::{Isa, Job, dispatch_on};
+
+    /// `any_gt_f32s` for one lane above the bound in each position, none,
+    /// a lane equal to it, and NaN lanes, on the given ISA's vector.
+    struct AnyGt;
+
+    impl Job for AnyGt {
+        type Output = Vec<(String, bool, bool)>;
+        fn run<S: Vf32>(self, s: S) -> Self::Output {
+            let lanes = std::mem::size_of::<S::f32s>() / 4;
+            let one = s.splat_f32s(1.0);
+            let check = |name: String, buf: Vec<f32>, want: bool| {
+                let v = S::as_simd_f32s(&buf).0[0];
+                (name, s.any_gt_f32s(v, one), want)
+            };
+            let mut out = vec![
+                check("none".into(), vec![0.5; lanes], false),
+                check("equal".into(), vec![1.0; lanes], false),
+                check("nan".into(), vec![f32::NAN; lanes], false),
+            ];
+            for i in 0..lanes {
+                let mut buf = vec![-3.0; lanes];
+                buf[i] = 1.5;
+                out.push(check(format!("lane {i}"), buf, true));
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn any_gt_sees_every_lane_and_no_nan() {
+        for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon] {
+            let Ok(cases) = dispatch_on(isa, AnyGt) else {
+                continue;
+            };
+            for (name, got, want) in cases {
+                assert_eq!(got, want, "{isa} {name}");
+            }
         }
     }
 }

@@ -170,7 +170,10 @@ impl Optimizer for Sgd {
                     };
                     *buf = Some(b);
                 }
-                p.sub_(&g.mul_scalar(self.lr)?)?;
+                // PyTorch's `param.add_(grad, alpha=-lr)`: one pass, no
+                // temporary, and one rounding (fused, as PyTorch's vector
+                // path) where `p - g * lr` rounded twice.
+                p.add_alpha_(&g, -self.lr)?;
             }
             Ok(())
         })

@@ -109,8 +109,16 @@ def _mlp():
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x = inp([256, 784], 1)
     y = torch.randint(0, 10, (256,), generator=torch.Generator().manual_seed(2))
+    # The parameters are reset before every step, as ft-bench's step does
+    # (so that every step computes the same thing and its output can be
+    # checksummed): the same work on both sides.
+    params = list(model.parameters())
+    initial = [p.detach().clone() for p in params]
 
     def step():
+        with torch.no_grad():
+            for p, p0 in zip(params, initial):
+                p.copy_(p0)
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()

@@ -209,7 +209,7 @@ compare_methods! {
 }
 
 macro_rules! alpha_methods {
-    ($($m:ident $ma:ident $ms:ident $mi:ident $mo:ident => $op:ident $ops:ident $opi:ident $opo:ident, $sign:literal;)*) => {
+    ($($m:ident $ma:ident $ms:ident $mi:ident $mia:ident $mo:ident => $op:ident $ops:ident $opi:ident $opo:ident, $sign:literal;)*) => {
         impl Tensor {
             $(
                 #[doc = concat!("`torch.", stringify!($m), "(self, other)`: `self ", $sign, " other`, broadcasting, ",
@@ -257,6 +257,18 @@ macro_rules! alpha_methods {
                     into(Op::$opi, &[Arg::Tensor(self), Arg::Tensor(other), ONE])
                 }
 
+                #[doc = concat!("`self.", stringify!($m), "_(other, alpha=alpha)`: `self ", $sign,
+                    "= alpha * other` in place, in one pass (as an optimizer's update).\n\n",
+                    "```\n# use ft_dispatch::Tensor;\n",
+                    "let a = Tensor::from_slice(&[1.0f32, 2.0], &[2])?;\n",
+                    "a.", stringify!($mia), "(&a.clone(), 3.0f32)?;\n",
+                    "assert_eq!(a.to_vec::<f32>()?, vec![1.0 ", $sign, " 3.0, 2.0 ", $sign, " 6.0]);\n",
+                    "# Ok::<(), ft_core::Error>(())\n```")]
+                #[inline]
+                pub fn $mia(&self, other: &Tensor, alpha: impl Into<Scalar>) -> Result<()> {
+                    into(Op::$opi, &[Arg::Tensor(self), Arg::Tensor(other), Arg::Scalar(alpha.into())])
+                }
+
                 #[doc = concat!("`torch.", stringify!($m), "(self, other, out=out)`: no allocation when `out` ",
                     "has the broadcast shape and a dtype the result casts to.\n\n",
                     "```\n# use ft_dispatch::Tensor;\n# use ft_core::DType;\n",
@@ -275,8 +287,8 @@ macro_rules! alpha_methods {
 }
 
 alpha_methods! {
-    add add_alpha add_scalar add_ add_out => AddTensor AddScalar AddInplace AddOut, "+";
-    sub sub_alpha sub_scalar sub_ sub_out => SubTensor SubScalar SubInplace SubOut, "-";
+    add add_alpha add_scalar add_ add_alpha_ add_out => AddTensor AddScalar AddInplace AddOut, "+";
+    sub sub_alpha sub_scalar sub_ sub_alpha_ sub_out => SubTensor SubScalar SubInplace SubOut, "-";
 }
 
 impl Tensor {

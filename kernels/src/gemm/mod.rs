@@ -514,12 +514,12 @@ fn micro_direct<T: GemmElem, S: Vf32, const MR: usize, const NV: usize>(
     acc
 }
 
-impl<I: pack::Lift<T>, T: GemmElem> Job for APanels<'_, '_, I, T> {
+impl<I: pack::Lift<T> + 'static, T: GemmElem> Job for APanels<'_, '_, I, T> {
     type Output = ();
     #[inline(always)]
-    fn run<S: Vf32>(self, _s: S) {
+    fn run<S: Vf32>(self, s: S) {
         pack_a(
-            self.a, self.i0, self.mc, self.pc, self.kc, self.mr, self.out,
+            s, self.a, self.i0, self.mc, self.pc, self.kc, self.mr, self.out,
         )
     }
 }

@@ -239,7 +239,9 @@ impl<I: Lift<T>, T: GemmElem> Job for BPanel<'_, '_, I, T> {
 /// `kc x mr`, row `p` of a panel holding `mr` consecutive rows' elements
 /// of column `pc + p`, zero past the last row.
 #[inline(always)]
-pub(super) fn pack_a<I: Lift<T>, T: GemmElem>(
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
+    s: S,
     a: &MatRef<'_, I>,
     i0: usize,
     mc: usize,
@@ -257,6 +259,27 @@ pub(super) fn pack_a<I: Lift<T>, T: GemmElem>(
                 lift_into(&mut d[..rows], &a.data[at..at + rows]);
                 d[rows..].fill(T::ZERO);
             }
+        } else if a.cs == 1 && rows == 8 && mr == 8 && same_4_bytes::<I, T>() {
+            // Row-major f32 A, a whole panel of 8 rows: a transpose of the
+            // 8 x kc block, by 8 x 8 register shuffles on x86 (4 x 4 on
+            // NEON) where `pack_rows` moves one element at a time.
+            let at = r0 * a.rs + pc;
+            let src = &a.data[at..];
+            // The last element read, row 7 column kc - 1, and the last
+            // written, step kc - 1 row 7.
+            if kc > 0 && 7 * a.rs + kc <= src.len() && kc * 8 <= dst.len() {
+                // SAFETY: `src[r * a.rs + c]` for r < 8, c < kc is in `src`
+                // and `dst[c * 8 + r]` in `dst` (both checked just above);
+                // `dst` is a packing buffer, not A's memory; I and T are
+                // the same 4-byte type (`same_4_bytes`), whose bits are
+                // moved unchanged, which is what `lift` of a type to itself
+                // does.
+                unsafe {
+                    s.transpose_u32(src.as_ptr().cast(), a.rs, 8, kc, dst.as_mut_ptr().cast(), 8)
+                };
+                continue;
+            }
+            pack_rows::<I, T, 8>(a.data, |i| (r0 + i) * a.rs + pc, kc, dst);
         } else if a.cs == 1 && rows == mr && matches!(mr, 4 | 6 | 8) {
             // Row-major A, a whole panel: the rows read side by side, each
             // packed step written whole.
@@ -287,6 +310,12 @@ pub(super) fn pack_a<I: Lift<T>, T: GemmElem>(
             }
         }
     }
+}
+
+/// Whether `I` and `T` are one 4-byte type (f32 packed as f32).
+#[inline(always)]
+fn same_4_bytes<I: 'static, T: 'static>() -> bool {
+    std::any::TypeId::of::<I>() == std::any::TypeId::of::<T>() && std::mem::size_of::<T>() == 4
 }
 
 /// `MR` rows of `kc` elements, row `i` from `data[at(i)..]`, interleaved

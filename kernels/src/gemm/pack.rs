@@ -186,10 +186,10 @@ fn lift_into<I: Lift<T>, T>(dst: &mut [T], src: &[I]) {
     }
 }
 
-impl<I: Lift<T>, T: GemmElem> Job for BPanel<'_, '_, I, T> {
+impl<I: Lift<T> + 'static, T: GemmElem> Job for BPanel<'_, '_, I, T> {
     type Output = ();
     #[inline(always)]
-    fn run<S: Vf32>(self, _s: S) {
+    fn run<S: Vf32>(self, s: S) {
         let BPanel {
             b,
             pc,
@@ -206,6 +206,32 @@ impl<I: Lift<T>, T: GemmElem> Job for BPanel<'_, '_, I, T> {
                 d[cols..].fill(T::ZERO);
             }
             return;
+        }
+        if b.rs == 1 && cols == nr && nr % 8 == 0 && same_4_bytes::<I, T>() {
+            // f32 columns of B contiguous (a transposed row-major matrix,
+            // as linear's weight), a whole panel: a transpose of the
+            // nr x kc block of B^T, by register shuffles.
+            let src = &b.data[j0 * b.cs + pc..];
+            // The last element read, column nr - 1 at depth kc - 1, and
+            // the last written, step kc - 1 column nr - 1.
+            if kc > 0 && (nr - 1) * b.cs + kc <= src.len() && kc * nr <= dst.len() {
+                // SAFETY: `src[r * b.cs + c]` for r < nr, c < kc is in
+                // `src` and `dst[c * nr + r]` in `dst` (both checked just
+                // above); `dst` is a packing buffer, not B's memory; I and
+                // T are the same 4-byte type, whose bits are moved
+                // unchanged, as `lift` of a type to itself does.
+                unsafe {
+                    s.transpose_u32(
+                        src.as_ptr().cast(),
+                        b.cs,
+                        nr,
+                        kc,
+                        dst.as_mut_ptr().cast(),
+                        nr,
+                    )
+                };
+                return;
+            }
         }
         if b.rs == 1 && cols == nr {
             // Columns of B contiguous (a transposed row-major matrix, as

@@ -207,31 +207,15 @@ impl<I: Lift<T> + 'static, T: GemmElem> Job for BPanel<'_, '_, I, T> {
             }
             return;
         }
-        if b.rs == 1 && cols == nr && nr % 8 == 0 && same_4_bytes::<I, T>() {
+        if b.rs == 1
+            && cols == nr
+            && nr % 8 == 0
+            && transpose_panel(s, &b.data[j0 * b.cs + pc..], b.cs, nr, kc, dst)
+        {
             // f32 columns of B contiguous (a transposed row-major matrix,
-            // as linear's weight), a whole panel: a transpose of the
-            // nr x kc block of B^T, by register shuffles.
-            let src = &b.data[j0 * b.cs + pc..];
-            // The last element read, column nr - 1 at depth kc - 1, and
-            // the last written, step kc - 1 column nr - 1.
-            if kc > 0 && (nr - 1) * b.cs + kc <= src.len() && kc * nr <= dst.len() {
-                // SAFETY: `src[r * b.cs + c]` for r < nr, c < kc is in
-                // `src` and `dst[c * nr + r]` in `dst` (both checked just
-                // above); `dst` is a packing buffer, not B's memory; I and
-                // T are the same 4-byte type, whose bits are moved
-                // unchanged, as `lift` of a type to itself does.
-                unsafe {
-                    s.transpose_u32(
-                        src.as_ptr().cast(),
-                        b.cs,
-                        nr,
-                        kc,
-                        dst.as_mut_ptr().cast(),
-                        nr,
-                    )
-                };
-                return;
-            }
+            // as linear's weight), a whole panel, packed as the transpose
+            // of its nr x kc block of B^T.
+            return;
         }
         if b.rs == 1 && cols == nr {
             // Columns of B contiguous (a transposed row-major matrix, as
@@ -285,27 +269,13 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
                 lift_into(&mut d[..rows], &a.data[at..at + rows]);
                 d[rows..].fill(T::ZERO);
             }
-        } else if a.cs == 1 && rows == 8 && mr == 8 && same_4_bytes::<I, T>() {
-            // Row-major f32 A, a whole panel of 8 rows: a transpose of the
-            // 8 x kc block, by 8 x 8 register shuffles on x86 (4 x 4 on
-            // NEON) where `pack_rows` moves one element at a time.
-            let at = r0 * a.rs + pc;
-            let src = &a.data[at..];
-            // The last element read, row 7 column kc - 1, and the last
-            // written, step kc - 1 row 7.
-            if kc > 0 && 7 * a.rs + kc <= src.len() && kc * 8 <= dst.len() {
-                // SAFETY: `src[r * a.rs + c]` for r < 8, c < kc is in `src`
-                // and `dst[c * 8 + r]` in `dst` (both checked just above);
-                // `dst` is a packing buffer, not A's memory; I and T are
-                // the same 4-byte type (`same_4_bytes`), whose bits are
-                // moved unchanged, which is what `lift` of a type to itself
-                // does.
-                unsafe {
-                    s.transpose_u32(src.as_ptr().cast(), a.rs, 8, kc, dst.as_mut_ptr().cast(), 8)
-                };
-                continue;
-            }
-            pack_rows::<I, T, 8>(a.data, |i| (r0 + i) * a.rs + pc, kc, dst);
+        } else if a.cs == 1
+            && rows == 8
+            && mr == 8
+            && transpose_panel(s, &a.data[r0 * a.rs + pc..], a.rs, 8, kc, dst)
+        {
+            // Row-major f32 A, a whole panel of 8 rows, packed as the
+            // transpose of its 8 x kc block.
         } else if a.cs == 1 && rows == mr && matches!(mr, 4 | 6 | 8) {
             // Row-major A, a whole panel: the rows read side by side, each
             // packed step written whole.
@@ -336,6 +306,47 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
             }
         }
     }
+}
+
+/// `dst[c * rows + r] = src[r * ld + c]` for `r < rows`, `c < kc`, by the
+/// ISA's register transposes (8 x 8 blocks on x86, 4 x 4 on NEON, where
+/// `pack_rows` moves one element at a time), when `I` and `T` are one
+/// 4-byte type (f32 packed as f32) and the block fits in both slices;
+/// `false`, with nothing written, otherwise.
+#[inline(always)]
+fn transpose_panel<I: 'static, T: 'static, S: Vf32>(
+    s: S,
+    src: &[I],
+    ld: usize,
+    rows: usize,
+    kc: usize,
+    dst: &mut [T],
+) -> bool {
+    // The last element read is src[(rows - 1) * ld + kc - 1], the last
+    // written dst[(kc - 1) * rows + rows - 1].
+    if !same_4_bytes::<I, T>()
+        || rows == 0
+        || kc == 0
+        || (rows - 1) * ld + kc > src.len()
+        || kc * rows > dst.len()
+    {
+        return false;
+    }
+    // SAFETY: every `src[r * ld + c]` and `dst[c * rows + r]` is inside
+    // its slice (checked just above); `dst` is a packing buffer, never the
+    // operand's memory; I and T are the same 4-byte type, so the bits
+    // `transpose_u32` moves unchanged are the values packing copies.
+    unsafe {
+        s.transpose_u32(
+            src.as_ptr().cast(),
+            ld,
+            rows,
+            kc,
+            dst.as_mut_ptr().cast(),
+            rows,
+        )
+    };
+    true
 }
 
 /// Whether `I` and `T` are one 4-byte type (f32 packed as f32).

@@ -216,6 +216,42 @@ fn sixteen_bit_products_accumulate_in_f32() {
     });
 }
 
+/// bf16 rows of A packed as whole pairs (register transposes of u32) and
+/// the rows that cannot be: a contiguous-row view starting on an odd
+/// element (its pairs straddle 4-byte words), one on an even element with
+/// an even row stride (whole pairs, plus an odd last column), and an odd
+/// row stride.
+#[test]
+fn bf16_pairs_of_aligned_and_unaligned_rows() {
+    for_each_isa(|isa| {
+        for_each_bf16_path(|path| {
+            for (m, k, n) in [(16, 63, 33), (9, 127, 40), (24, 9, 7)] {
+                let big = rand(&[m, k + 1], DType::BF16, 21, Lay::Contiguous);
+                let b = rand(&[k, n], DType::BF16, 22, Lay::Contiguous);
+                let odd_start = big.narrow(1, 1, k as isize).unwrap();
+                let even_start = big.narrow(1, 0, k as isize).unwrap();
+                let odd_stride = rand(&[m, k], DType::BF16, 23, Lay::Contiguous);
+                for (name, a) in [
+                    ("odd start", odd_start),
+                    ("even start", even_start),
+                    ("odd row stride", odd_stride),
+                ] {
+                    let c = ft_kernels::mm(&a, &b).unwrap();
+                    check_product(
+                        &c,
+                        &a,
+                        &b,
+                        None,
+                        0.0,
+                        1.0,
+                        &format!("{isa} {path} {m}x{n}x{k} {name}"),
+                    );
+                }
+            }
+        })
+    });
+}
+
 /// Widening happens while packing, exactly: a bf16 product on that path
 /// is the f32 product of the widened operands (itself checked against f64
 /// above), rounded to bf16 once, bit for bit.

@@ -19,7 +19,9 @@
 //! tiles would be faster still on Intel processors that have them; the
 //! machine this was built on has none to test them on.)
 
-use super::pack::{APanels, BPanel, pack_a_panels, pack_b_panels, with_scratch};
+use super::pack::{
+    APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, with_scratch,
+};
 use super::{Family, Macro, MatMut, MatRef, Plain, drive};
 use crate::isa::{Isa, isa};
 use ft_core::Result;
@@ -317,7 +319,7 @@ impl Family for Bf16Dot {
 impl crate::isa::Job for APanels<'_, '_, bf16, u32> {
     type Output = ();
     #[inline(always)]
-    fn run<S: crate::simd::Vf32>(self, _s: S) {
+    fn run<S: crate::simd::Vf32>(self, s: S) {
         let APanels {
             a,
             i0,
@@ -338,9 +340,11 @@ impl crate::isa::Job for APanels<'_, '_, bf16, u32> {
                 let rws: [&[bf16]; MR] =
                     std::array::from_fn(|i| &a.data[(r0 + i) * a.rs + pc..][..kc]);
                 let full = kc / 2;
-                for (q, d) in dst[..full * MR].chunks_exact_mut(MR).enumerate() {
-                    for (v, r) in d.iter_mut().zip(&rws) {
-                        *v = pair(r[2 * q], r[2 * q + 1]);
+                if !pairs_transposed(s, &a.data[r0 * a.rs + pc..], a.rs, full, dst) {
+                    for (q, d) in dst[..full * MR].chunks_exact_mut(MR).enumerate() {
+                        for (v, r) in d.iter_mut().zip(&rws) {
+                            *v = pair(r[2 * q], r[2 * q + 1]);
+                        }
                     }
                 }
                 if kc % 2 == 1 {
@@ -376,6 +380,41 @@ impl crate::isa::Job for APanels<'_, '_, bf16, u32> {
     }
 }
 
+/// The first `full` pairs of `MR` rows of A (`rs` apart from `src[0]`)
+/// into `dst`, step `q` holding the rows' pair `q` side by side, by the
+/// ISA's register transposes: in memory a pair of bf16 is already the u32
+/// `pair` makes (little-endian, the first in the low half), so the panel
+/// is the transpose of an `MR x full` block of u32. Only when the rows'
+/// pairs are whole u32 (4-byte aligned, `rs` even) and the block fits in
+/// both slices; `false`, with nothing written, otherwise.
+#[inline(always)]
+fn pairs_transposed<S: crate::simd::Vf32>(
+    s: S,
+    src: &[bf16],
+    rs: usize,
+    full: usize,
+    dst: &mut [u32],
+) -> bool {
+    let aligned = src.as_ptr().cast::<u32>().is_aligned() && rs.is_multiple_of(2);
+    // The last bf16 read is src[(MR - 1) * rs + 2 * full - 1], the last
+    // u32 written dst[(full - 1) * MR + MR - 1].
+    if !cfg!(target_endian = "little")
+        || !aligned
+        || full == 0
+        || (MR - 1) * rs + 2 * full > src.len()
+        || full * MR > dst.len()
+    {
+        return false;
+    }
+    // SAFETY: `src` is 4-byte aligned and `rs` even, so every u32 read,
+    // `src[2 * (r * rs / 2 + c)..][..2]` for r < MR, c < full, is an
+    // aligned whole pair inside `src` (checked above), and every
+    // `dst[c * MR + r]` is inside `dst`; bf16 and u32 have no invalid bit
+    // patterns, and `dst` (a packing buffer) does not overlap A.
+    unsafe { s.transpose_u32(src.as_ptr().cast(), rs / 2, MR, full, dst.as_mut_ptr(), MR) };
+    true
+}
+
 /// Pairs of B along the depth, two rows of B at a time.
 impl crate::isa::Job for BPanel<'_, '_, bf16, u32> {
     type Output = ();
@@ -394,6 +433,8 @@ impl crate::isa::Job for BPanel<'_, '_, bf16, u32> {
             let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
             let has_k1 = 2 * q + 1 < kc;
             if b.cs == 1 {
+                prefetch_row_ahead(b, k0, j0, cols);
+                prefetch_row_ahead(b, k1, j0, cols);
                 // Two rows of B, as memory runs.
                 let r0 = &b.data[k0 * b.rs + j0..][..cols];
                 if has_k1 {

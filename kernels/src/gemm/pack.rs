@@ -104,6 +104,30 @@ pub(super) fn pack_a_panels<I, P>(
     })
 }
 
+/// Rows of B this far below the one being packed are asked for ahead.
+const B_ROWS_AHEAD: usize = 32;
+
+/// Asks for the cache lines of row `p + B_ROWS_AHEAD` of row-major B,
+/// columns `j0..j0 + cols` (one request per 64 bytes). Packing walks one
+/// panel of B down its rows, one or two lines per row and rows `rs`
+/// elements apart: a strided walk the hardware prefetchers follow poorly
+/// (each line is a new page once rows are 4 KiB apart), so without these
+/// requests every row waits for its lines (`perf-artifacts/gemm-v6-packs.md`).
+/// The address is only computed (`wrapping_add`), never read, and may lie
+/// past B: a prefetch never faults.
+#[inline(always)]
+pub(super) fn prefetch_row_ahead<I>(b: &MatRef<'_, I>, p: usize, j0: usize, cols: usize) {
+    let row = b
+        .data
+        .as_ptr()
+        .wrapping_add((p + B_ROWS_AHEAD) * b.rs + j0)
+        .cast::<u8>();
+    let bytes = cols * std::mem::size_of::<I>();
+    for off in (0..bytes).step_by(64) {
+        crate::simd::prefetch(row.wrapping_add(off), 0);
+    }
+}
+
 /// Packs `B[pc..pc+kc, jc..jc+nc]` into `ceil(nc / nr)` panels of
 /// `kp x nr` packed steps (`kp` is `kc` for elements, `kc / 2` rounded up
 /// for bf16 pairs), one [`BPanel`] job each, on the threads if `parallel`.
@@ -201,6 +225,7 @@ impl<I: Lift<T> + 'static, T: GemmElem> Job for BPanel<'_, '_, I, T> {
         } = self;
         if b.cs == 1 {
             for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
+                prefetch_row_ahead(b, pc + p, j0, cols);
                 let at = (pc + p) * b.rs + j0;
                 lift_into(&mut d[..cols], &b.data[at..at + cols]);
                 d[cols..].fill(T::ZERO);

@@ -355,6 +355,38 @@ fn empty_dims_give_empty_or_zero_products() {
         )
         .unwrap();
         assert_eq!(c.to_vec::<f64>().unwrap(), vec![2.0; 12]);
+        // The 16-bit outputs are not zeroed first either: empty depth,
+        // alone, batched, and with beta (memcheck in CI runs this test,
+        // where reading an unwritten element is an error).
+        for dt in [DType::BF16, DType::F16] {
+            let c = ft_kernels::mm(
+                &TensorImpl::ones(&[2, 0], dt).unwrap(),
+                &TensorImpl::ones(&[0, 4], dt).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c.to_vec_f64().unwrap(), vec![0.0; 8], "{dt:?}");
+            let c = ft_kernels::bmm(
+                &TensorImpl::ones(&[3, 2, 0], dt).unwrap(),
+                &TensorImpl::ones(&[3, 0, 5], dt).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c.to_vec_f64().unwrap(), vec![0.0; 30], "{dt:?}");
+            let c = ft_kernels::addmm(
+                &TensorImpl::full(&[4], 2.0, dt).unwrap(),
+                &TensorImpl::ones(&[3, 0], dt).unwrap(),
+                &TensorImpl::ones(&[0, 4], dt).unwrap(),
+                Scalar::Float(0.5),
+                Scalar::Int(1),
+            )
+            .unwrap();
+            assert_eq!(c.to_vec_f64().unwrap(), vec![1.0; 12], "{dt:?}");
+            let c = ft_kernels::mm(
+                &TensorImpl::ones(&[3, 5], dt).unwrap(),
+                &TensorImpl::ones(&[5, 2], dt).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c.to_vec_f64().unwrap(), vec![5.0; 6], "{dt:?}");
+        }
     });
 }
 

@@ -62,17 +62,21 @@ pub fn mm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
     product_into(out, None, a, b, Scalar::Int(0), Scalar::Int(1), true)
 }
 
-/// A fresh contiguous output for `mm`, `addmm` or `bmm`. An f32 or f64
-/// one is not zeroed first (a pass over memory the product overwrites):
+/// A fresh contiguous output for `mm`, `addmm` or `bmm`. A float one is
+/// not zeroed first (a pass over memory the product overwrites):
 /// [`product_into`] and [`bmm_into`] write every element of such an output
-/// before anything reads it: the GEMM writes C whole when beta is zero
-/// (empty depth included: it fills zeros), and `addmm` with a non-zero beta
-/// first copies `input`, broadcast, over all of it. Other dtypes take
-/// paths that are not all proven so: they get zeros.
+/// before anything reads it: the f32/f64 GEMM writes C whole when beta is
+/// zero (empty depth included: it fills zeros); the bf16 one computes into
+/// f32 accumulators written the same way and then rounds every one of
+/// them into C (`gemm_bf16_out`); f16 copies a whole f32 result over C;
+/// and `addmm` with a non-zero beta first copies `input`, broadcast, over
+/// all of it. Integer dtypes take paths not proven so: they get zeros.
 fn product_out(shape: &[usize], dtype: DType) -> Result<TensorImpl> {
     match dtype {
         // SAFETY: see above; every element is written before it is read.
-        DType::F32 | DType::F64 => unsafe { TensorImpl::uninit(shape, dtype) },
+        DType::F32 | DType::F64 | DType::BF16 | DType::F16 => unsafe {
+            TensorImpl::uninit(shape, dtype)
+        },
         _ => TensorImpl::empty(shape, dtype),
     }
 }
@@ -707,7 +711,9 @@ fn with_operands<I: Element, O: Element>(
 }
 
 /// Borrows the storages of `a`, `b` (read) and `out` (write) and passes
-/// their elements from each tensor's first one.
+/// their elements from each tensor's first one. An empty tensor's offset
+/// may lie past its storage (a batch `select`ed from a `[3, 2, 0]`
+/// tensor starts at element 2 of none): it gets an empty slice.
 fn with_slices<I: Element, O: Element>(
     out: &TensorImpl,
     a: &TensorImpl,
@@ -716,10 +722,19 @@ fn with_slices<I: Element, O: Element>(
 ) -> Result<()> {
     let (ga, gb) = (a.storage().read()?, b.storage().read()?);
     let mut go = out.storage().write()?;
-    let ad = &ft_core::tensor::typed::<I>(ga.bytes())[a.storage_offset()..];
-    let bd = &ft_core::tensor::typed::<I>(gb.bytes())[b.storage_offset()..];
-    let od = &mut ft_core::tensor::typed_mut::<O>(go.bytes_mut())[out.storage_offset()..];
+    let ad = elements_from(ft_core::tensor::typed::<I>(ga.bytes()), a.storage_offset());
+    let bd = elements_from(ft_core::tensor::typed::<I>(gb.bytes()), b.storage_offset());
+    let od = ft_core::tensor::typed_mut::<O>(go.bytes_mut());
+    let od = match od.get_mut(out.storage_offset()..) {
+        Some(d) => d,
+        None => &mut [],
+    };
     f(ad, bd, od)
+}
+
+/// `xs[at..]`, or nothing when `at` lies past the end.
+fn elements_from<I>(xs: &[I], at: usize) -> &[I] {
+    xs.get(at..).unwrap_or_default()
 }
 
 /// f32/f64 from an f64 scalar (alpha and beta).

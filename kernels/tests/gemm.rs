@@ -20,6 +20,14 @@ fn unit_roundoff(d: DType) -> f64 {
     }
 }
 
+/// Checks `mm(a, b)`: its dtype is the operands' and its values are
+/// within the error bound of the product.
+fn check_mm(a: &TensorImpl, b: &TensorImpl, what: &str) {
+    let c = ft_kernels::mm(a, b).unwrap();
+    assert_eq!(c.dtype(), a.dtype(), "{what}: dtype");
+    check_product(&c, a, b, None, 0.0, 1.0, what);
+}
+
 /// Row-major values of `t` (any layout) in f64.
 fn vals(t: &TensorImpl) -> Vec<f64> {
     t.contiguous().unwrap().to_vec_f64().unwrap()
@@ -120,9 +128,7 @@ fn mm_matches_reference_on_odd_sizes_layouts_and_isas() {
                 ] {
                     let a = rand(&[m, k], dt, 1, la);
                     let b = rand(&[k, n], dt, 2, lb);
-                    let c = ft_kernels::mm(&a, &b).unwrap();
-                    let what = format!("{isa} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}");
-                    check_product(&c, &a, &b, None, 0.0, 1.0, &what);
+                    check_mm(&a, &b, &format!("{isa} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}"));
                 }
             }
         }
@@ -198,15 +204,9 @@ fn sixteen_bit_products_accumulate_in_f32() {
                     for (la, lb) in lays {
                         let a = rand(&[m, k], dt, 5, la);
                         let b = rand(&[k, n], dt, 6, lb);
-                        let c = ft_kernels::mm(&a, &b).unwrap();
-                        assert_eq!(c.dtype(), dt);
-                        check_product(
-                            &c,
+                        check_mm(
                             &a,
                             &b,
-                            None,
-                            0.0,
-                            1.0,
                             &format!("{isa} {path} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}"),
                         );
                     }
@@ -236,16 +236,7 @@ fn bf16_pairs_of_aligned_and_unaligned_rows() {
                     ("even start", even_start),
                     ("odd row stride", odd_stride),
                 ] {
-                    let c = ft_kernels::mm(&a, &b).unwrap();
-                    check_product(
-                        &c,
-                        &a,
-                        &b,
-                        None,
-                        0.0,
-                        1.0,
-                        &format!("{isa} {path} {m}x{n}x{k} {name}"),
-                    );
+                    check_mm(&a, &b, &format!("{isa} {path} {m}x{n}x{k} {name}"));
                 }
             }
         })

@@ -173,6 +173,9 @@ def serve():
             wid, threads = parts[0], int(parts[1])
             setup, work, unit = table[wid]
             if wid not in made:
+                # One workload's tensors at a time: the server otherwise
+                # keeps every earlier workload's inputs alive.
+                made.clear()
                 made[wid] = setup()
             torch.set_num_threads(threads)
             r = measure(made[wid], work, unit)

@@ -588,10 +588,10 @@ impl Reducer for SumF32 {
 }
 
 /// How far ahead of its loads an f32 sum asks for cache lines, in
-/// elements (4 KiB). One core streaming from L3 or memory gets about a
+/// elements (8 KiB). One core streaming from L3 or memory gets about a
 /// fifth more bandwidth on the EPYC with these requests than from the
 /// hardware prefetcher alone (`perf-artifacts/kernels-v10-sum-prefetch.md`).
-const SUM_PREFETCH: usize = 1024;
+const SUM_PREFETCH: usize = 2048;
 
 /// One sub-block as a vector of partial sums (four accumulators).
 #[inline(always)]

@@ -1012,12 +1012,9 @@ fn prefetch_block(base: *mut u8, op: &Operand, ti: usize, tj: usize, level: u8) 
         _ => return,
     };
     let size = op.dtype.size() as isize;
-    let line = (64 / size).max(1) as usize;
     for r in 0..runs as isize {
         let run = base.wrapping_offset(r * run_step * size);
-        for l in (0..run_len as isize).step_by(line) {
-            crate::simd::prefetch(run.wrapping_offset(l * size), level);
-        }
+        crate::simd::prefetch_lines(run, run_len * size as usize, level);
     }
 }
 

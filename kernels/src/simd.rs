@@ -161,6 +161,17 @@ pub fn prefetch(p: *const u8, level: u8) {
     let _ = (p, level);
 }
 
+/// [`prefetch`] of every 64-byte line of the `bytes` bytes from `start`
+/// (one request per 64 bytes from `start`). The addresses are only
+/// computed (`wrapping_add`), never read, so the range may lie partly or
+/// wholly outside any allocation.
+#[inline(always)]
+pub fn prefetch_lines(start: *const u8, bytes: usize, level: u8) {
+    for off in (0..bytes).step_by(64) {
+        prefetch(start.wrapping_add(off), level);
+    }
+}
+
 /// 2^n for integer-valued n in [-127, 128] (-127 gives 0, 128 gives inf).
 #[inline(always)]
 pub fn pow2i<S: Vf32>(s: S, n: S::f32s) -> S::f32s {

@@ -20,7 +20,8 @@
 //! machine this was built on has none to test them on.)
 
 use super::pack::{
-    APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, with_scratch,
+    APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, transpose_panel,
+    with_scratch,
 };
 use super::{Family, Macro, MatMut, MatRef, Plain, drive};
 use crate::isa::{Isa, isa};
@@ -381,12 +382,12 @@ impl crate::isa::Job for APanels<'_, '_, bf16, u32> {
 }
 
 /// The first `full` pairs of `MR` rows of A (`rs` apart from `src[0]`)
-/// into `dst`, step `q` holding the rows' pair `q` side by side, by the
-/// ISA's register transposes: in memory a pair of bf16 is already the u32
-/// `pair` makes (little-endian, the first in the low half), so the panel
-/// is the transpose of an `MR x full` block of u32. Only when the rows'
-/// pairs are whole u32 (4-byte aligned, `rs` even) and the block fits in
-/// both slices; `false`, with nothing written, otherwise.
+/// into `dst`, step `q` holding the rows' pair `q` side by side, by
+/// [`transpose_panel`]: in memory a pair of bf16 is already the u32 `pair`
+/// makes (little-endian, the first in the low half), so the panel is the
+/// transpose of an `MR x full` block of u32. Only when the rows' pairs are
+/// whole u32 (`src` 4-byte aligned, `rs` even) and the block fits in both
+/// slices; `false`, with nothing written, otherwise.
 #[inline(always)]
 fn pairs_transposed<S: crate::simd::Vf32>(
     s: S,
@@ -395,24 +396,15 @@ fn pairs_transposed<S: crate::simd::Vf32>(
     full: usize,
     dst: &mut [u32],
 ) -> bool {
-    let aligned = src.as_ptr().cast::<u32>().is_aligned() && rs.is_multiple_of(2);
-    // The last bf16 read is src[(MR - 1) * rs + 2 * full - 1], the last
-    // u32 written dst[(full - 1) * MR + MR - 1].
-    if !cfg!(target_endian = "little")
-        || !aligned
-        || full == 0
-        || (MR - 1) * rs + 2 * full > src.len()
-        || full * MR > dst.len()
-    {
+    if !cfg!(target_endian = "little") || !rs.is_multiple_of(2) {
         return false;
     }
-    // SAFETY: `src` is 4-byte aligned and `rs` even, so every u32 read,
-    // `src[2 * (r * rs / 2 + c)..][..2]` for r < MR, c < full, is an
-    // aligned whole pair inside `src` (checked above), and every
-    // `dst[c * MR + r]` is inside `dst`; bf16 and u32 have no invalid bit
-    // patterns, and `dst` (a packing buffer) does not overlap A.
-    unsafe { s.transpose_u32(src.as_ptr().cast(), rs / 2, MR, full, dst.as_mut_ptr(), MR) };
-    true
+    // The whole pairs of `src` as u32 (an error when `src` is not 4-byte
+    // aligned); `transpose_panel` checks the block's extent in them.
+    match bytemuck::try_cast_slice::<bf16, u32>(&src[..src.len() / 2 * 2]) {
+        Ok(words) => transpose_panel(s, words, rs / 2, MR, full, dst),
+        Err(_) => false,
+    }
 }
 
 /// Pairs of B along the depth, two rows of B at a time.

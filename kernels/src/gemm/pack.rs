@@ -122,10 +122,7 @@ pub(super) fn prefetch_row_ahead<I>(b: &MatRef<'_, I>, p: usize, j0: usize, cols
         .as_ptr()
         .wrapping_add((p + B_ROWS_AHEAD) * b.rs + j0)
         .cast::<u8>();
-    let bytes = cols * std::mem::size_of::<I>();
-    for off in (0..bytes).step_by(64) {
-        crate::simd::prefetch(row.wrapping_add(off), 0);
-    }
+    crate::simd::prefetch_lines(row, cols * std::mem::size_of::<I>(), 0);
 }
 
 /// Packs `B[pc..pc+kc, jc..jc+nc]` into `ceil(nc / nr)` panels of
@@ -336,10 +333,10 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
 /// `dst[c * rows + r] = src[r * ld + c]` for `r < rows`, `c < kc`, by the
 /// ISA's register transposes (8 x 8 blocks on x86, 4 x 4 on NEON, where
 /// `pack_rows` moves one element at a time), when `I` and `T` are one
-/// 4-byte type (f32 packed as f32) and the block fits in both slices;
-/// `false`, with nothing written, otherwise.
+/// 4-byte type (f32 packed as f32; bf16 pairs as u32 words) and the
+/// block fits in both slices; `false`, with nothing written, otherwise.
 #[inline(always)]
-fn transpose_panel<I: 'static, T: 'static, S: Vf32>(
+pub(super) fn transpose_panel<I: 'static, T: 'static, S: Vf32>(
     s: S,
     src: &[I],
     ld: usize,

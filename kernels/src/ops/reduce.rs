@@ -600,16 +600,14 @@ fn sum_sub<S: Vf32>(s: S, xs: &[f32]) -> F<S> {
     let z = s.splat_f32s(0.0);
     let mut acc = [z; 4];
     let lanes = std::mem::size_of::<F<S>>() / 4;
-    // Each pass of the loop below reads `4 * lanes` elements: one request
-    // per 16 (a 64-byte line) of those `SUM_PREFETCH` further on, which
-    // lie in the next sub-blocks and leaves (or past the data's end: a
-    // prefetch never faults, and the address is only computed, never read).
+    // Each pass of the loop below reads `4 * lanes` elements (`16 * lanes`
+    // bytes) and asks for the lines of as many `SUM_PREFETCH` further on,
+    // which lie in the next sub-blocks and leaves (or past the data's end:
+    // a prefetch never faults, and the address is only computed).
     let ahead = xs.as_ptr().wrapping_add(SUM_PREFETCH);
     let mut chunks = head.chunks_exact(4);
     for (i, c) in (&mut chunks).enumerate() {
-        for l in (0..4 * lanes).step_by(16) {
-            crate::simd::prefetch(ahead.wrapping_add(i * 4 * lanes + l).cast(), 0);
-        }
+        crate::simd::prefetch_lines(ahead.wrapping_add(i * 4 * lanes).cast(), 16 * lanes, 0);
         for k in 0..4 {
             acc[k] = s.add_f32s(acc[k], c[k]);
         }

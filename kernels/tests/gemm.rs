@@ -135,19 +135,40 @@ fn mm_matches_reference_on_odd_sizes_layouts_and_isas() {
     });
 }
 
+/// Outputs of every layout, in f32 and in bf16 (whose f32 accumulators
+/// are rounded into the output row block by row block: rows apart by
+/// more than a row's length when sliced, several row blocks, depth
+/// blocks and threads at the largest size).
 #[test]
 fn mm_out_writes_transposed_and_strided_outputs() {
     for_each_isa(|isa| {
-        for (m, n, k) in [(7, 31, 65), (65, 33, 17), (1, 9, 4), (9, 1, 4)] {
-            let a = rand(&[m, k], DType::F32, 3, Lay::Contiguous);
-            let b = rand(&[k, n], DType::F32, 4, Lay::Contiguous);
-            for lay in [Lay::Transposed, Lay::Sliced, Lay::Contiguous] {
-                let out = make(&[m, n], &vec![f64::NAN; m * n], DType::F32, lay);
-                ft_kernels::mm_out(&out, &a, &b).unwrap();
-                let what = format!("{isa} out {lay:?} {m}x{n}x{k}");
-                check_product(&out, &a, &b, None, 0.0, 1.0, &what);
+        for_each_bf16_path(|path| {
+            let mut sizes = vec![(7, 31, 65), (65, 33, 17), (1, 9, 4), (9, 1, 4)];
+            if !cfg!(debug_assertions) {
+                sizes.push((300, 70, 1100));
             }
-        }
+            for (m, n, k) in sizes {
+                for dt in [DType::F32, DType::BF16] {
+                    let a = rand(&[m, k], dt, 3, Lay::Contiguous);
+                    let b = rand(&[k, n], dt, 4, Lay::Contiguous);
+                    let mut outs: Vec<(String, TensorImpl)> =
+                        [Lay::Transposed, Lay::Sliced, Lay::Contiguous]
+                            .map(|lay| {
+                                let out = make(&[m, n], &vec![f64::NAN; m * n], dt, lay);
+                                (format!("{lay:?}"), out)
+                            })
+                            .into();
+                    // Contiguous rows further apart than a row is long.
+                    let wide = TensorImpl::full(&[m, n + 3], f64::NAN, dt).unwrap();
+                    outs.push(("padded rows".into(), wide.narrow(1, 1, n as isize).unwrap()));
+                    for (lay, out) in outs {
+                        ft_kernels::mm_out(&out, &a, &b).unwrap();
+                        let what = format!("{isa} {path} {dt:?} out {lay} {m}x{n}x{k}");
+                        check_product(&out, &a, &b, None, 0.0, 1.0, &what);
+                    }
+                }
+            }
+        })
     });
 }
 
@@ -384,32 +405,39 @@ fn empty_dims_give_empty_or_zero_products() {
 #[test]
 fn addmm_scales_and_broadcasts_and_ignores_input_when_beta_is_zero() {
     for_each_isa(|isa| {
-        let (m, n, k) = (37, 45, 129);
-        let a = rand(&[m, k], DType::F32, 9, Lay::Sliced);
-        let b = rand(&[k, n], DType::F32, 10, Lay::Contiguous);
-        let bias = rand(&[n], DType::F32, 11, Lay::Contiguous);
-        let c = ft_kernels::addmm(&bias, &a, &b, Scalar::Float(0.5), Scalar::Float(-2.0)).unwrap();
-        let bv = vals(&bias);
-        let c0: Vec<f64> = (0..m * n).map(|i| bv[i % n]).collect();
-        check_product(&c, &a, &b, Some(&c0), 0.5, -2.0, &format!("{isa} addmm"));
-        // beta = 0: NaN in the input must not reach the result.
-        let nan = TensorImpl::full(&[m, n], f64::NAN, DType::F32).unwrap();
-        let c = ft_kernels::addmm(&nan, &a, &b, Scalar::Int(0), Scalar::Int(1)).unwrap();
-        check_product(&c, &a, &b, None, 0.0, 1.0, &format!("{isa} addmm beta=0"));
-        // In place: out is the input.
-        let acc = rand(&[m, n], DType::F32, 12, Lay::Contiguous);
-        let before = vals(&acc);
-        ft_kernels::addmm_out(&acc, &acc, &a, &b, Scalar::Int(1), Scalar::Int(1)).unwrap();
-        check_product(
-            &acc,
-            &a,
-            &b,
-            Some(&before),
-            1.0,
-            1.0,
-            &format!("{isa} addmm_"),
-        );
+        for dt in [DType::F32, DType::BF16] {
+            for_each_bf16_path(|path| addmm_cases(&format!("{isa} {path} {dt:?}"), dt));
+        }
     });
+}
+
+/// The cases of the test above in one dtype.
+fn addmm_cases(isa: &str, dt: DType) {
+    let (m, n, k) = (37, 45, 129);
+    let a = rand(&[m, k], dt, 9, Lay::Sliced);
+    let b = rand(&[k, n], dt, 10, Lay::Contiguous);
+    let bias = rand(&[n], dt, 11, Lay::Contiguous);
+    let c = ft_kernels::addmm(&bias, &a, &b, Scalar::Float(0.5), Scalar::Float(-2.0)).unwrap();
+    let bv = vals(&bias);
+    let c0: Vec<f64> = (0..m * n).map(|i| bv[i % n]).collect();
+    check_product(&c, &a, &b, Some(&c0), 0.5, -2.0, &format!("{isa} addmm"));
+    // beta = 0: NaN in the input must not reach the result.
+    let nan = TensorImpl::full(&[m, n], f64::NAN, dt).unwrap();
+    let c = ft_kernels::addmm(&nan, &a, &b, Scalar::Int(0), Scalar::Int(1)).unwrap();
+    check_product(&c, &a, &b, None, 0.0, 1.0, &format!("{isa} addmm beta=0"));
+    // In place: out is the input.
+    let acc = rand(&[m, n], dt, 12, Lay::Contiguous);
+    let before = vals(&acc);
+    ft_kernels::addmm_out(&acc, &acc, &a, &b, Scalar::Int(1), Scalar::Int(1)).unwrap();
+    check_product(
+        &acc,
+        &a,
+        &b,
+        Some(&before),
+        1.0,
+        1.0,
+        &format!("{isa} addmm_"),
+    );
 }
 
 #[test]

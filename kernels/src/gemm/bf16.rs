@@ -23,7 +23,7 @@ use super::pack::{
     APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, transpose_panel,
     with_scratch,
 };
-use super::{Family, Macro, MatMut, MatRef, Plain, drive};
+use super::{Beta, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_with};
 use crate::isa::{Isa, isa};
 use ft_core::Result;
 use half::bf16;
@@ -177,6 +177,7 @@ pub fn gemm_bf16_out(
     parallel: bool,
 ) -> Result<()> {
     let (m, n) = (c.rows, c.cols);
+    check_dims(&a, &b, m, n)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -188,38 +189,79 @@ pub fn gemm_bf16_out(
                 }
             }
         }
-        gemm_bf16(alpha, a, b, beta, MatMut::new(acc, m, n, n, 1)?, parallel)?;
-        let acc: &[f32] = acc;
         if c.cs == 1 {
-            let narrow = |(d, s): (&mut [bf16], &[f32])| {
-                crate::isa::dispatch(Narrow {
-                    src: s,
-                    dst: bytemuck::cast_slice_mut(&mut d[..n]),
-                })
+            // Each row block rounded into C as soon as its last depth
+            // block is in (see `IntoBf16`).
+            let mut into = IntoBf16 {
+                data: c.data,
+                rs: c.rs,
+                m,
+                n,
             };
-            if parallel && m * n >= crate::iter::PAR_GRAIN {
-                crate::par::region(|| {
-                    crate::par::chunks_mut(c.data, c.rs.max(n), |i, d| {
-                        if let Some(s) = acc.get(i * n..(i + 1) * n) {
-                            narrow((d, s));
-                        }
-                    })
-                });
+            let beta = Beta::of(beta);
+            if bf16_uses_dot() {
+                run_with::<Bf16Dot, _>(alpha, a, b, beta, acc, n, parallel, Isa::Avx512, &mut into)
             } else {
-                c.data
-                    .chunks_mut(c.rs.max(n))
-                    .zip(acc.chunks(n))
-                    .for_each(narrow);
+                run_with::<Bf16Widen, _>(alpha, a, b, beta, acc, n, parallel, isa(), &mut into)
             }
         } else {
+            gemm_bf16(alpha, a, b, beta, MatMut::new(acc, m, n, n, 1)?, parallel)?;
             for i in 0..m {
                 for j in 0..n {
                     c.data[i * c.rs + j * c.cs] = bf16::from_bits(round_bf16(acc[i * n + j]));
                 }
             }
+            Ok(())
         }
-        Ok(())
     })
+}
+
+/// The bf16 C of [`gemm_bf16_out`] (unit column stride, rows `rs`
+/// apart), as the epilogue that rounds each row block of f32
+/// accumulators into it.
+struct IntoBf16<'a> {
+    data: &'a mut [bf16],
+    rs: usize,
+    m: usize,
+    n: usize,
+}
+
+impl Epilogue<f32> for IntoBf16<'_> {
+    type Rows<'a>
+        = (&'a mut [bf16], usize)
+    where
+        Self: 'a;
+
+    fn split(&mut self, rows: usize, blocks: usize) -> Vec<(&mut [bf16], usize)> {
+        let (rs, len) = (self.rs, (self.m - 1) * self.rs + self.n);
+        let data = &mut self.data[..len];
+        if blocks == 1 {
+            return vec![(data, rs)];
+        }
+        // More than one row: rows do not overlap, so `rs >= n > 0`.
+        let parts: Vec<_> = data.chunks_mut(rows * rs).map(|d| (d, rs)).collect();
+        debug_assert_eq!(parts.len(), blocks);
+        parts
+    }
+
+    fn finish(
+        out: &mut (&mut [bf16], usize),
+        acc: &[f32],
+        ldc: usize,
+        m: usize,
+        jc: usize,
+        nc: usize,
+    ) {
+        let (dst, rs) = (&mut *out.0, out.1);
+        crate::isa::dispatch(NarrowRows {
+            src: acc,
+            ld_src: ldc,
+            dst: bytemuck::cast_slice_mut(dst),
+            ld_dst: rs,
+            m,
+            cols: jc..jc + nc,
+        })
+    }
 }
 
 thread_local! {
@@ -239,18 +281,28 @@ fn round_bf16(x: f32) -> u16 {
     }
 }
 
-/// Rounds a row of f32 to bf16 bits on the active ISA.
-struct Narrow<'a> {
+/// Rounds columns `cols` of `m` rows of f32 (`ld_src` apart) to bf16 bits
+/// (rows `ld_dst` apart) on the active ISA.
+struct NarrowRows<'a> {
     src: &'a [f32],
+    ld_src: usize,
     dst: &'a mut [u16],
+    ld_dst: usize,
+    m: usize,
+    cols: std::ops::Range<usize>,
 }
 
-impl crate::isa::Job for Narrow<'_> {
+impl crate::isa::Job for NarrowRows<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: crate::simd::Vf32>(self, _s: S) {
-        for (d, &x) in self.dst.iter_mut().zip(self.src) {
-            *d = round_bf16(x);
+        let (j0, nc) = (self.cols.start, self.cols.len());
+        for i in 0..self.m {
+            let src = &self.src[i * self.ld_src + j0..][..nc];
+            let dst = &mut self.dst[i * self.ld_dst + j0..][..nc];
+            for (d, &x) in dst.iter_mut().zip(src) {
+                *d = round_bf16(x);
+            }
         }
     }
 }

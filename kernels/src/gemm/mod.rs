@@ -153,6 +153,71 @@ pub(crate) enum Beta<T> {
     Other(T),
 }
 
+impl<T: GemmElem> Beta<T> {
+    /// The case `beta` falls in.
+    pub(crate) fn of(beta: T) -> Self {
+        if beta == T::ZERO {
+            Beta::Zero
+        } else if beta == T::ONE {
+            Beta::One
+        } else {
+            Beta::Other(beta)
+        }
+    }
+}
+
+/// A (`m x k`) @ B (`k x n`) fits a C of `rows x cols`, or PyTorch's kind
+/// of error naming the three shapes.
+pub(crate) fn check_dims<T>(
+    a: &MatRef<'_, T>,
+    b: &MatRef<'_, T>,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    if a.cols != b.rows || a.rows != rows || b.cols != cols {
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "gemm: A is {}x{}, B is {}x{}, C is {}x{}",
+                a.rows, a.cols, b.rows, b.cols, rows, cols
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What happens to each row block of C once its last depth block is in:
+/// nothing ([`Done`]: the accumulators are the result), or a copy into
+/// the output the caller asked for, as the bf16 product rounds its f32
+/// accumulators ([`bf16::IntoBf16`]). It runs on the thread that
+/// computed the block, right after it, while the block's rows are still
+/// in that core's caches, instead of in a pass of its own over all of C.
+pub(crate) trait Epilogue<T>: Sync {
+    /// The output rows of one row block, handed to the thread computing it.
+    type Rows<'a>: Send
+    where
+        Self: 'a;
+    /// The output cut into `blocks` blocks of `rows` rows (the last may
+    /// be shorter), first to last.
+    fn split(&mut self, rows: usize, blocks: usize) -> Vec<Self::Rows<'_>>;
+    /// Columns `jc..jc + nc` of `m` rows of accumulators (`acc`, rows
+    /// `ldc` apart, from the block's first row and column 0) into `out`.
+    fn finish(out: &mut Self::Rows<'_>, acc: &[T], ldc: usize, m: usize, jc: usize, nc: usize);
+}
+
+/// The accumulators are the result.
+pub(crate) struct Done;
+
+impl<T> Epilogue<T> for Done {
+    type Rows<'a> = ();
+    fn split(&mut self, _rows: usize, blocks: usize) -> Vec<()> {
+        // A `Vec` of `()` allocates nothing.
+        vec![(); blocks]
+    }
+    #[inline(always)]
+    fn finish(_: &mut (), _: &[T], _: usize, _: usize, _: usize, _: usize) {}
+}
+
 /// `C = beta * C + alpha * A @ B`. `A` is `m x k`, `B` is `k x n`, `C` is
 /// `m x n`. When `beta` is zero C is only written, as in BLAS and PyTorch.
 /// `parallel` lets the product use the rayon pool it is called from.
@@ -195,23 +260,9 @@ pub(crate) fn drive<F: Family>(
     parallel: bool,
     isa: Isa,
 ) -> Result<()> {
-    if a.cols != b.rows || a.rows != c.rows || b.cols != c.cols {
-        return Err(Error::new(
-            ErrorKind::Shape,
-            format!(
-                "gemm: A is {}x{}, B is {}x{}, C is {}x{}",
-                a.rows, a.cols, b.rows, b.cols, c.rows, c.cols
-            ),
-        ));
-    }
+    check_dims(&a, &b, c.rows, c.cols)?;
     let zero = <F::T as GemmElem>::ZERO;
-    let beta = if beta == zero {
-        Beta::Zero
-    } else if beta == <F::T as GemmElem>::ONE {
-        Beta::One
-    } else {
-        Beta::Other(beta)
-    };
+    let beta = Beta::of(beta);
     let (m, n) = (c.rows, c.cols);
     if m == 0 || n == 0 {
         return Ok(());
@@ -536,9 +587,31 @@ pub(crate) fn run<F: Family>(
     parallel: bool,
     isa: Isa,
 ) -> Result<()> {
+    run_with::<F, Done>(alpha, a, b, beta, c, ldc, parallel, isa, &mut Done)
+}
+
+/// [`run`], then `epi` over each row block of C (see [`Epilogue`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
+    alpha: F::T,
+    a: MatRef<'_, F::In>,
+    b: MatRef<'_, F::In>,
+    beta: Beta<F::T>,
+    c: &mut [F::T],
+    ldc: usize,
+    parallel: bool,
+    isa: Isa,
+    epi: &mut E,
+) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
+    let unblocked = |c: &[F::T], epi: &mut E| {
+        if let Some(out) = epi.split(m, 1).first_mut() {
+            E::finish(out, c, ldc, m, 0, n);
+        }
+    };
     if k == 0 {
         scale_c(c, ldc, m, n, beta);
+        unblocked(c, epi);
         return Ok(());
     }
     let threads = if parallel && m * n * k > SMALL {
@@ -547,19 +620,20 @@ pub(crate) fn run<F: Family>(
         1
     };
     if threads == 1 && F::direct(alpha, &a, &b, beta, c, ldc, isa) {
+        unblocked(c, epi);
         return Ok(());
     }
     if threads > 1 {
-        crate::par::region(|| blocked::<F>(alpha, a, b, beta, c, ldc, threads, isa));
+        crate::par::region(|| blocked::<F, E>(alpha, a, b, beta, c, ldc, threads, isa, epi));
     } else {
-        blocked::<F>(alpha, a, b, beta, c, ldc, threads, isa);
+        blocked::<F, E>(alpha, a, b, beta, c, ldc, threads, isa, epi);
     }
     Ok(())
 }
 
 /// [`run`]'s packed, blocked product on `threads` threads (`k > 0`).
 #[allow(clippy::too_many_arguments)]
-fn blocked<F: Family>(
+fn blocked<F: Family, E: Epilogue<F::T>>(
     alpha: F::T,
     a: MatRef<'_, F::In>,
     b: MatRef<'_, F::In>,
@@ -568,6 +642,7 @@ fn blocked<F: Family>(
     ldc: usize,
     threads: usize,
     isa: Isa,
+    epi: &mut E,
 ) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let (kc_max, mc_blk, nc_max) = tuning();
@@ -581,6 +656,8 @@ fn blocked<F: Family>(
     let mc_max = (mc_blk / mr).max(1) * mr;
     let blocks = m.div_ceil(mc_max).div_ceil(threads) * threads;
     let mc = m.div_ceil(blocks).div_ceil(mr) * mr;
+    // Rows of C for each block: the last may be short of `ldc`.
+    let c = &mut c[..(m - 1) * ldc + n];
     for jc in (0..n).step_by(nc_max) {
         let nc = nc_max.min(n - jc);
         let b_panels = nc.div_ceil(nr);
@@ -588,10 +665,11 @@ fn blocked<F: Family>(
             let kc = kc_max.min(k - pc);
             let kp = kc.div_ceil(kstep);
             let beta = if pc == 0 { beta } else { Beta::One };
+            let last = pc + kc == k;
             with_scratch::<F::P, _>(&pack::B_SCRATCH, b_panels * kp * nr, |bp| {
                 F::pack_b(&b, pc, kc, jc, nc, nr, bp, threads > 1);
                 let bp: &[F::P] = bp;
-                let block = |(ib, rows): (usize, &mut [F::T])| {
+                let block = |ib: usize, rows: &mut [F::T], out: &mut E::Rows<'_>| {
                     let i0 = ib * mc;
                     let mcur = mc.min(m - i0);
                     with_scratch::<F::P, _>(&pack::A_SCRATCH, mcur.div_ceil(mr) * kp * mr, |ap| {
@@ -609,14 +687,27 @@ fn blocked<F: Family>(
                             beta,
                         };
                         F::macro_kernel(isa, job);
-                    })
+                    });
+                    if last {
+                        E::finish(out, rows, ldc, mcur, jc, nc);
+                    }
                 };
-                // Rows of C for each block: the last may be short of `ldc`.
-                let c = &mut c[..(m - 1) * ldc + n];
+                let row_blocks = c.chunks_mut(mc * ldc);
+                let outs = epi.split(mc, row_blocks.len());
+                debug_assert_eq!(outs.len(), row_blocks.len());
                 if threads > 1 {
-                    crate::par::chunks_mut(c, mc * ldc, |ib, rows| block((ib, rows)));
+                    // An uncontended lock per block hands its rows to
+                    // whichever thread claims it (each is claimed once).
+                    let parts: Vec<_> = row_blocks.zip(outs).map(std::sync::Mutex::new).collect();
+                    crate::par::parts(parts.len(), |ib| {
+                        let mut part = parts[ib].lock().unwrap_or_else(|e| e.into_inner());
+                        let (rows, out) = &mut *part;
+                        block(ib, rows, out)
+                    });
                 } else {
-                    c.chunks_mut(mc * ldc).enumerate().for_each(block);
+                    for (ib, (rows, mut out)) in row_blocks.zip(outs).enumerate() {
+                        block(ib, rows, &mut out);
+                    }
                 }
             });
         }

@@ -250,7 +250,7 @@ pub fn gemm<T: GemmElem>(
 }
 
 /// Checks the shapes and brings C to unit column stride (directly, by
-/// computing `C^T = B^T A^T`, or through a contiguous copy) for [`run`].
+/// computing `C^T = B^T A^T`, or through a contiguous copy) for [`run_with`].
 pub(crate) fn drive<F: Family>(
     alpha: F::T,
     a: MatRef<'_, F::In>,
@@ -270,12 +270,22 @@ pub(crate) fn drive<F: Family>(
     // C with unit column stride (or one column): rows are contiguous runs.
     if c.cs == 1 || n == 1 {
         let ldc = if m == 1 { n } else { c.rs };
-        return run::<F>(alpha, a, b, beta, c.data, ldc, parallel, isa);
+        return run_with::<F, _>(alpha, a, b, beta, c.data, ldc, parallel, isa, &mut Done);
     }
     // Unit row stride: C^T = B^T A^T has contiguous rows.
     if c.rs == 1 || m == 1 {
         let ldc = if n == 1 { m } else { c.cs };
-        return run::<F>(alpha, b.t(), a.t(), beta, c.data, ldc, parallel, isa);
+        return run_with::<F, _>(
+            alpha,
+            b.t(),
+            a.t(),
+            beta,
+            c.data,
+            ldc,
+            parallel,
+            isa,
+            &mut Done,
+        );
     }
     // Neither: compute into a contiguous copy and scatter it back.
     let mut tmp = vec![zero; m * n];
@@ -286,7 +296,7 @@ pub(crate) fn drive<F: Family>(
             }
         }
     }
-    run::<F>(alpha, a, b, beta, &mut tmp, n, parallel, isa)?;
+    run_with::<F, _>(alpha, a, b, beta, &mut tmp, n, parallel, isa, &mut Done)?;
     for i in 0..m {
         for j in 0..n {
             c.data[i * c.rs + j * c.cs] = tmp[i * n + j];
@@ -323,7 +333,7 @@ const fn tile_of_vec(vec_bytes: usize, elem_bytes: usize) -> (usize, usize) {
 /// How one kind of product packs its operands and computes a tile: the
 /// float GEMM over `T` ([`Plain`]), or bf16 pairs on AVX-512 BF16
 /// ([`bf16::Bf16Dot`]). The blocking, threading and write-back around it
-/// are shared ([`run`]).
+/// are shared ([`run_with`]).
 pub(crate) trait Family {
     /// The element of A and B.
     type In: Sync;
@@ -575,22 +585,8 @@ impl<I: pack::Lift<T> + 'static, T: GemmElem> Job for APanels<'_, '_, I, T> {
     }
 }
 
-/// C is row-major (`ldc` apart, unit column stride) from `c[0]`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run<F: Family>(
-    alpha: F::T,
-    a: MatRef<'_, F::In>,
-    b: MatRef<'_, F::In>,
-    beta: Beta<F::T>,
-    c: &mut [F::T],
-    ldc: usize,
-    parallel: bool,
-    isa: Isa,
-) -> Result<()> {
-    run_with::<F, Done>(alpha, a, b, beta, c, ldc, parallel, isa, &mut Done)
-}
-
-/// [`run`], then `epi` over each row block of C (see [`Epilogue`]).
+/// The product into C, row-major (`ldc` apart, unit column stride) from
+/// `c[0]`, then `epi` over each row block of C (see [`Epilogue`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
     alpha: F::T,
@@ -623,27 +619,43 @@ pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
         unblocked(c, epi);
         return Ok(());
     }
+    let p = Product {
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        ldc,
+    };
     if threads > 1 {
-        crate::par::region(|| blocked::<F, E>(alpha, a, b, beta, c, ldc, threads, isa, epi));
+        crate::par::region(|| blocked::<F, E>(p, threads, isa, epi));
     } else {
-        blocked::<F, E>(alpha, a, b, beta, c, ldc, threads, isa, epi);
+        blocked::<F, E>(p, threads, isa, epi);
     }
     Ok(())
 }
 
-/// [`run`]'s packed, blocked product on `threads` threads (`k > 0`).
-#[allow(clippy::too_many_arguments)]
-fn blocked<F: Family, E: Epilogue<F::T>>(
+/// `C = beta * C + alpha * A @ B` as [`run_with`] hands it to [`blocked`]: C
+/// row-major from `c[0]`, rows `ldc` apart.
+struct Product<'a, F: Family> {
     alpha: F::T,
-    a: MatRef<'_, F::In>,
-    b: MatRef<'_, F::In>,
+    a: MatRef<'a, F::In>,
+    b: MatRef<'a, F::In>,
     beta: Beta<F::T>,
-    c: &mut [F::T],
+    c: &'a mut [F::T],
     ldc: usize,
-    threads: usize,
-    isa: Isa,
-    epi: &mut E,
-) {
+}
+
+/// [`run_with`]'s packed, blocked product on `threads` threads (`k > 0`).
+fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa: Isa, epi: &mut E) {
+    let Product {
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        ldc,
+    } = p;
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let (kc_max, mc_blk, nc_max) = tuning();
     let (mr, nr, kstep) = F::tile(isa);

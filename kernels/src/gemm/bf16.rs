@@ -20,10 +20,12 @@
 //! machine this was built on has none to test them on.)
 
 use super::pack::{
-    APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, transpose_panel,
-    with_scratch,
+    APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, release_scratch,
+    transpose_panel, with_scratch,
 };
-use super::{Beta, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_with};
+use super::{
+    Beta, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_blocks, run_with,
+};
 use crate::isa::{Isa, isa};
 use ft_core::Result;
 use half::bf16;
@@ -181,7 +183,22 @@ pub fn gemm_bf16_out(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    with_scratch::<f32, _>(&C_SCRATCH, m * n, |acc| {
+    let dot = bf16_uses_dot();
+    if c.cs == 1 && beta == 0.0 {
+        // The depth in one packed block: no f32 copy of C at all, each row
+        // block's accumulators live in a scratch block of the thread that
+        // computes it and are rounded into C from there.
+        let mut into = IntoBf16::new(&mut *c.data, c.rs, m, n);
+        let done = if dot {
+            run_blocks::<Bf16Dot, _>(alpha, a, b, parallel, Isa::Avx512, &mut into)
+        } else {
+            run_blocks::<Bf16Widen, _>(alpha, a, b, parallel, isa(), &mut into)
+        };
+        if done {
+            return Ok(());
+        }
+    }
+    let r = with_scratch::<f32, _>(&C_SCRATCH, m * n, |acc| {
         if beta != 0.0 {
             for i in 0..m {
                 for (j, d) in acc[i * n..(i + 1) * n].iter_mut().enumerate() {
@@ -192,14 +209,9 @@ pub fn gemm_bf16_out(
         if c.cs == 1 {
             // Each row block rounded into C as soon as its last depth
             // block is in (see `IntoBf16`).
-            let mut into = IntoBf16 {
-                data: c.data,
-                rs: c.rs,
-                m,
-                n,
-            };
+            let mut into = IntoBf16::new(&mut *c.data, c.rs, m, n);
             let beta = Beta::of(beta);
-            if bf16_uses_dot() {
+            if dot {
                 run_with::<Bf16Dot, _>(alpha, a, b, beta, acc, n, parallel, Isa::Avx512, &mut into)
             } else {
                 run_with::<Bf16Widen, _>(alpha, a, b, beta, acc, n, parallel, isa(), &mut into)
@@ -213,8 +225,17 @@ pub fn gemm_bf16_out(
             }
             Ok(())
         }
-    })
+    });
+    release_scratch(&C_SCRATCH, C_SCRATCH_KEEP);
+    r
 }
+
+/// The most bytes of f32 accumulators a thread keeps for its next bf16
+/// product (a 4096 x 4096 C); a larger buffer is freed after its product,
+/// so that one big product does not pin its copy of C for the thread's
+/// lifetime. (Products whose depth fits one packed block with beta zero,
+/// the common case, need no such copy.)
+const C_SCRATCH_KEEP: usize = 64 << 20;
 
 /// The bf16 C of [`gemm_bf16_out`] (unit column stride, rows `rs`
 /// apart), as the epilogue that rounds each row block of f32
@@ -224,6 +245,12 @@ struct IntoBf16<'a> {
     rs: usize,
     m: usize,
     n: usize,
+}
+
+impl<'a> IntoBf16<'a> {
+    fn new(data: &'a mut [bf16], rs: usize, m: usize, n: usize) -> Self {
+        IntoBf16 { data, rs, m, n }
+    }
 }
 
 impl Epilogue<f32> for IntoBf16<'_> {
@@ -248,6 +275,7 @@ impl Epilogue<f32> for IntoBf16<'_> {
         out: &mut (&mut [bf16], usize),
         acc: &[f32],
         ldc: usize,
+        acc_col0: usize,
         m: usize,
         jc: usize,
         nc: usize,
@@ -256,6 +284,7 @@ impl Epilogue<f32> for IntoBf16<'_> {
         crate::isa::dispatch(NarrowRows {
             src: acc,
             ld_src: ldc,
+            src_col0: acc_col0,
             dst: bytemuck::cast_slice_mut(dst),
             ld_dst: rs,
             m,
@@ -281,11 +310,13 @@ fn round_bf16(x: f32) -> u16 {
     }
 }
 
-/// Rounds columns `cols` of `m` rows of f32 (`ld_src` apart) to bf16 bits
-/// (rows `ld_dst` apart) on the active ISA.
+/// Rounds `m` rows of f32 (`ld_src` apart, from column `src_col0`) to
+/// bf16 bits in columns `cols` of `dst` (rows `ld_dst` apart) on the
+/// active ISA.
 struct NarrowRows<'a> {
     src: &'a [f32],
     ld_src: usize,
+    src_col0: usize,
     dst: &'a mut [u16],
     ld_dst: usize,
     m: usize,
@@ -298,7 +329,7 @@ impl crate::isa::Job for NarrowRows<'_> {
     fn run<S: crate::simd::Vf32>(self, _s: S) {
         let (j0, nc) = (self.cols.start, self.cols.len());
         for i in 0..self.m {
-            let src = &self.src[i * self.ld_src + j0..][..nc];
+            let src = &self.src[i * self.ld_src + self.src_col0..][..nc];
             let dst = &mut self.dst[i * self.ld_dst + j0..][..nc];
             for (d, &x) in dst.iter_mut().zip(src) {
                 *d = round_bf16(x);

@@ -20,6 +20,11 @@
 //!   thread count: results are bitwise identical.
 //! - Small products (`m * n * k` up to [`SMALL`]) run on the calling thread
 //!   with scratch buffers reused from the thread, so they allocate nothing.
+//! - A bf16 C gets f32 accumulators, and each row block is rounded into C
+//!   by the thread that computed it, right after its last depth block
+//!   ([`Epilogue`]). With beta zero and the depth in one packed block the
+//!   accumulators are a scratch block of that thread ([`run_blocks`]), not
+//!   an f32 copy of all of C.
 
 mod bf16;
 mod elem;
@@ -200,9 +205,19 @@ pub(crate) trait Epilogue<T>: Sync {
     /// The output cut into `blocks` blocks of `rows` rows (the last may
     /// be shorter), first to last.
     fn split(&mut self, rows: usize, blocks: usize) -> Vec<Self::Rows<'_>>;
-    /// Columns `jc..jc + nc` of `m` rows of accumulators (`acc`, rows
-    /// `ldc` apart, from the block's first row and column 0) into `out`.
-    fn finish(out: &mut Self::Rows<'_>, acc: &[T], ldc: usize, m: usize, jc: usize, nc: usize);
+    /// Columns `jc..jc + nc` of C from `m` rows of accumulators (`acc`,
+    /// rows `ldc` apart from the block's first row, column `jc` at
+    /// `acc_col0` in each) into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        out: &mut Self::Rows<'_>,
+        acc: &[T],
+        ldc: usize,
+        acc_col0: usize,
+        m: usize,
+        jc: usize,
+        nc: usize,
+    );
 }
 
 /// The accumulators are the result.
@@ -215,7 +230,7 @@ impl<T> Epilogue<T> for Done {
         vec![(); blocks]
     }
     #[inline(always)]
-    fn finish(_: &mut (), _: &[T], _: usize, _: usize, _: usize, _: usize) {}
+    fn finish(_: &mut (), _: &[T], _: usize, _: usize, _: usize, _: usize, _: usize) {}
 }
 
 /// `C = beta * C + alpha * A @ B`. `A` is `m x k`, `B` is `k x n`, `C` is
@@ -602,7 +617,7 @@ pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let unblocked = |c: &[F::T], epi: &mut E| {
         if let Some(out) = epi.split(m, 1).first_mut() {
-            E::finish(out, c, ldc, m, 0, n);
+            E::finish(out, c, ldc, 0, m, 0, n);
         }
     };
     if k == 0 {
@@ -624,7 +639,7 @@ pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
         a,
         b,
         beta,
-        c,
+        c: Some(c),
         ldc,
     };
     if threads > 1 {
@@ -642,8 +657,53 @@ struct Product<'a, F: Family> {
     a: MatRef<'a, F::In>,
     b: MatRef<'a, F::In>,
     beta: Beta<F::T>,
-    c: &'a mut [F::T],
+    /// C, or `None`: no C, each row block's accumulators in a scratch
+    /// block of the thread computing it, handed to the epilogue (one depth
+    /// block only, and beta zero: see [`run_blocks`]).
+    c: Option<&'a mut [F::T]>,
     ldc: usize,
+}
+
+/// `alpha * A @ B` with no C: each row block of accumulators lives in a
+/// scratch block (`MC x NC` at most) of the thread that computes it, and
+/// goes to `epi` from there. The bf16 product takes this when it would
+/// otherwise need an f32 copy of all of C. `false` (nothing done) when the
+/// depth is zero or more than one packed block (accumulators must then
+/// outlive a block: the caller needs a C).
+pub(crate) fn run_blocks<F: Family, E: Epilogue<F::T>>(
+    alpha: F::T,
+    a: MatRef<'_, F::In>,
+    b: MatRef<'_, F::In>,
+    parallel: bool,
+    isa: Isa,
+    epi: &mut E,
+) -> bool {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if k == 0 || k > tuning().0 * F::tile(isa).2 {
+        return false;
+    }
+    if m == 0 || n == 0 {
+        return true;
+    }
+    let threads = if parallel && m * n * k > SMALL {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    let p = Product {
+        alpha,
+        a,
+        b,
+        beta: Beta::Zero,
+        c: None,
+        ldc: 0,
+    };
+    if threads > 1 {
+        crate::par::region(|| blocked::<F, E>(p, threads, isa, epi));
+    } else {
+        blocked::<F, E>(p, threads, isa, epi);
+    }
+    true
 }
 
 /// [`run_with`]'s packed, blocked product on `threads` threads (`k > 0`).
@@ -653,7 +713,7 @@ fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa:
         a,
         b,
         beta,
-        c,
+        mut c,
         ldc,
     } = p;
     let (m, n, k) = (a.rows, b.cols, a.cols);
@@ -668,8 +728,8 @@ fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa:
     let mc_max = (mc_blk / mr).max(1) * mr;
     let blocks = m.div_ceil(mc_max).div_ceil(threads) * threads;
     let mc = m.div_ceil(blocks).div_ceil(mr) * mr;
-    // Rows of C for each block: the last may be short of `ldc`.
-    let c = &mut c[..(m - 1) * ldc + n];
+    let row_blocks = m.div_ceil(mc);
+    debug_assert!(c.is_some() || (k <= kc_max && beta == Beta::Zero));
     for jc in (0..n).step_by(nc_max) {
         let nc = nc_max.min(n - jc);
         let b_panels = nc.div_ceil(nr);
@@ -681,7 +741,13 @@ fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa:
             with_scratch::<F::P, _>(&pack::B_SCRATCH, b_panels * kp * nr, |bp| {
                 F::pack_b(&b, pc, kc, jc, nc, nr, bp, threads > 1);
                 let bp: &[F::P] = bp;
-                let block = |ib: usize, rows: &mut [F::T], out: &mut E::Rows<'_>| {
+                // Row block `ib` into `acc` (its first row, rows `ld`
+                // apart, column `jc` at `col0`), then to the epilogue.
+                let tiles = |ib: usize,
+                             acc: &mut [F::T],
+                             ld: usize,
+                             col0: usize,
+                             out: &mut E::Rows<'_>| {
                     let i0 = ib * mc;
                     let mcur = mc.min(m - i0);
                     with_scratch::<F::P, _>(&pack::A_SCRATCH, mcur.div_ceil(mr) * kp * mr, |ap| {
@@ -689,9 +755,9 @@ fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa:
                         let job = Macro {
                             a: ap,
                             b: bp,
-                            c: rows,
-                            ldc,
-                            col0: jc,
+                            c: acc,
+                            ldc: ld,
+                            col0,
                             m: mcur,
                             n: nc,
                             kp,
@@ -701,23 +767,42 @@ fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa:
                         F::macro_kernel(isa, job);
                     });
                     if last {
-                        E::finish(out, rows, ldc, mcur, jc, nc);
+                        E::finish(out, acc, ld, col0, mcur, jc, nc);
                     }
                 };
-                let row_blocks = c.chunks_mut(mc * ldc);
-                let outs = epi.split(mc, row_blocks.len());
-                debug_assert_eq!(outs.len(), row_blocks.len());
+                let block = |ib: usize, rows: Option<&mut [F::T]>, out: &mut E::Rows<'_>| match rows
+                {
+                    Some(rows) => tiles(ib, rows, ldc, jc, out),
+                    None => {
+                        let mcur = mc.min(m - ib * mc);
+                        with_scratch::<F::T, _>(&pack::ACC_SCRATCH, mcur * nc, |acc| {
+                            tiles(ib, acc, nc, 0, out)
+                        })
+                    }
+                };
+                // Rows of C for each block (the last may be short of
+                // `ldc`), or `None` for each block without a C.
+                let rows = c
+                    .as_deref_mut()
+                    .map(|c| c[..(m - 1) * ldc + n].chunks_mut(mc * ldc))
+                    .into_iter()
+                    .flatten()
+                    .map(Some)
+                    .chain(std::iter::repeat_with(|| None))
+                    .take(row_blocks);
+                let outs = epi.split(mc, row_blocks);
+                debug_assert_eq!(outs.len(), row_blocks);
                 if threads > 1 {
                     // An uncontended lock per block hands its rows to
                     // whichever thread claims it (each is claimed once).
-                    let parts: Vec<_> = row_blocks.zip(outs).map(std::sync::Mutex::new).collect();
+                    let parts: Vec<_> = rows.zip(outs).map(std::sync::Mutex::new).collect();
                     crate::par::parts(parts.len(), |ib| {
                         let mut part = parts[ib].lock().unwrap_or_else(|e| e.into_inner());
                         let (rows, out) = &mut *part;
-                        block(ib, rows, out)
+                        block(ib, rows.as_deref_mut(), out)
                     });
                 } else {
-                    for (ib, (rows, mut out)) in row_blocks.zip(outs).enumerate() {
+                    for (ib, (rows, mut out)) in rows.zip(outs).enumerate() {
                         block(ib, rows, &mut out);
                     }
                 }

@@ -12,6 +12,9 @@ thread_local! {
     pub(super) static B_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
     /// Packed A blocks, on each thread that runs a row block.
     pub(super) static A_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// A row block's accumulators, on each thread that runs one, when the
+    /// product has no C of their type (`super::run_blocks`).
+    pub(super) static ACC_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` on `len` elements of this thread's `key` buffer, grown as
@@ -28,6 +31,18 @@ pub(super) fn with_scratch<T: bytemuck::Pod, R>(
     key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut v) => f(line_aligned(&mut v, words, len)),
         Err(_) => f(line_aligned(&mut Vec::new(), words, len)),
+    })
+}
+
+/// Frees this thread's `key` buffer if it holds more than `keep` bytes
+/// (and is not in use).
+pub(super) fn release_scratch(key: &'static LocalKey<RefCell<Vec<u64>>>, keep: usize) {
+    key.with(|cell| {
+        if let Ok(mut v) = cell.try_borrow_mut()
+            && v.len() * 8 > keep
+        {
+            *v = Vec::new();
+        }
     })
 }
 

@@ -12,7 +12,10 @@
 //! `Tensor::matmul` instead (output allocated per call): 9 f32; 10 bf16 by
 //! AVX-512 BF16 dot products; 11 bf16 widened to f32 while packing; 12
 //! bf16 operands cast to f32 first, multiplied in f32 and the result cast
-//! back to bf16 (what bf16 products did before packing widened them).
+//! back to bf16 (what bf16 products did before packing widened them); 13
+//! f16 (widened while packing, rounded into C by row block); 14 f16
+//! operands cast to f32, multiplied, the result cast back (what f16
+//! products did before).
 //! Their printed sums are of the Tensor result.
 //! Each round prints per configuration GFLOP/s and the sum of C (equal
 //! sums: the configurations computed the same thing); the summary gives
@@ -72,6 +75,11 @@ fn probe() {
         ft_dispatch::Tensor::from(ft_kernels::cast(ta.data(), ft_core::DType::BF16).unwrap()),
         ft_dispatch::Tensor::from(ft_kernels::cast(tb.data(), ft_core::DType::BF16).unwrap()),
     );
+    // SKEW 13-14: f16 copies of the operands.
+    let (ta16h, tb16h) = (
+        ft_dispatch::Tensor::from(ft_kernels::cast(ta.data(), ft_core::DType::F16).unwrap()),
+        ft_dispatch::Tensor::from(ft_kernels::cast(tb.data(), ft_core::DType::F16).unwrap()),
+    );
     let mut best: Vec<Vec<f64>> = vec![Vec::new(); cfgs.len()];
     for _ in 0..rounds {
         let mut line = String::new();
@@ -96,6 +104,12 @@ fn probe() {
                         let f = |x: &ft_dispatch::Tensor| x.to_dtype(ft_core::DType::F32).unwrap();
                         let y = f(&ta16).matmul(&f(&tb16)).unwrap();
                         y.to_dtype(ft_core::DType::BF16).unwrap()
+                    })),
+                    13 => Some(on(&pool, threads, || ta16h.matmul(&tb16h).unwrap())),
+                    14 => Some(on(&pool, threads, || {
+                        let f = |x: &ft_dispatch::Tensor| x.to_dtype(ft_core::DType::F32).unwrap();
+                        let y = f(&ta16h).matmul(&f(&tb16h)).unwrap();
+                        y.to_dtype(ft_core::DType::F16).unwrap()
                     })),
                     _ => {
                         on(&pool, threads, || {

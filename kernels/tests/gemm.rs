@@ -148,7 +148,7 @@ fn mm_out_writes_transposed_and_strided_outputs() {
                 sizes.push((160, 40, 1100));
             }
             for (m, n, k) in sizes {
-                for dt in [DType::F32, DType::BF16] {
+                for dt in [DType::F32, DType::BF16, DType::F16] {
                     let a = rand(&[m, k], dt, 3, Lay::Contiguous);
                     let b = rand(&[k, n], dt, 4, Lay::Contiguous);
                     let mut outs: Vec<(String, TensorImpl)> =
@@ -264,36 +264,38 @@ fn bf16_pairs_of_aligned_and_unaligned_rows() {
     });
 }
 
-/// Widening happens while packing, exactly: a bf16 product on that path
-/// is the f32 product of the widened operands (itself checked against f64
-/// above), rounded to bf16 once, bit for bit.
+/// Widening happens while packing, exactly: a bf16 product on that path,
+/// and every f16 product, is the f32 product of the widened operands
+/// (itself checked against f64 above), rounded to the 16-bit type once,
+/// bit for bit.
 #[test]
-fn widened_bf16_products_are_the_f32_products_rounded() {
+fn widened_sixteen_bit_products_are_the_f32_products_rounded() {
     for_each_isa(|isa| {
         ft_kernels::gemm::tune::set_bf16_dot(Some(false));
-        for (m, n, k) in [(7, 31, 65), (33, 17, 300), (130, 70, 1030)] {
-            for (la, lb) in [
-                (Lay::Contiguous, Lay::Contiguous),
-                (Lay::Transposed, Lay::Transposed),
-                (Lay::Sliced, Lay::Contiguous),
-            ] {
-                let a = rand(&[m, k], DType::BF16, 41, la);
-                let b = rand(&[k, n], DType::BF16, 42, lb);
-                let got = ft_kernels::mm(&a, &b).unwrap();
-                let f32s = |t: &TensorImpl| ft_kernels::cast(t, DType::F32).unwrap();
-                let want =
-                    ft_kernels::cast(&ft_kernels::mm(&f32s(&a), &f32s(&b)).unwrap(), DType::BF16)
+        for dt in [DType::BF16, DType::F16] {
+            for (m, n, k) in [(7, 31, 65), (33, 17, 300), (130, 70, 1030)] {
+                for (la, lb) in [
+                    (Lay::Contiguous, Lay::Contiguous),
+                    (Lay::Transposed, Lay::Transposed),
+                    (Lay::Sliced, Lay::Contiguous),
+                ] {
+                    let a = rand(&[m, k], dt, 41, la);
+                    let b = rand(&[k, n], dt, 42, lb);
+                    let got = ft_kernels::mm(&a, &b).unwrap();
+                    let f32s = |t: &TensorImpl| ft_kernels::cast(t, DType::F32).unwrap();
+                    let want = ft_kernels::cast(&ft_kernels::mm(&f32s(&a), &f32s(&b)).unwrap(), dt)
                         .unwrap();
-                let (g, w) = (vals(&got), vals(&want));
-                let differ = g
-                    .iter()
-                    .zip(&w)
-                    .filter(|(x, y)| x.to_bits() != y.to_bits())
-                    .count();
-                assert_eq!(
-                    differ, 0,
-                    "{isa} {m}x{n}x{k} {la:?}/{lb:?}: {differ} differ"
-                );
+                    let (g, w) = (vals(&got), vals(&want));
+                    let differ = g
+                        .iter()
+                        .zip(&w)
+                        .filter(|(x, y)| x.to_bits() != y.to_bits())
+                        .count();
+                    assert_eq!(
+                        differ, 0,
+                        "{isa} {dt:?} {m}x{n}x{k} {la:?}/{lb:?}: {differ} differ"
+                    );
+                }
             }
         }
         ft_kernels::gemm::tune::set_bf16_dot(None);
@@ -405,7 +407,7 @@ fn empty_dims_give_empty_or_zero_products() {
 #[test]
 fn addmm_scales_and_broadcasts_and_ignores_input_when_beta_is_zero() {
     for_each_isa(|isa| {
-        for dt in [DType::F32, DType::BF16] {
+        for dt in [DType::F32, DType::BF16, DType::F16] {
             for_each_bf16_path(|path| addmm_cases(&format!("{isa} {path} {dt:?}"), dt));
         }
     });

@@ -1,9 +1,10 @@
-//! bf16 products with f32 accumulation, by one of two paths:
+//! bf16 and f16 products with f32 accumulation. bf16 takes one of two
+//! paths (f16 the first):
 //!
-//! - Widened ([`Bf16Widen`]): packing widens each bf16 to the f32 it is
-//!   the top half of (exact), into the f32 GEMM's panels, and the f32
-//!   micro-kernel runs. The conversion rides on the packing pass, which
-//!   reads every operand element once per block anyway.
+//! - Widened ([`Widen`]): packing widens each 16-bit float to its f32
+//!   (exact; a bf16 is the top half of one), into the f32 GEMM's panels,
+//!   and the f32 micro-kernel runs. The conversion rides on the packing
+//!   pass, which reads every operand element once per block anyway.
 //! - Dot products ([`Bf16Dot`], AVX-512 BF16): the packed panels hold
 //!   pairs of bf16 along the depth; `vdpbf16ps` multiplies 16 pairs and
 //!   adds both products to 16 f32 accumulators. Like the instruction, this
@@ -20,15 +21,17 @@
 //! machine this was built on has none to test them on.)
 
 use super::pack::{
-    APanels, BPanel, pack_a_panels, pack_b_panels, prefetch_row_ahead, release_scratch,
+    APanels, BPanel, Lift, pack_a_panels, pack_b_panels, prefetch_row_ahead, release_scratch,
     transpose_panel, with_scratch,
 };
 use super::{
-    Beta, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_blocks, run_with,
+    Beta, Done, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_blocks,
+    run_with,
 };
 use crate::isa::{Isa, isa};
 use ft_core::Result;
-use half::bf16;
+use half::slice::HalfFloatSliceExt;
+use half::{bf16, f16};
 
 /// Whether this processor and the active ISA can run the AVX-512 BF16
 /// dot-product path (AVX-512 active, `avx512bf16` present).
@@ -108,11 +111,12 @@ pub fn gemm_bf16(
     drive::<Bf16Widen>(alpha, a, b, beta, c, parallel, isa())
 }
 
-/// bf16 widened to f32 while packing; then the f32 GEMM's tiles.
-pub(crate) struct Bf16Widen;
+/// 16-bit floats (bf16, f16) widened to f32 while packing (exactly: every
+/// one is an f32); then the f32 GEMM's tiles.
+pub(crate) struct Widen<H>(std::marker::PhantomData<H>);
 
-impl Family for Bf16Widen {
-    type In = bf16;
+impl<H: Lift<f32> + Sync + 'static> Family for Widen<H> {
+    type In = H;
     type P = f32;
     type T = f32;
 
@@ -121,7 +125,7 @@ impl Family for Bf16Widen {
     }
 
     fn pack_a(
-        a: &MatRef<'_, bf16>,
+        a: &MatRef<'_, H>,
         i0: usize,
         mc: usize,
         pc: usize,
@@ -133,7 +137,7 @@ impl Family for Bf16Widen {
     }
 
     fn pack_b(
-        b: &MatRef<'_, bf16>,
+        b: &MatRef<'_, H>,
         pc: usize,
         kc: usize,
         jc: usize,
@@ -147,6 +151,117 @@ impl Family for Bf16Widen {
 
     fn macro_kernel(isa: Isa, job: Macro<'_, f32, f32>) {
         Plain::<f32>::macro_kernel(isa, job)
+    }
+}
+
+/// bf16 widened while packing.
+pub(crate) type Bf16Widen = Widen<bf16>;
+
+/// A 16-bit float output of a product accumulated in f32: how f32 rounds
+/// into it, and which GEMM family multiplies its operands.
+pub(crate) trait HalfOut: Lift<f32> + bytemuck::Pod + Send + Sync + 'static {
+    /// `x` to nearest even (NaN stays NaN).
+    fn round(x: f32) -> Self;
+    /// `dst[i] = round(src[i])`, in a loop the active ISA's job compiles.
+    fn round_row(dst: &mut [Self], src: &[f32]);
+    /// [`run_blocks`] on this type's family.
+    fn blocks<E: Epilogue<f32>>(
+        alpha: f32,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        parallel: bool,
+        epi: &mut E,
+    ) -> bool;
+    /// [`run_with`] on this type's family.
+    #[allow(clippy::too_many_arguments)]
+    fn with<E: Epilogue<f32>>(
+        alpha: f32,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        beta: Beta<f32>,
+        c: &mut [f32],
+        ldc: usize,
+        parallel: bool,
+        epi: &mut E,
+    ) -> Result<()>;
+}
+
+impl HalfOut for bf16 {
+    #[inline(always)]
+    fn round(x: f32) -> Self {
+        bf16::from_bits(round_bf16(x))
+    }
+    #[inline(always)]
+    fn round_row(dst: &mut [Self], src: &[f32]) {
+        for (d, &x) in bytemuck::cast_slice_mut::<bf16, u16>(dst)
+            .iter_mut()
+            .zip(src)
+        {
+            *d = round_bf16(x);
+        }
+    }
+    fn blocks<E: Epilogue<f32>>(
+        alpha: f32,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        parallel: bool,
+        epi: &mut E,
+    ) -> bool {
+        if bf16_uses_dot() {
+            run_blocks::<Bf16Dot, _>(alpha, a, b, parallel, Isa::Avx512, epi)
+        } else {
+            run_blocks::<Bf16Widen, _>(alpha, a, b, parallel, isa(), epi)
+        }
+    }
+    fn with<E: Epilogue<f32>>(
+        alpha: f32,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        beta: Beta<f32>,
+        c: &mut [f32],
+        ldc: usize,
+        parallel: bool,
+        epi: &mut E,
+    ) -> Result<()> {
+        if bf16_uses_dot() {
+            run_with::<Bf16Dot, _>(alpha, a, b, beta, c, ldc, parallel, Isa::Avx512, epi)
+        } else {
+            run_with::<Bf16Widen, _>(alpha, a, b, beta, c, ldc, parallel, isa(), epi)
+        }
+    }
+}
+
+impl HalfOut for f16 {
+    #[inline(always)]
+    fn round(x: f32) -> Self {
+        f16::from_f32(x)
+    }
+    #[inline(always)]
+    fn round_row(dst: &mut [Self], src: &[f32]) {
+        // half's slice conversion: F16C 8 at a time where the processor
+        // has it, to nearest even like `f16::from_f32`.
+        dst.convert_from_f32_slice(src)
+    }
+    fn blocks<E: Epilogue<f32>>(
+        alpha: f32,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        parallel: bool,
+        epi: &mut E,
+    ) -> bool {
+        run_blocks::<Widen<f16>, _>(alpha, a, b, parallel, isa(), epi)
+    }
+    fn with<E: Epilogue<f32>>(
+        alpha: f32,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        beta: Beta<f32>,
+        c: &mut [f32],
+        ldc: usize,
+        parallel: bool,
+        epi: &mut E,
+    ) -> Result<()> {
+        run_with::<Widen<f16>, _>(alpha, a, b, beta, c, ldc, parallel, isa(), epi)
     }
 }
 
@@ -178,23 +293,61 @@ pub fn gemm_bf16_out(
     c: MatMut<'_, bf16>,
     parallel: bool,
 ) -> Result<()> {
+    half_out(alpha, a, b, beta, c, parallel)
+}
+
+/// [`gemm_bf16_out`] for f16: `C = beta * C + alpha * A @ B` with f16 `A`,
+/// `B` and `C`, the operands widened to f32 while packing, the products
+/// accumulated in f32 and rounded to f16 once, to nearest even, as
+/// PyTorch's CPU f16 product rounds.
+///
+/// ```
+/// use ft_kernels::gemm::{gemm_f16_out, MatMut, MatRef};
+/// use half::f16;
+/// let a: Vec<f16> = [1.0f32, 2.0, 3.0, 4.0].map(f16::from_f32).to_vec();
+/// let mut c = [f16::ZERO; 4];
+/// gemm_f16_out(
+///     1.0,
+///     MatRef::new(&a, 2, 2, 2, 1)?,
+///     MatRef::new(&a, 2, 2, 2, 1)?,
+///     0.0,
+///     MatMut::new(&mut c, 2, 2, 2, 1)?,
+///     true,
+/// )?;
+/// assert_eq!(c.map(|x| x.to_f32()), [7.0, 10.0, 15.0, 22.0]);
+/// # Ok::<(), ft_core::Error>(())
+/// ```
+pub fn gemm_f16_out(
+    alpha: f32,
+    a: MatRef<'_, f16>,
+    b: MatRef<'_, f16>,
+    beta: f32,
+    c: MatMut<'_, f16>,
+    parallel: bool,
+) -> Result<()> {
+    half_out(alpha, a, b, beta, c, parallel)
+}
+
+/// The product of [`gemm_bf16_out`] and [`gemm_f16_out`].
+fn half_out<H: HalfOut>(
+    alpha: f32,
+    a: MatRef<'_, H>,
+    b: MatRef<'_, H>,
+    beta: f32,
+    c: MatMut<'_, H>,
+    parallel: bool,
+) -> Result<()> {
     let (m, n) = (c.rows, c.cols);
     check_dims(&a, &b, m, n)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
-    let dot = bf16_uses_dot();
     if c.cs == 1 && beta == 0.0 {
         // The depth in one packed block: no f32 copy of C at all, each row
         // block's accumulators live in a scratch block of the thread that
         // computes it and are rounded into C from there.
-        let mut into = IntoBf16::new(&mut *c.data, c.rs, m, n);
-        let done = if dot {
-            run_blocks::<Bf16Dot, _>(alpha, a, b, parallel, Isa::Avx512, &mut into)
-        } else {
-            run_blocks::<Bf16Widen, _>(alpha, a, b, parallel, isa(), &mut into)
-        };
-        if done {
+        let mut into = IntoHalf::new(&mut *c.data, c.rs, m, n);
+        if H::blocks(alpha, a, b, parallel, &mut into) {
             return Ok(());
         }
     }
@@ -202,25 +355,21 @@ pub fn gemm_bf16_out(
         if beta != 0.0 {
             for i in 0..m {
                 for (j, d) in acc[i * n..(i + 1) * n].iter_mut().enumerate() {
-                    *d = c.data[i * c.rs + j * c.cs].to_f32();
+                    *d = c.data[i * c.rs + j * c.cs].lift();
                 }
             }
         }
+        let beta = Beta::of(beta);
         if c.cs == 1 {
             // Each row block rounded into C as soon as its last depth
-            // block is in (see `IntoBf16`).
-            let mut into = IntoBf16::new(&mut *c.data, c.rs, m, n);
-            let beta = Beta::of(beta);
-            if dot {
-                run_with::<Bf16Dot, _>(alpha, a, b, beta, acc, n, parallel, Isa::Avx512, &mut into)
-            } else {
-                run_with::<Bf16Widen, _>(alpha, a, b, beta, acc, n, parallel, isa(), &mut into)
-            }
+            // block is in (see `IntoHalf`).
+            let mut into = IntoHalf::new(&mut *c.data, c.rs, m, n);
+            H::with(alpha, a, b, beta, acc, n, parallel, &mut into)
         } else {
-            gemm_bf16(alpha, a, b, beta, MatMut::new(acc, m, n, n, 1)?, parallel)?;
+            H::with(alpha, a, b, beta, acc, n, parallel, &mut Done)?;
             for i in 0..m {
                 for j in 0..n {
-                    c.data[i * c.rs + j * c.cs] = bf16::from_bits(round_bf16(acc[i * n + j]));
+                    c.data[i * c.rs + j * c.cs] = H::round(acc[i * n + j]);
                 }
             }
             Ok(())
@@ -237,29 +386,28 @@ pub fn gemm_bf16_out(
 /// the common case, need no such copy.)
 const C_SCRATCH_KEEP: usize = 64 << 20;
 
-/// The bf16 C of [`gemm_bf16_out`] (unit column stride, rows `rs`
-/// apart), as the epilogue that rounds each row block of f32
-/// accumulators into it.
-struct IntoBf16<'a> {
-    data: &'a mut [bf16],
+/// The 16-bit C of [`half_out`] (unit column stride, rows `rs` apart), as
+/// the epilogue that rounds each row block of f32 accumulators into it.
+struct IntoHalf<'a, H> {
+    data: &'a mut [H],
     rs: usize,
     m: usize,
     n: usize,
 }
 
-impl<'a> IntoBf16<'a> {
-    fn new(data: &'a mut [bf16], rs: usize, m: usize, n: usize) -> Self {
-        IntoBf16 { data, rs, m, n }
+impl<'a, H> IntoHalf<'a, H> {
+    fn new(data: &'a mut [H], rs: usize, m: usize, n: usize) -> Self {
+        IntoHalf { data, rs, m, n }
     }
 }
 
-impl Epilogue<f32> for IntoBf16<'_> {
+impl<H: HalfOut> Epilogue<f32> for IntoHalf<'_, H> {
     type Rows<'a>
-        = (&'a mut [bf16], usize)
+        = (&'a mut [H], usize)
     where
         Self: 'a;
 
-    fn split(&mut self, rows: usize, blocks: usize) -> Vec<(&mut [bf16], usize)> {
+    fn split(&mut self, rows: usize, blocks: usize) -> Vec<(&mut [H], usize)> {
         let (rs, len) = (self.rs, (self.m - 1) * self.rs + self.n);
         let data = &mut self.data[..len];
         if blocks == 1 {
@@ -272,7 +420,7 @@ impl Epilogue<f32> for IntoBf16<'_> {
     }
 
     fn finish(
-        out: &mut (&mut [bf16], usize),
+        out: &mut (&mut [H], usize),
         acc: &[f32],
         ldc: usize,
         acc_col0: usize,
@@ -285,7 +433,7 @@ impl Epilogue<f32> for IntoBf16<'_> {
             src: acc,
             ld_src: ldc,
             src_col0: acc_col0,
-            dst: bytemuck::cast_slice_mut(dst),
+            dst,
             ld_dst: rs,
             m,
             cols: jc..jc + nc,
@@ -294,7 +442,7 @@ impl Epilogue<f32> for IntoBf16<'_> {
 }
 
 thread_local! {
-    /// The f32 accumulators of [`gemm_bf16_out`].
+    /// The f32 accumulators of [`half_out`].
     static C_SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -310,30 +458,26 @@ fn round_bf16(x: f32) -> u16 {
     }
 }
 
-/// Rounds `m` rows of f32 (`ld_src` apart, from column `src_col0`) to
-/// bf16 bits in columns `cols` of `dst` (rows `ld_dst` apart) on the
-/// active ISA.
-struct NarrowRows<'a> {
+/// Rounds `m` rows of f32 (`ld_src` apart, from column `src_col0`) into
+/// columns `cols` of `dst` (rows `ld_dst` apart) on the active ISA.
+struct NarrowRows<'a, H> {
     src: &'a [f32],
     ld_src: usize,
     src_col0: usize,
-    dst: &'a mut [u16],
+    dst: &'a mut [H],
     ld_dst: usize,
     m: usize,
     cols: std::ops::Range<usize>,
 }
 
-impl crate::isa::Job for NarrowRows<'_> {
+impl<H: HalfOut> crate::isa::Job for NarrowRows<'_, H> {
     type Output = ();
     #[inline(always)]
     fn run<S: crate::simd::Vf32>(self, _s: S) {
         let (j0, nc) = (self.cols.start, self.cols.len());
         for i in 0..self.m {
             let src = &self.src[i * self.ld_src + self.src_col0..][..nc];
-            let dst = &mut self.dst[i * self.ld_dst + j0..][..nc];
-            for (d, &x) in dst.iter_mut().zip(src) {
-                *d = round_bf16(x);
-            }
+            H::round_row(&mut self.dst[i * self.ld_dst + j0..][..nc], src);
         }
     }
 }

@@ -30,7 +30,7 @@ mod bf16;
 mod elem;
 mod pack;
 
-pub use bf16::{bf16_uses_dot, dot_bf16_available, gemm_bf16, gemm_bf16_out};
+pub use bf16::{bf16_uses_dot, dot_bf16_available, gemm_bf16, gemm_bf16_out, gemm_f16_out};
 pub use elem::GemmElem;
 
 use crate::isa::{Isa, Job, dispatch_with, isa};
@@ -194,7 +194,7 @@ pub(crate) fn check_dims<T>(
 /// What happens to each row block of C once its last depth block is in:
 /// nothing ([`Done`]: the accumulators are the result), or a copy into
 /// the output the caller asked for, as the bf16 product rounds its f32
-/// accumulators ([`bf16::IntoBf16`]). It runs on the thread that
+/// accumulators ([`bf16::IntoHalf`]). It runs on the thread that
 /// computed the block, right after it, while the block's rows are still
 /// in that core's caches, instead of in a pass of its own over all of C.
 pub(crate) trait Epilogue<T>: Sync {

@@ -196,7 +196,7 @@ pub(super) fn pack_b<T: GemmElem>(
 /// How an input element is stored in a packed panel of `P`: as itself, or
 /// bf16 widened to f32 (exactly: a bf16 is the top half of an f32), so
 /// that one packing pass both lays out and converts the operand.
-pub(super) trait Lift<P>: Copy {
+pub(crate) trait Lift<P>: Copy {
     fn lift(self) -> P;
 }
 
@@ -211,6 +211,13 @@ impl Lift<f32> for half::bf16 {
     #[inline(always)]
     fn lift(self) -> f32 {
         f32::from_bits((self.to_bits() as u32) << 16)
+    }
+}
+
+impl Lift<f32> for half::f16 {
+    #[inline(always)]
+    fn lift(self) -> f32 {
+        self.to_f32()
     }
 }
 

@@ -7,9 +7,9 @@
 //! exact (wrapping) i64 loop, as PyTorch's CPU kernels support them; bool
 //! is rejected as PyTorch rejects it.
 
-use crate::gemm::{GemmElem, MatMut, MatRef, SMALL, gemm, gemm_bf16_out};
+use crate::gemm::{GemmElem, MatMut, MatRef, SMALL, gemm, gemm_bf16_out, gemm_f16_out};
 use crate::iter::copy_of;
-use crate::ops::unary::{cast, copy_};
+use crate::ops::unary::copy_;
 use ft_core::error::fmt_shape;
 use ft_core::{DType, Element, Error, ErrorKind, Result, Scalar, TensorImpl};
 
@@ -66,11 +66,11 @@ pub fn mm_out(out: &TensorImpl, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 /// not zeroed first (a pass over memory the product overwrites):
 /// [`product_into`] and [`bmm_into`] write every element of such an output
 /// before anything reads it: the f32/f64 GEMM writes C whole when beta is
-/// zero (empty depth included: it fills zeros); the bf16 one computes into
-/// f32 accumulators written the same way and then rounds every one of
-/// them into C (`gemm_bf16_out`); f16 copies a whole f32 result over C;
-/// and `addmm` with a non-zero beta first copies `input`, broadcast, over
-/// all of it. Integer dtypes take paths not proven so: they get zeros.
+/// zero (empty depth included: it fills zeros); the bf16 and f16 ones
+/// compute into f32 accumulators written the same way and then round
+/// every one of them into C (`gemm_bf16_out`, `gemm_f16_out`); and
+/// `addmm` with a non-zero beta first copies `input`, broadcast, over all
+/// of it. Integer dtypes take paths not proven so: they get zeros.
 fn product_out(shape: &[usize], dtype: DType) -> Result<TensorImpl> {
     match dtype {
         // SAFETY: see above; every element is written before it is read.
@@ -648,17 +648,11 @@ fn product_into(
             let (alpha, beta) = (scalar_f64(alpha) as f32, scalar_f64(beta) as f32);
             gemm_bf16_out(alpha, am, bm, beta, om, parallel)
         }),
-        DType::F16 => {
-            // Widened to f32, accumulated in f32, rounded once.
-            let o32 = if input.is_some() {
-                cast(out, DType::F32)?
-            } else {
-                TensorImpl::empty(out.shape(), DType::F32)?
-            };
-            let (a32, b32) = (cast(&a, DType::F32)?, cast(&b, DType::F32)?);
-            gemm_tensors::<f32>(&o32, &a32, &b32, beta, alpha, parallel)?;
-            copy_(out, &o32)
-        }
+        // Widened to f32 while packing, accumulated in f32, rounded once.
+        DType::F16 => with_operands::<half::f16, half::f16>(out, &a, &b, |am, bm, om| {
+            let (alpha, beta) = (scalar_f64(alpha) as f32, scalar_f64(beta) as f32);
+            gemm_f16_out(alpha, am, bm, beta, om, parallel)
+        }),
         d => ft_core::with_dtype!(d, T => int_product::<T>(out, &a, &b, beta, alpha)),
     }
 }

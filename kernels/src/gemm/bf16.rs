@@ -164,26 +164,43 @@ pub(crate) trait HalfOut: Lift<f32> + bytemuck::Pod + Send + Sync + 'static {
     fn round(x: f32) -> Self;
     /// `dst[i] = round(src[i])`, in a loop the active ISA's job compiles.
     fn round_row(dst: &mut [Self], src: &[f32]);
-    /// [`run_blocks`] on this type's family.
-    fn blocks<E: Epilogue<f32>>(
-        alpha: f32,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        parallel: bool,
-        epi: &mut E,
-    ) -> bool;
-    /// [`run_with`] on this type's family.
-    #[allow(clippy::too_many_arguments)]
-    fn with<E: Epilogue<f32>>(
-        alpha: f32,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        beta: Beta<f32>,
-        c: &mut [f32],
-        ldc: usize,
-        parallel: bool,
-        epi: &mut E,
-    ) -> Result<()>;
+    /// Runs `job` on this type's GEMM family.
+    fn product<E: Epilogue<f32>>(job: HalfJob<'_, '_, Self, E>) -> Result<bool>;
+}
+
+/// One 16-bit product as [`half_out`] hands it to a GEMM family: into an
+/// f32 copy of C, or with no C (see [`run_blocks`]).
+pub(crate) struct HalfJob<'a, 'e, H, E> {
+    alpha: f32,
+    a: MatRef<'a, H>,
+    b: MatRef<'a, H>,
+    parallel: bool,
+    /// The f32 copy of C (rows `n` apart) and beta, or `None`.
+    acc: Option<(&'a mut [f32], Beta<f32>)>,
+    epi: &'e mut E,
+}
+
+impl<H, E: Epilogue<f32>> HalfJob<'_, '_, H, E> {
+    /// The product on family `F`; `Ok(false)` (nothing done) when it needs
+    /// the f32 copy of C it was not given.
+    fn run<F: Family<In = H, T = f32>>(self, isa: Isa) -> Result<bool> {
+        let HalfJob {
+            alpha,
+            a,
+            b,
+            parallel,
+            acc,
+            epi,
+        } = self;
+        match acc {
+            None => Ok(run_blocks::<F, E>(alpha, a, b, parallel, isa, epi)),
+            Some((c, beta)) => {
+                let ldc = b.cols;
+                run_with::<F, E>(alpha, a, b, beta, c, ldc, parallel, isa, epi)?;
+                Ok(true)
+            }
+        }
+    }
 }
 
 impl HalfOut for bf16 {
@@ -200,33 +217,11 @@ impl HalfOut for bf16 {
             *d = round_bf16(x);
         }
     }
-    fn blocks<E: Epilogue<f32>>(
-        alpha: f32,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        parallel: bool,
-        epi: &mut E,
-    ) -> bool {
+    fn product<E: Epilogue<f32>>(job: HalfJob<'_, '_, Self, E>) -> Result<bool> {
         if bf16_uses_dot() {
-            run_blocks::<Bf16Dot, _>(alpha, a, b, parallel, Isa::Avx512, epi)
+            job.run::<Bf16Dot>(Isa::Avx512)
         } else {
-            run_blocks::<Bf16Widen, _>(alpha, a, b, parallel, isa(), epi)
-        }
-    }
-    fn with<E: Epilogue<f32>>(
-        alpha: f32,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        beta: Beta<f32>,
-        c: &mut [f32],
-        ldc: usize,
-        parallel: bool,
-        epi: &mut E,
-    ) -> Result<()> {
-        if bf16_uses_dot() {
-            run_with::<Bf16Dot, _>(alpha, a, b, beta, c, ldc, parallel, Isa::Avx512, epi)
-        } else {
-            run_with::<Bf16Widen, _>(alpha, a, b, beta, c, ldc, parallel, isa(), epi)
+            job.run::<Bf16Widen>(isa())
         }
     }
 }
@@ -242,26 +237,8 @@ impl HalfOut for f16 {
         // has it, to nearest even like `f16::from_f32`.
         dst.convert_from_f32_slice(src)
     }
-    fn blocks<E: Epilogue<f32>>(
-        alpha: f32,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        parallel: bool,
-        epi: &mut E,
-    ) -> bool {
-        run_blocks::<Widen<f16>, _>(alpha, a, b, parallel, isa(), epi)
-    }
-    fn with<E: Epilogue<f32>>(
-        alpha: f32,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        beta: Beta<f32>,
-        c: &mut [f32],
-        ldc: usize,
-        parallel: bool,
-        epi: &mut E,
-    ) -> Result<()> {
-        run_with::<Widen<f16>, _>(alpha, a, b, beta, c, ldc, parallel, isa(), epi)
+    fn product<E: Epilogue<f32>>(job: HalfJob<'_, '_, Self, E>) -> Result<bool> {
+        job.run::<Widen<f16>>(isa())
     }
 }
 
@@ -346,8 +323,15 @@ fn half_out<H: HalfOut>(
         // The depth in one packed block: no f32 copy of C at all, each row
         // block's accumulators live in a scratch block of the thread that
         // computes it and are rounded into C from there.
-        let mut into = IntoHalf::new(&mut *c.data, c.rs, m, n);
-        if H::blocks(alpha, a, b, parallel, &mut into) {
+        let job = HalfJob {
+            alpha,
+            a,
+            b,
+            parallel,
+            acc: None,
+            epi: &mut IntoHalf::new(&mut *c.data, c.rs, m, n),
+        };
+        if H::product(job)? {
             return Ok(());
         }
     }
@@ -359,14 +343,29 @@ fn half_out<H: HalfOut>(
                 }
             }
         }
-        let beta = Beta::of(beta);
+        let acc_beta = Some((&mut *acc, Beta::of(beta)));
         if c.cs == 1 {
             // Each row block rounded into C as soon as its last depth
             // block is in (see `IntoHalf`).
-            let mut into = IntoHalf::new(&mut *c.data, c.rs, m, n);
-            H::with(alpha, a, b, beta, acc, n, parallel, &mut into)
+            let epi = &mut IntoHalf::new(&mut *c.data, c.rs, m, n);
+            H::product(HalfJob {
+                alpha,
+                a,
+                b,
+                parallel,
+                acc: acc_beta,
+                epi,
+            })
+            .map(drop)
         } else {
-            H::with(alpha, a, b, beta, acc, n, parallel, &mut Done)?;
+            H::product(HalfJob {
+                alpha,
+                a,
+                b,
+                parallel,
+                acc: acc_beta,
+                epi: &mut Done,
+            })?;
             for i in 0..m {
                 for j in 0..n {
                     c.data[i * c.rs + j * c.cs] = H::round(acc[i * n + j]);

@@ -197,7 +197,18 @@ pub(super) fn pack_b<T: GemmElem>(
 /// bf16 widened to f32 (exactly: a bf16 is the top half of an f32), so
 /// that one packing pass both lays out and converts the operand.
 pub(crate) trait Lift<P>: Copy {
+    /// Whether converting a whole run at once ([`Lift::lift_slice`]) beats
+    /// converting element by element: then whole panels of row-major A
+    /// are converted row by row first and transposed after.
+    const BY_RUNS: bool = false;
     fn lift(self) -> P;
+    /// `dst[i] = src[i].lift()` over the shorter of the two.
+    #[inline(always)]
+    fn lift_slice(dst: &mut [P], src: &[Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s.lift();
+        }
+    }
 }
 
 impl<T: GemmElem> Lift<T> for T {
@@ -215,18 +226,25 @@ impl Lift<f32> for half::bf16 {
 }
 
 impl Lift<f32> for half::f16 {
+    const BY_RUNS: bool = true;
     #[inline(always)]
     fn lift(self) -> f32 {
         self.to_f32()
+    }
+    /// half's slice conversion: F16C eight at a time where the processor
+    /// has it (one element at a time, each with its feature check, else).
+    #[inline(always)]
+    fn lift_slice(dst: &mut [f32], src: &[Self]) {
+        use half::slice::HalfFloatSliceExt;
+        let n = dst.len().min(src.len());
+        src[..n].convert_to_f32_slice(&mut dst[..n]);
     }
 }
 
 /// `dst[i] = src[i].lift()` over the shorter of the two.
 #[inline(always)]
 fn lift_into<I: Lift<T>, T>(dst: &mut [T], src: &[I]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = s.lift();
-    }
+    I::lift_slice(dst, src)
 }
 
 impl<I: Lift<T> + 'static, T: GemmElem> Job for BPanel<'_, '_, I, T> {
@@ -320,6 +338,14 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
         {
             // Row-major f32 A, a whole panel of 8 rows, packed as the
             // transpose of its 8 x kc block.
+        } else if I::BY_RUNS
+            && a.cs == 1
+            && rows == 8
+            && mr == 8
+            && widened_transpose(s, a, r0, pc, kc, dst)
+        {
+            // Row-major 16-bit A that converts fastest by runs (f16), a
+            // whole panel: each row widened at once, then transposed.
         } else if a.cs == 1 && rows == mr && matches!(mr, 4 | 6 | 8) {
             // Row-major A, a whole panel: the rows read side by side, each
             // packed step written whole.
@@ -350,6 +376,36 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
             }
         }
     }
+}
+
+thread_local! {
+    /// Rows of A widened to f32 before [`widened_transpose`] packs them.
+    static WIDE_ROWS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The 8 rows `r0..r0 + 8` of row-major `a`, depth `pc..pc + kc`, widened
+/// row by row ([`Lift::lift_slice`]) into a thread scratch and packed from
+/// there by [`transpose_panel`]; `false`, with nothing written, unless the
+/// panel is of f32.
+#[inline(always)]
+fn widened_transpose<I: Lift<T>, T: GemmElem, S: Vf32>(
+    s: S,
+    a: &MatRef<'_, I>,
+    r0: usize,
+    pc: usize,
+    kc: usize,
+    dst: &mut [T],
+) -> bool {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f32>() {
+        return false;
+    }
+    with_scratch::<T, _>(&WIDE_ROWS, 8 * kc, |rows| {
+        for (i, row) in rows.chunks_exact_mut(kc).enumerate() {
+            let at = (r0 + i) * a.rs + pc;
+            I::lift_slice(row, &a.data[at..at + kc]);
+        }
+        transpose_panel(s, rows, kc, 8, kc, dst)
+    })
 }
 
 /// `dst[c * rows + r] = src[r * ld + c]` for `r < rows`, `c < kc`, by the

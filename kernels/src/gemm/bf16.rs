@@ -242,9 +242,13 @@ impl HalfOut for f16 {
     }
 }
 
-/// [`gemm_bf16`] with a bf16 `C`: the product accumulates in an f32
-/// buffer (kept by the thread for the next call) and is rounded to bf16
-/// once, to nearest even, as PyTorch rounds.
+/// [`gemm_bf16`] with a bf16 `C`: the products accumulate in f32 and are
+/// rounded to bf16 once, to nearest even, as PyTorch rounds. Each block of
+/// rows is rounded into C by the thread that computed it; the f32
+/// accumulators are a per-thread block when beta is zero and the depth
+/// fits one packed block (1024 deep on the dot-product path, 512
+/// widened), else an f32 copy of C that the
+/// thread keeps for its next product up to 64 MiB.
 ///
 /// ```
 /// use ft_kernels::gemm::{gemm_bf16_out, MatMut, MatRef};

@@ -22,9 +22,9 @@
 //!   with scratch buffers reused from the thread, so they allocate nothing.
 //! - A bf16 C gets f32 accumulators, and each row block is rounded into C
 //!   by the thread that computed it, right after its last depth block
-//!   ([`Epilogue`]). With beta zero and the depth in one packed block the
-//!   accumulators are a scratch block of that thread ([`run_blocks`]), not
-//!   an f32 copy of all of C.
+//!   (the crate's `Epilogue`). With beta zero and the depth in one packed
+//!   block the accumulators are a scratch block of that thread
+//!   (`run_blocks`), not an f32 copy of all of C.
 
 mod bf16;
 mod elem;

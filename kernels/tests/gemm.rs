@@ -135,22 +135,22 @@ fn mm_matches_reference_on_odd_sizes_layouts_and_isas() {
     });
 }
 
-/// Outputs of every layout, in f32 and in bf16 (whose f32 accumulators
+/// Outputs of every layout, in f32, bf16 and f16 (whose f32 accumulators
 /// are rounded into the output row block by row block: rows apart by
 /// more than a row's length when sliced, several row blocks, depth
 /// blocks and threads at the largest size).
 #[test]
 fn mm_out_writes_transposed_and_strided_outputs() {
     for_each_isa(|isa| {
-        for_each_bf16_path(|path| {
-            let mut sizes = vec![(7, 31, 65), (65, 33, 17), (1, 9, 4), (9, 1, 4)];
-            if !cfg!(debug_assertions) {
-                sizes.push((160, 40, 1100));
-            }
-            for (m, n, k) in sizes {
-                for dt in [DType::F32, DType::BF16, DType::F16] {
-                    let a = rand(&[m, k], dt, 3, Lay::Contiguous);
-                    let b = rand(&[k, n], dt, 4, Lay::Contiguous);
+        let mut sizes = vec![(7, 31, 65), (65, 33, 17), (1, 9, 4), (9, 1, 4)];
+        if !cfg!(debug_assertions) {
+            sizes.push((160, 40, 1100));
+        }
+        for &(m, n, k) in &sizes {
+            for dt in [DType::F32, DType::BF16, DType::F16] {
+                let a = rand(&[m, k], dt, 3, Lay::Contiguous);
+                let b = rand(&[k, n], dt, 4, Lay::Contiguous);
+                for_each_path_of(dt, |path| {
                     let mut outs: Vec<(String, TensorImpl)> =
                         [Lay::Transposed, Lay::Sliced, Lay::Contiguous]
                             .map(|lay| {
@@ -166,9 +166,9 @@ fn mm_out_writes_transposed_and_strided_outputs() {
                         let what = format!("{isa} {path} {dt:?} out {lay} {m}x{n}x{k}");
                         check_product(&out, &a, &b, None, 0.0, 1.0, &what);
                     }
-                }
+                })
             }
-        })
+        }
     });
 }
 
@@ -197,31 +197,41 @@ fn for_each_bf16_path(mut f: impl FnMut(&str)) {
     ft_kernels::gemm::tune::set_bf16_dot(None);
 }
 
+/// Runs `f` once per [`bf16_paths`] for bf16 and once (path "") for any
+/// other dtype: only bf16 products take more than one path.
+fn for_each_path_of(dt: DType, mut f: impl FnMut(&str)) {
+    if dt == DType::BF16 {
+        for_each_bf16_path(f)
+    } else {
+        f("")
+    }
+}
+
 #[test]
 fn sixteen_bit_products_accumulate_in_f32() {
     for_each_isa(|isa| {
-        for_each_bf16_path(|path| {
-            // (3, 4100, 20): two column blocks (NC = 4096).
-            let mut sizes = vec![
-                (7, 31, 65),
-                (33, 17, 300),
-                (1, 1, 1),
-                (40, 70, 1030),
-                (3, 4100, 20),
-            ];
-            if !cfg!(debug_assertions) {
-                // Several depth blocks, and enough work for threads.
-                sizes.extend([(127, 65, 1031), (200, 300, 700)]);
-            }
-            // Every packing path of the bf16 pairs: A by rows (whole and
-            // partial panels) or strided, B by rows or strided.
-            let lays = [
-                (Lay::Contiguous, Lay::Transposed),
-                (Lay::Transposed, Lay::Contiguous),
-                (Lay::Sliced, Lay::Sliced),
-            ];
-            for (m, n, k) in sizes {
-                for dt in [DType::BF16, DType::F16] {
+        // (3, 4100, 20): two column blocks (NC = 4096).
+        let mut sizes = vec![
+            (7, 31, 65),
+            (33, 17, 300),
+            (1, 1, 1),
+            (40, 70, 1030),
+            (3, 4100, 20),
+        ];
+        if !cfg!(debug_assertions) {
+            // Several depth blocks, and enough work for threads.
+            sizes.extend([(127, 65, 1031), (200, 300, 700)]);
+        }
+        // Every packing path of the bf16 pairs: A by rows (whole and
+        // partial panels) or strided, B by rows or strided.
+        let lays = [
+            (Lay::Contiguous, Lay::Transposed),
+            (Lay::Transposed, Lay::Contiguous),
+            (Lay::Sliced, Lay::Sliced),
+        ];
+        for dt in [DType::BF16, DType::F16] {
+            for_each_path_of(dt, |path| {
+                for &(m, n, k) in &sizes {
                     for (la, lb) in lays {
                         let a = rand(&[m, k], dt, 5, la);
                         let b = rand(&[k, n], dt, 6, lb);
@@ -232,8 +242,8 @@ fn sixteen_bit_products_accumulate_in_f32() {
                         );
                     }
                 }
-            }
-        })
+            })
+        }
     });
 }
 
@@ -408,7 +418,7 @@ fn empty_dims_give_empty_or_zero_products() {
 fn addmm_scales_and_broadcasts_and_ignores_input_when_beta_is_zero() {
     for_each_isa(|isa| {
         for dt in [DType::F32, DType::BF16, DType::F16] {
-            for_each_bf16_path(|path| addmm_cases(&format!("{isa} {path} {dt:?}"), dt));
+            for_each_path_of(dt, |path| addmm_cases(&format!("{isa} {path} {dt:?}"), dt));
         }
     });
 }

@@ -625,11 +625,7 @@ pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
         unblocked(c, epi);
         return Ok(());
     }
-    let threads = if parallel && m * n * k > SMALL {
-        rayon::current_num_threads()
-    } else {
-        1
-    };
+    let threads = product_threads(parallel, m * n * k);
     if threads == 1 && F::direct(alpha, &a, &b, beta, c, ldc, isa) {
         unblocked(c, epi);
         return Ok(());
@@ -642,12 +638,33 @@ pub(crate) fn run_with<F: Family, E: Epilogue<F::T>>(
         c: Some(c),
         ldc,
     };
+    blocked_on::<F, E>(p, threads, isa, epi);
+    Ok(())
+}
+
+/// The threads a product of `macs` multiply-adds runs on: the pool's when
+/// `parallel` and it is above [`SMALL`], else the calling thread alone.
+fn product_threads(parallel: bool, macs: usize) -> usize {
+    if parallel && macs > SMALL {
+        rayon::current_num_threads()
+    } else {
+        1
+    }
+}
+
+/// [`blocked`] on `threads` threads: inside a parallel region when more
+/// than one.
+fn blocked_on<F: Family, E: Epilogue<F::T>>(
+    p: Product<'_, F>,
+    threads: usize,
+    isa: Isa,
+    epi: &mut E,
+) {
     if threads > 1 {
         crate::par::region(|| blocked::<F, E>(p, threads, isa, epi));
     } else {
         blocked::<F, E>(p, threads, isa, epi);
     }
-    Ok(())
 }
 
 /// `C = beta * C + alpha * A @ B` as [`run_with`] hands it to [`blocked`]: C
@@ -685,11 +702,6 @@ pub(crate) fn run_blocks<F: Family, E: Epilogue<F::T>>(
     if m == 0 || n == 0 {
         return true;
     }
-    let threads = if parallel && m * n * k > SMALL {
-        rayon::current_num_threads()
-    } else {
-        1
-    };
     let p = Product {
         alpha,
         a,
@@ -698,11 +710,7 @@ pub(crate) fn run_blocks<F: Family, E: Epilogue<F::T>>(
         c: None,
         ldc: 0,
     };
-    if threads > 1 {
-        crate::par::region(|| blocked::<F, E>(p, threads, isa, epi));
-    } else {
-        blocked::<F, E>(p, threads, isa, epi);
-    }
+    blocked_on::<F, E>(p, product_threads(parallel, m * n * k), isa, epi);
     true
 }
 

@@ -241,12 +241,6 @@ impl Lift<f32> for half::f16 {
     }
 }
 
-/// `dst[i] = src[i].lift()` over the shorter of the two.
-#[inline(always)]
-fn lift_into<I: Lift<T>, T>(dst: &mut [T], src: &[I]) {
-    I::lift_slice(dst, src)
-}
-
 impl<I: Lift<T> + 'static, T: GemmElem> Job for BPanel<'_, '_, I, T> {
     type Output = ();
     #[inline(always)]
@@ -264,7 +258,7 @@ impl<I: Lift<T> + 'static, T: GemmElem> Job for BPanel<'_, '_, I, T> {
             for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
                 prefetch_row_ahead(b, pc + p, j0, cols);
                 let at = (pc + p) * b.rs + j0;
-                lift_into(&mut d[..cols], &b.data[at..at + cols]);
+                I::lift_slice(&mut d[..cols], &b.data[at..at + cols]);
                 d[cols..].fill(T::ZERO);
             }
             return;
@@ -328,7 +322,7 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
         if a.rs == 1 {
             for (p, d) in dst.chunks_exact_mut(mr).enumerate() {
                 let at = r0 + (pc + p) * a.cs;
-                lift_into(&mut d[..rows], &a.data[at..at + rows]);
+                I::lift_slice(&mut d[..rows], &a.data[at..at + rows]);
                 d[rows..].fill(T::ZERO);
             }
         } else if a.cs == 1

@@ -15,7 +15,9 @@ use std::fmt;
 use std::ops::Deref;
 // triomphe's `Arc`: no weak count, so freeing the last reference is one
 // locked instruction, not std's two (`bench/examples/lock_probe.rs`: ~6 ns
-// each on the benchmark guest; every small op frees a storage).
+// each on the benchmark guest; every small op frees a storage). Freeing a
+// last reference with none (a load, then `try_unwrap`) was tried and not
+// kept: `perf-artifacts/dispatch-v5-unique-drop-tried.md`.
 use triomphe::Arc;
 
 /// The data of a tensor, without autograd: what kernels operate on.
@@ -883,6 +885,28 @@ mod tests {
         drop(s);
         t.fill_(1.0).unwrap();
         assert_eq!(&*t.as_slice::<f32>().unwrap(), &[1.0; 4]);
+    }
+
+    #[test]
+    fn views_keep_their_storage_after_the_tensor_is_dropped() {
+        // Inline (16 f32) and heap (17 f32) storages alike.
+        for n in [16usize, 17] {
+            let v: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let t = TensorImpl::from_slice(&v, &[n]).unwrap();
+            let tail = t.narrow(0, 1, n as isize - 1).unwrap();
+            drop(t);
+            assert_eq!(tail.to_vec::<f32>().unwrap(), v[1..]);
+            // Two last handles dropped at once on two threads: the storage
+            // is freed exactly once, by whichever lets go last (a double
+            // free aborts the allocator, a use after free reads garbage).
+            for _ in 0..500 {
+                let mine = TensorImpl::from_slice(&v, &[n]).unwrap();
+                let other = mine.narrow(0, 0, n as isize - 1).unwrap();
+                let h = std::thread::spawn(move || other.to_vec::<f32>().unwrap());
+                drop(mine);
+                assert_eq!(h.join().unwrap(), v[..n - 1]);
+            }
+        }
     }
 
     #[test]

@@ -63,6 +63,51 @@ fn main() {
     time("a.add_out(&b,&out)", || {
         a.add_out(black_box(&b), &out).expect("add_out");
     });
+    // The same on tensors another thread made: the first access revokes
+    // their flags' bias (`ft_core::storage::bias`), then the shared,
+    // atomic flags serve every call.
+    let (a2, b2, out2) = std::thread::spawn(|| {
+        (
+            Tensor::from(TensorImpl::from_slice(&[1.0f32; 16], &[16]).expect("a")),
+            Tensor::from(TensorImpl::from_slice(&[2.0f32; 16], &[16]).expect("b")),
+            Tensor::zeros(&[16], DType::F32).expect("out"),
+        )
+    })
+    .join()
+    .expect("maker thread");
+    time("a.add(&b), made on another thread", || {
+        black_box(a2.add(black_box(&b2)).expect("add"));
+    });
+    time("a.add_out(&b,&out), made on another thread", || {
+        a2.add_out(black_box(&b2), &out2).expect("add_out");
+    });
+    // What that first access costs: another thread reads each of many
+    // fresh tensors once (a revocation each: one `membarrier`), then reads
+    // them all again (already shared).
+    if std::env::args()
+        .nth(1)
+        .is_none_or(|w| "revocation".contains(&w))
+    {
+        let many: Vec<TensorImpl> = (0..20_000)
+            .map(|_| TensorImpl::from_slice(&[1.0f32; 16], &[16]).expect("t"))
+            .collect();
+        let (first, again) = std::thread::scope(|sc| {
+            sc.spawn(|| {
+                let pass = || {
+                    let t = Instant::now();
+                    for t in &many {
+                        black_box(t.as_slice::<f32>().expect("read")[0]);
+                    }
+                    t.elapsed().as_secs_f64() * 1e9 / many.len() as f64
+                };
+                (pass(), pass())
+            })
+            .join()
+            .expect("reader")
+        });
+        println!("{:40} {first:7.1} ns", "first read from another thread");
+        println!("{:40} {again:7.1} ns", "later reads from that thread");
+    }
     time("TensorImpl::uninit [16] + drop", || {
         // SAFETY: nothing reads the elements.
         black_box(unsafe { TensorImpl::uninit(black_box(&[16]), DType::F32) }.expect("uninit"));

@@ -184,10 +184,10 @@ fn run_suite(args: &Args) -> Vec<(&'static Workload, Measurement)> {
     let mut out = Vec::new();
     let mut done = 0;
     for w in work {
-        let mut call = (w.setup.expect("filtered"))();
+        let setup = w.setup.expect("filtered");
         for &t in &threads {
             progress(done, total, w.id, t);
-            out.push((w, measure::measure(w, &mut call, t)));
+            out.push((w, measure::measure(w, setup, t)));
             done += 1;
         }
     }
@@ -606,13 +606,13 @@ fn alternate(
     let total = work.len() * threads.len() * args.rounds;
     let (mut ours, mut theirs, mut rounds, mut done) = (vec![], vec![], vec![], 0);
     for w in work {
-        let mut call = (w.setup.expect("filtered"))();
+        let setup = w.setup.expect("filtered");
         for &t in &threads {
             let mut mine: Vec<Measurement> = vec![];
             let mut torch: Vec<serde_json::Value> = vec![];
             for _ in 0..args.rounds {
                 progress(done, total, w.id, t);
-                mine.push(measure::measure(w, &mut call, t));
+                mine.push(measure::measure(w, setup, t));
                 // Let our pool's workers stop spinning before PyTorch's turn.
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 writeln!(to_py, "{} {t}", w.id).map_err(|e| format!("suite.py: {e}"))?;

@@ -31,21 +31,26 @@ pub struct Measurement {
     pub out_dtype: String,
 }
 
-/// Times `call` with `threads` threads, called the way a program calls an
-/// op: when `threads` is the size of rayon's global pool, from this thread
-/// (outside the pool, as `fn main` is) on the global pool; else from inside
-/// a pool of `threads` threads. (PyTorch's ops, which the suite is set
-/// beside, are called from Python's main thread too, which takes part in
-/// their OpenMP work.)
-pub fn measure(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
+/// Makes the workload's inputs (`setup`) and times its call with
+/// `threads` threads, both the way a program does: on the thread that
+/// calls the op. When `threads` is the size of rayon's global pool, that is
+/// this thread (outside the pool, as `fn main` is) on the global pool; else
+/// a thread inside a pool of `threads` threads. (PyTorch's ops, which the
+/// suite is set beside, are called from Python's main thread too, which
+/// takes part in their OpenMP work, on tensors it made.) Inputs made on
+/// one thread and used on another pay a one-time revocation of their
+/// borrow flags' bias and then the shared, atomic flags
+/// (`ft_core::storage::bias`): a program made that way, not the one the
+/// workloads describe.
+pub fn measure(w: &Workload, setup: fn() -> Call, threads: usize) -> Measurement {
     if rayon::current_thread_index().is_none() && threads == rayon::current_num_threads() {
-        return timed(w, call, threads);
+        return timed(w, &mut setup(), threads);
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("thread pool");
-    pool.install(|| timed(w, call, threads))
+    pool.install(|| timed(w, &mut setup(), threads))
 }
 
 /// The timing loop of [`measure`], on the current thread.

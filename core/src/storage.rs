@@ -11,6 +11,14 @@
 //! access is an `Error`, never undefined behaviour. Writers bump the version
 //! counter that autograd uses to detect a saved tensor modified in place.
 //!
+//! The borrow flags are biased to the thread that made the storage (see
+//! [`bias`]): that thread takes and releases guards with plain loads and
+//! stores, no locked instruction (a read guard cost ~10 ns in two of them,
+//! `perf-artifacts/dispatch-v6-borrow-floor.md`). The first access from
+//! any other thread revokes the bias for good, with a process-wide memory
+//! barrier (`membarrier`, microseconds, once per storage), after which
+//! every thread uses the shared, atomic flags.
+//!
 //! Large allocations (`HUGE_PAGE_THRESHOLD` and up) are mapped directly and
 //! advised as transparent huge pages: a fresh 64 MiB output then costs 32
 //! page faults instead of 16,384, which is where PyTorch loses time on large
@@ -19,9 +27,10 @@
 use crate::error::{Error, ErrorKind, Result};
 use std::alloc::{self, Layout as AllocLayout};
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, compiler_fence};
 
 /// Alignment of every allocation: a cache line, and a full AVX-512 vector.
 pub const ALIGN: usize = 64;
@@ -38,7 +47,7 @@ pub const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 pub const INLINE_BYTES: usize = 64;
 
 const HUGE_PAGE: usize = 2 << 20;
-const WRITER: usize = 1 << (usize::BITS - 1);
+const WRITER: u32 = 1 << (u32::BITS - 1);
 
 #[derive(Debug)]
 enum Alloc {
@@ -48,9 +57,9 @@ enum Alloc {
     Inline,
     /// From the global allocator with `AllocLayout(nbytes, ALIGN)`.
     Heap,
-    /// From `mmap`, `len` bytes starting at `ptr`.
+    /// From `mmap`: `mapped_len(nbytes)` bytes starting at `ptr`.
     #[cfg(target_os = "linux")]
-    Mapped { len: usize },
+    Mapped,
 }
 
 /// `INLINE_BYTES` bytes, written only through the guards (or `&mut
@@ -80,17 +89,27 @@ impl std::fmt::Debug for InlineBytes {
 pub struct Storage {
     ptr: NonNull<u8>,
     nbytes: usize,
-    alloc: Alloc,
     version: AtomicU64,
+    /// The thread the flags are biased to ([`bias::token`]), or
+    /// [`bias::SHARED`] / [`bias::SHARED_DIRTY`] once revoked (or made
+    /// where biasing is off), [`bias::REVOKING`] while a revocation runs.
+    owner: AtomicU64,
+    /// The owner's borrows, taken on its biased path: `WRITER` bit, or the
+    /// count of its live readers. Only the owner thread stores to it (with
+    /// plain loads and stores); other threads read it.
+    local: AtomicU32,
+    /// Every other borrow (any thread's, once the bias is revoked):
     /// `WRITER` bit, or the count of live readers.
-    borrow: AtomicUsize,
+    borrow: AtomicU32,
+    alloc: Alloc,
     /// The bytes themselves when `alloc` is `Inline`.
     inline: InlineBytes,
 }
 
 // SAFETY: the bytes are only reached through `ReadGuard`/`WriteGuard`, whose
-// atomic borrow flag serialises writers against readers across threads, so
-// sharing a `Storage` between threads cannot produce a data race.
+// borrow flags serialise writers against readers across threads (the biased
+// flags are the owner's alone until a revocation publishes them, see
+// `bias`), so sharing a `Storage` between threads cannot produce a data race.
 unsafe impl Send for Storage {}
 // SAFETY: as for `Send`: all access to the bytes is mediated by the guards.
 unsafe impl Sync for Storage {}
@@ -138,7 +157,9 @@ impl Storage {
             nbytes,
             alloc,
             version: AtomicU64::new(0),
-            borrow: AtomicUsize::new(0),
+            owner: AtomicU64::new(bias::owner_for_new()),
+            local: AtomicU32::new(0),
+            borrow: AtomicU32::new(0),
         })
     }
 
@@ -186,6 +207,29 @@ impl Storage {
     /// Shared read access; fails while a writer holds the storage.
     #[inline]
     pub fn read(&self) -> Result<ReadGuard<'_>> {
+        // Acquire: a `SHARED` stored by a revocation carries the owner's
+        // accesses before it.
+        let mut state = self.owner.load(Ordering::Acquire);
+        if state > bias::SHARED_DIRTY {
+            if state == bias::token() {
+                let l = self.local.load(Ordering::Relaxed);
+                if l & WRITER != 0 {
+                    return Err(borrow_error("read", "it is being written"));
+                }
+                self.local.store(l + 1, Ordering::Relaxed);
+                // The light side of the asymmetric barrier (see `bias`):
+                // the store above is ordered before the check below by the
+                // compiler; a revoking thread's `membarrier` orders it for
+                // the processor.
+                compiler_fence(Ordering::SeqCst);
+                if self.owner.load(Ordering::Relaxed) == state {
+                    return Ok(ReadGuard::new(self, true));
+                }
+                // Revoked meanwhile: undo (only this thread stores `local`).
+                self.local.store(l, Ordering::Relaxed);
+            }
+            state = self.settle();
+        }
         // Never add to the count while a writer holds it: the writer
         // releases with a plain store, which would erase an add made in
         // between (and the subtraction that undid it would then wrap the
@@ -201,32 +245,108 @@ impl Storage {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(ReadGuard { storage: self }),
+                Ok(_) => break,
                 Err(now) => cur = now,
             }
         }
+        // A write the owner began before the bias was revoked, still
+        // running (Acquire: if it has ended, its bytes are visible).
+        if state == bias::SHARED_DIRTY && self.local.load(Ordering::Acquire) & WRITER != 0 {
+            self.borrow.fetch_sub(1, Ordering::Release);
+            return Err(borrow_error("read", "it is being written"));
+        }
+        Ok(ReadGuard::new(self, false))
     }
 
     /// Exclusive write access; fails while any reader or writer holds it.
     /// Bumps the version counter.
     #[inline]
     pub fn write(&self) -> Result<WriteGuard<'_>> {
-        match self
-            .borrow
-            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) => {
-                self.bump_version();
-                Ok(WriteGuard { storage: self })
+        let mut state = self.owner.load(Ordering::Acquire);
+        if state > bias::SHARED_DIRTY {
+            if state == bias::token() {
+                let l = self.local.load(Ordering::Relaxed);
+                if l != 0 {
+                    return Err(write_conflict(l));
+                }
+                self.local.store(WRITER, Ordering::Relaxed);
+                compiler_fence(Ordering::SeqCst);
+                if self.owner.load(Ordering::Relaxed) == state {
+                    self.bump_version();
+                    return Ok(WriteGuard::new(self, true));
+                }
+                self.local.store(0, Ordering::Relaxed);
             }
-            Err(state) if state & WRITER != 0 => {
-                Err(borrow_error("write to", "another write is in progress"))
-            }
-            Err(_) => Err(borrow_error(
-                "write to",
-                "it is being read (a slice borrow or a running kernel)",
-            )),
+            state = self.settle();
         }
+        if let Err(held) =
+            self.borrow
+                .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+        {
+            return Err(write_conflict(held));
+        }
+        // The owner's borrows from before the revocation, if any were live
+        // then (Acquire: those released since have their accesses ordered
+        // before ours).
+        if state == bias::SHARED_DIRTY {
+            let l = self.local.load(Ordering::Acquire);
+            if l != 0 {
+                self.borrow.store(0, Ordering::Release);
+                return Err(write_conflict(l));
+            }
+        }
+        self.bump_version();
+        Ok(WriteGuard::new(self, false))
+    }
+
+    /// The shared state of the flags ([`bias::SHARED`] or
+    /// [`bias::SHARED_DIRTY`]): revokes a bias to another thread, or
+    /// waits out a revocation another thread is running.
+    #[cold]
+    #[inline(never)]
+    fn settle(&self) -> u64 {
+        let mut o = self.owner.load(Ordering::Acquire);
+        loop {
+            match o {
+                bias::SHARED | bias::SHARED_DIRTY => return o,
+                bias::REVOKING => {
+                    std::thread::yield_now();
+                    o = self.owner.load(Ordering::Acquire);
+                }
+                // Not reached (the owner comes here only after a
+                // revocation); if it were, checking `local` is the safe
+                // answer.
+                _ if o == bias::token() => return bias::SHARED_DIRTY,
+                _ => match self.owner.compare_exchange(
+                    o,
+                    bias::REVOKING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        bias::heavy_barrier();
+                        // Every store the owner made before the barrier is
+                        // visible now; one made after it is undone by the
+                        // owner's own check. Its borrows still live keep
+                        // the flags dirty: every shared take checks them.
+                        let state = if self.local.load(Ordering::Acquire) == 0 {
+                            bias::SHARED
+                        } else {
+                            bias::SHARED_DIRTY
+                        };
+                        self.owner.store(state, Ordering::Release);
+                        return state;
+                    }
+                    Err(now) => o = now,
+                },
+            }
+        }
+    }
+
+    /// Whether the flags are biased to the calling thread (for tests and
+    /// probes).
+    pub fn is_biased_here(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == bias::token()
     }
 
     /// The bytes, for a storage nothing shares yet (`&mut self`: no
@@ -237,9 +357,9 @@ impl Storage {
     }
 
     /// The bytes of a storage its caller has just made and not yet shared
-    /// (in its `Arc`, where inline bytes stay), without a guard: taking a
-    /// write guard, or `Arc::get_mut`, is a locked instruction (~6 ns on
-    /// the benchmark guest, `bench/examples/lock_probe.rs`) on the path of
+    /// (in its `Arc`, where inline bytes stay), without a guard: a write
+    /// guard would bump the version and check the flags (a locked
+    /// instruction where the flags are not biased, `bias`), on the path of
     /// every new tensor.
     ///
     /// # Safety
@@ -255,7 +375,7 @@ impl Storage {
     /// Whether the storage is backed by pages advised as huge.
     pub fn is_huge_page_mapped(&self) -> bool {
         #[cfg(target_os = "linux")]
-        if let Alloc::Mapped { .. } = self.alloc {
+        if let Alloc::Mapped = self.alloc {
             return true;
         }
         false
@@ -267,6 +387,17 @@ fn borrow_error(verb: &str, why: &str) -> Error {
         ErrorKind::Borrow,
         format!("cannot {verb} a tensor's storage while {why}"),
     )
+}
+
+fn write_conflict(state: u32) -> Error {
+    if state & WRITER != 0 {
+        borrow_error("write to", "another write is in progress")
+    } else {
+        borrow_error(
+            "write to",
+            "it is being read (a slice borrow or a running kernel)",
+        )
+    }
 }
 
 fn alloc_error(nbytes: usize) -> Error {
@@ -295,18 +426,24 @@ fn allocate(nbytes: usize, zero: bool) -> Result<(NonNull<u8>, Alloc)> {
         .ok_or_else(|| alloc_error(nbytes))
 }
 
+/// The length of the mapping that holds `nbytes` (whole huge pages).
+#[cfg(target_os = "linux")]
+fn mapped_len(nbytes: usize) -> usize {
+    nbytes.div_ceil(HUGE_PAGE) * HUGE_PAGE
+}
+
 /// A large block: reused from the pool when one of the same length is
 /// cached, else freshly mapped with huge pages advised.
 #[cfg(target_os = "linux")]
 fn map_huge(nbytes: usize, zero: bool) -> Result<(NonNull<u8>, Alloc)> {
-    let len = nbytes.div_ceil(HUGE_PAGE) * HUGE_PAGE;
+    let len = mapped_len(nbytes);
     if let Some(ptr) = pool::take(len) {
         if zero {
             // SAFETY: the pooled block is a live mapping of `len` bytes that
             // nothing else refers to.
             unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, len) };
         }
-        return Ok((ptr, Alloc::Mapped { len }));
+        return Ok((ptr, Alloc::Mapped));
     }
     let span = len + HUGE_PAGE;
     // SAFETY: an anonymous private mapping with no address hint has no
@@ -341,7 +478,123 @@ fn map_huge(nbytes: usize, zero: bool) -> Result<(NonNull<u8>, Alloc)> {
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
     }
     let ptr = NonNull::new(start as *mut u8).ok_or_else(|| alloc_error(nbytes))?;
-    Ok((ptr, Alloc::Mapped { len }))
+    Ok((ptr, Alloc::Mapped))
+}
+
+/// Biased borrow flags: a storage's flags belong to the thread that made
+/// it until another thread touches it.
+///
+/// The owner takes a guard with a plain store to `local` and then checks
+/// that it still owns the flags; any other thread first revokes the bias:
+/// it marks the storage `REVOKING`, runs `heavy_barrier` (`membarrier`), marks it
+/// `SHARED`, and from then on every thread (the owner too) uses the atomic
+/// `borrow` flags and also checks `local` for the owner's borrows from
+/// before. This is the asymmetric Dekker pattern of liburcu and of folly's
+/// `asymmetricLightBarrier`/`asymmetricHeavyBarrier`: the barrier makes
+/// every thread of the process execute a full memory barrier, so either
+/// the owner's `local` store is visible to the revoker after it (and counts
+/// as a borrow), or the owner's check comes after the barrier and sees the
+/// revocation (and undoes its store). Revocation is permanent, so a storage
+/// never goes back to a biased state and at most one barrier is paid per
+/// storage.
+///
+/// Biasing is on only where the barrier exists: Linux with
+/// `MEMBARRIER_CMD_PRIVATE_EXPEDITED` (4.14 and later; registered once per
+/// process). Elsewhere, or with `FT_BIASED_BORROWS=0`, every storage is
+/// made `SHARED` and only the atomic flags are used.
+pub mod bias {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The owner value of a storage whose flags are shared by all threads.
+    pub const SHARED: u64 = 0;
+    /// As [`SHARED`], revoked while the owner held borrows on its biased
+    /// path: every shared take also checks those.
+    pub const SHARED_DIRTY: u64 = 1;
+    /// The owner value while a thread revokes the bias.
+    pub const REVOKING: u64 = 2;
+
+    static NEXT: AtomicU64 = AtomicU64::new(3);
+
+    thread_local! {
+        /// This thread's token: unique in the process, never reused (a
+        /// reused token would let two live threads take the biased path
+        /// on one storage; 2^64 thread creations do not happen).
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What [`token`] returns during thread teardown, when thread-locals
+    /// are gone: no storage is ever owned by it, so the shared path serves
+    /// such a thread.
+    const NO_TOKEN: u64 = u64::MAX;
+
+    /// The calling thread's token.
+    #[inline]
+    pub fn token() -> u64 {
+        TOKEN.try_with(|t| *t).unwrap_or(NO_TOKEN)
+    }
+
+    /// The owner a new storage gets: the calling thread, or `SHARED` when
+    /// biasing is off (or the thread has no token left).
+    #[inline]
+    pub(super) fn owner_for_new() -> u64 {
+        match token() {
+            NO_TOKEN => SHARED,
+            t if enabled() => t,
+            _ => SHARED,
+        }
+    }
+
+    /// Whether storages are biased in this process (decided once).
+    pub fn enabled() -> bool {
+        static ENABLED: OnceLock<bool> = OnceLock::new();
+        *ENABLED.get_or_init(|| {
+            std::env::var("FT_BIASED_BORROWS").map_or(true, |v| v != "0") && register()
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    const CMD_QUERY: libc::c_long = 0;
+    #[cfg(target_os = "linux")]
+    const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    #[cfg(target_os = "linux")]
+    const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+    /// Asks the kernel for the process-private expedited barrier.
+    #[cfg(target_os = "linux")]
+    fn register() -> bool {
+        // SAFETY: `membarrier` takes integer arguments only and touches no
+        // memory of ours; an unknown command is an error return.
+        let supported = unsafe { libc::syscall(libc::SYS_membarrier, CMD_QUERY, 0, 0) };
+        if supported < 0 || supported & CMD_PRIVATE_EXPEDITED == 0 {
+            return false;
+        }
+        // SAFETY: as above.
+        unsafe { libc::syscall(libc::SYS_membarrier, CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn register() -> bool {
+        false
+    }
+
+    /// A full memory barrier on every running thread of the process.
+    /// Called only when [`enabled`] (so registered). A forked child's
+    /// address space may not carry the registration: then it registers and
+    /// tries again; if the barrier still fails the process stops rather
+    /// than risk a data race.
+    #[cfg(target_os = "linux")]
+    pub(super) fn heavy_barrier() {
+        // SAFETY: as in `register`.
+        let barrier =
+            || unsafe { libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0, 0) };
+        if barrier() != 0 && !(register() && barrier() == 0) {
+            std::process::abort();
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn heavy_barrier() {}
 }
 
 /// A small cache of freed large blocks, so that a loop that allocates the
@@ -445,7 +698,8 @@ impl Drop for Storage {
                 unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) }
             }
             #[cfg(target_os = "linux")]
-            Alloc::Mapped { len } => {
+            Alloc::Mapped => {
+                let len = mapped_len(self.nbytes);
                 if let Some((p, l)) = pool::give(self.ptr, len) {
                     unmap(p, l);
                 }
@@ -454,10 +708,28 @@ impl Drop for Storage {
     }
 }
 
+/// Makes a guard `!Send` (a biased borrow must be released by the thread
+/// that took it) while keeping it `Sync`.
+type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
+
 /// Shared access to a storage's bytes; released on drop.
 #[derive(Debug)]
 pub struct ReadGuard<'a> {
     storage: &'a Storage,
+    /// Taken on the biased path (`local`), else on `borrow`.
+    biased: bool,
+    _not_send: NotSend,
+}
+
+impl<'a> ReadGuard<'a> {
+    #[inline]
+    fn new(storage: &'a Storage, biased: bool) -> Self {
+        ReadGuard {
+            storage,
+            biased,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl ReadGuard<'_> {
@@ -477,7 +749,14 @@ impl ReadGuard<'_> {
 impl Drop for ReadGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.storage.borrow.fetch_sub(1, Ordering::Release);
+        if self.biased {
+            // The owner's count, on the owner's thread (guards are not
+            // `Send`): nobody else stores to it.
+            let l = self.storage.local.load(Ordering::Relaxed);
+            self.storage.local.store(l - 1, Ordering::Release);
+        } else {
+            self.storage.borrow.fetch_sub(1, Ordering::Release);
+        }
     }
 }
 
@@ -485,6 +764,20 @@ impl Drop for ReadGuard<'_> {
 #[derive(Debug)]
 pub struct WriteGuard<'a> {
     storage: &'a Storage,
+    /// Taken on the biased path (`local`), else on `borrow`.
+    biased: bool,
+    _not_send: NotSend,
+}
+
+impl<'a> WriteGuard<'a> {
+    #[inline]
+    fn new(storage: &'a Storage, biased: bool) -> Self {
+        WriteGuard {
+            storage,
+            biased,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl WriteGuard<'_> {
@@ -504,7 +797,11 @@ impl WriteGuard<'_> {
 impl Drop for WriteGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.storage.borrow.store(0, Ordering::Release);
+        if self.biased {
+            self.storage.local.store(0, Ordering::Release);
+        } else {
+            self.storage.borrow.store(0, Ordering::Release);
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! run; the number of instructions a kernel executes does not. Each entry of
 //! [`COUNTED`] is a key kernel at a fixed size, run once on one thread under
 //! `valgrind --tool=callgrind`, which counts only what runs inside
-//! [`measured`] (`--toggle-collect`): input set-up, thread-pool start and
+//! [`ft_bench_measured`] (`--toggle-collect`): input set-up, thread-pool start and
 //! the first call (lazy ISA detection) are outside the count.
 //!
 //! Valgrind hides AVX-512 from the program, so these are the counts of the

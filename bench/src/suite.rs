@@ -87,7 +87,7 @@ pub fn sum_call(shape: &[usize], dims: Option<&'static [isize]>) -> Call {
 /// and the figure divides by it.
 pub const LATENCY_BATCH: usize = 1000;
 
-/// `a + b` on [16] through dispatch (`Tensor::add`), output allocated,
+/// `a + b` on `[16]` through dispatch (`Tensor::add`), output allocated,
 /// `LATENCY_BATCH` times.
 pub fn small_add_call() -> Call {
     let (a, b) = (Tensor::from(input(&[16], 1)), Tensor::from(input(&[16], 2)));
@@ -100,7 +100,7 @@ pub fn small_add_call() -> Call {
     })
 }
 
-/// `torch.add(a, b, out=out)` on [16] through dispatch, `LATENCY_BATCH`
+/// `torch.add(a, b, out=out)` on `[16]` through dispatch, `LATENCY_BATCH`
 /// times into the same output.
 pub fn add_out_call() -> Call {
     let (a, b) = (Tensor::from(input(&[16], 1)), Tensor::from(input(&[16], 2)));
@@ -155,7 +155,7 @@ pub fn mlp_step_call() -> Call {
     })
 }
 
-/// `autograd_chain_latency`: 100 times `y = y * 1.0001 + 0.001` on [16]
+/// `autograd_chain_latency`: 100 times `y = y * 1.0001 + 0.001` on `[16]`
 /// from a leaf that requires grad, then `y.sum().backward()`; returns the
 /// leaf's gradient.
 pub fn autograd_chain_call() -> Call {

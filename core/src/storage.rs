@@ -210,23 +210,16 @@ impl Storage {
         // Acquire: a `SHARED` stored by a revocation carries the owner's
         // accesses before it.
         let mut state = self.owner.load(Ordering::Acquire);
+        // Past `SHARED_DIRTY`: a thread's token, or `REVOKING`.
         if state > bias::SHARED_DIRTY {
             if state == bias::token() {
                 let l = self.local.load(Ordering::Relaxed);
                 if l & WRITER != 0 {
                     return Err(borrow_error("read", "it is being written"));
                 }
-                self.local.store(l + 1, Ordering::Relaxed);
-                // The light side of the asymmetric barrier (see `bias`):
-                // the store above is ordered before the check below by the
-                // compiler; a revoking thread's `membarrier` orders it for
-                // the processor.
-                compiler_fence(Ordering::SeqCst);
-                if self.owner.load(Ordering::Relaxed) == state {
+                if self.take_biased(state, l, l + 1) {
                     return Ok(ReadGuard::new(self, true));
                 }
-                // Revoked meanwhile: undo (only this thread stores `local`).
-                self.local.store(l, Ordering::Relaxed);
             }
             state = self.settle();
         }
@@ -269,13 +262,10 @@ impl Storage {
                 if l != 0 {
                     return Err(write_conflict(l));
                 }
-                self.local.store(WRITER, Ordering::Relaxed);
-                compiler_fence(Ordering::SeqCst);
-                if self.owner.load(Ordering::Relaxed) == state {
+                if self.take_biased(state, 0, WRITER) {
                     self.bump_version();
                     return Ok(WriteGuard::new(self, true));
                 }
-                self.local.store(0, Ordering::Relaxed);
             }
             state = self.settle();
         }
@@ -299,6 +289,24 @@ impl Storage {
         Ok(WriteGuard::new(self, false))
     }
 
+    /// On the owner's thread (`owner` is its token), with `local` read as
+    /// `old`: stores `new` and keeps it if the flags are still biased here
+    /// (`true`), else puts `old` back (revoked meanwhile; only this thread
+    /// stores `local`).
+    #[inline(always)]
+    fn take_biased(&self, owner: u64, old: u32, new: u32) -> bool {
+        self.local.store(new, Ordering::Relaxed);
+        // The light side of the asymmetric barrier (see `bias`): the store
+        // above is ordered before the check below by the compiler; a
+        // revoking thread's `membarrier` orders it for the processor.
+        compiler_fence(Ordering::SeqCst);
+        if self.owner.load(Ordering::Relaxed) == owner {
+            return true;
+        }
+        self.local.store(old, Ordering::Relaxed);
+        false
+    }
+
     /// The shared state of the flags ([`bias::SHARED`] or
     /// [`bias::SHARED_DIRTY`]): revokes a bias to another thread, or
     /// waits out a revocation another thread is running.
@@ -313,10 +321,6 @@ impl Storage {
                     std::thread::yield_now();
                     o = self.owner.load(Ordering::Acquire);
                 }
-                // Not reached (the owner comes here only after a
-                // revocation); if it were, checking `local` is the safe
-                // answer.
-                _ if o == bias::token() => return bias::SHARED_DIRTY,
                 _ => match self.owner.compare_exchange(
                     o,
                     bias::REVOKING,
@@ -538,10 +542,11 @@ pub mod bias {
     /// biasing is off (or the thread has no token left).
     #[inline]
     pub(super) fn owner_for_new() -> u64 {
-        match token() {
-            NO_TOKEN => SHARED,
-            t if enabled() => t,
-            _ => SHARED,
+        let t = token();
+        if t != NO_TOKEN && enabled() {
+            t
+        } else {
+            SHARED
         }
     }
 

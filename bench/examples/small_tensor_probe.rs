@@ -4,7 +4,8 @@
 //! (default 2,000,000; the longer calls run proportionally fewer times).
 //!
 //! `cargo run --release -p ft-bench --example small_tensor_probe [FILTER]`
-//! (FILTER: run only the lines whose name contains it). With a small
+//! (FILTER: run only the lines whose name contains it; `=NAME`: only the
+//! line named exactly NAME). With a small
 //! `PROBE_N` (under 1000: one loop) the per-call instruction count is the
 //! difference of two callgrind runs, e.g. `PROBE_N=100` and `PROBE_N=900`.
 //! Used for `perf-artifacts/dispatch-v4-small-tensors.md` and
@@ -18,6 +19,17 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Whether the command line's filter selects the line `name`.
+fn selected(name: &str) -> bool {
+    match std::env::args().nth(1) {
+        None => true,
+        Some(w) => match w.strip_prefix('=') {
+            Some(exact) => exact == name,
+            None => name.contains(&w),
+        },
+    }
+}
+
 fn time(name: &str, f: impl FnMut()) {
     time_n(name, 1, f)
 }
@@ -25,9 +37,7 @@ fn time(name: &str, f: impl FnMut()) {
 /// [`time`] for a call `cost` times as long as one small op: it runs
 /// `PROBE_N / cost` times per loop.
 fn time_n(name: &str, cost: usize, mut f: impl FnMut()) {
-    if let Some(w) = std::env::args().nth(1)
-        && !name.contains(&w)
-    {
+    if !selected(name) {
         return;
     }
     let n: usize = std::env::var("PROBE_N")

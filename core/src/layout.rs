@@ -301,51 +301,103 @@ fn compute_contiguous(shape: &[usize], strides: &[isize]) -> bool {
     true
 }
 
+/// [`Layout::contiguous_numel`] for any shape, every product checked: the
+/// shapes of more than four dims, and the errors.
+#[inline(never)]
+fn contiguous_numel_general(shape: &[usize]) -> Result<usize> {
+    if shape.len() > MAX_DIMS {
+        return Err(too_many_dims(shape.len()));
+    }
+    let numel = checked_numel(shape)?;
+    contiguous_strides(shape)?;
+    Ok(numel)
+}
+
 impl Layout {
     /// A row-major layout at offset 0.
-    #[inline]
+    #[inline(always)]
     pub fn contiguous(shape: &[usize]) -> Result<Self> {
+        let numel = Self::contiguous_numel(shape)?;
+        Ok(Self::contiguous_checked(shape, numel))
+    }
+
+    /// What [`Layout::contiguous`] checks, alone: `shape`'s element count,
+    /// or the error that `contiguous` would return. A caller that makes
+    /// the layout later with [`Layout::contiguous_checked`] builds it in its
+    /// final place: a layout returned in a `Result` was written with 8-byte
+    /// stores and read back in 16-byte pieces to be moved (a
+    /// store-forwarding stall on every small op's output).
+    #[inline(always)]
+    pub fn contiguous_numel(shape: &[usize]) -> Result<usize> {
         let n = shape.len();
-        if n > MAX_DIMS {
-            return Err(too_many_dims(n));
-        }
-        let numel = checked_numel(shape)?;
         if n > INLINE_DIMS {
-            return Ok(Parts {
-                shape: DimVec::from_slice(shape)?,
-                strides: contiguous_strides(shape)?,
-                offset: 0,
-            }
-            .build());
+            return contiguous_numel_general(shape);
         }
-        // Built in place: this is on the path of every new tensor. Both
-        // loops run a fixed four times (unrolled, no `memcpy` call for a
-        // length known only at run time). The second is
-        // `fill_contiguous_strides` over four slots: calling it here (its
-        // loop runs `n` times) made `Layout::contiguous(&[16])` 11 -> 16 ns.
-        let mut sh = [0usize; INLINE_DIMS];
-        let mut st = [0isize; INLINE_DIMS];
-        for (i, d) in sh.iter_mut().enumerate() {
+        // The element count, and the running stride (each dim counted as
+        // at least 1, as PyTorch does), in unsigned arithmetic over a fixed
+        // four slots (unrolled): the strides are the running products,
+        // which never exceed the last one, so that one fitting an `isize`
+        // is the whole check (the dims padded with ones). Any overflow goes
+        // to the general path, which reports it.
+        let mut dims = [1usize; INLINE_DIMS];
+        for (i, d) in dims.iter_mut().enumerate() {
             if i < n {
                 *d = shape[i];
             }
         }
-        let mut acc: isize = 1;
+        let (mut numel, mut acc, mut overflow) = (1usize, 1usize, false);
+        for d in dims {
+            let (m, o1) = numel.overflowing_mul(d);
+            let (a, o2) = acc.overflowing_mul(d.max(1));
+            (numel, acc, overflow) = (m, a, overflow | o1 | o2);
+        }
+        if overflow || numel > MAX_NUMEL || acc > isize::MAX as usize {
+            return contiguous_numel_general(shape);
+        }
+        Ok(numel)
+    }
+
+    /// The row-major layout of `shape`, whose element count
+    /// [`Layout::contiguous_numel`] returned as `numel` (so nothing here
+    /// can overflow). Both loops run a fixed four times (unrolled, no
+    /// `memcpy` for a length known only at run time).
+    #[inline(always)]
+    pub(crate) fn contiguous_checked(shape: &[usize], numel: usize) -> Self {
+        debug_assert_eq!(Self::contiguous_numel(shape).ok(), Some(numel));
+        let n = shape.len();
+        if n > INLINE_DIMS {
+            return Self::contiguous_general(shape).expect("checked by contiguous_numel");
+        }
+        let mut sh = [0usize; INLINE_DIMS];
+        let mut st = [0isize; INLINE_DIMS];
+        let mut acc = 1usize;
         for i in (0..INLINE_DIMS).rev() {
             if i < n {
-                st[i] = acc;
-                acc = acc
-                    .checked_mul(sh[i].max(1) as isize)
-                    .ok_or_else(|| Error::overflow(shape, "the stride"))?;
+                sh[i] = shape[i];
+                st[i] = acc as isize;
+                acc = acc.wrapping_mul(shape[i].max(1));
             }
         }
-        Ok(Layout {
+        Layout {
             shape: sh,
             strides: st,
             offset: 0,
             count: count_word(numel, n, true),
             heap: None,
-        })
+        }
+    }
+
+    /// [`Layout::contiguous`] for any shape, every product checked: the
+    /// layouts of more than four dims.
+    #[inline(never)]
+    fn contiguous_general(shape: &[usize]) -> Result<Self> {
+        contiguous_numel_general(shape)?;
+        Ok(Parts {
+            shape: DimVec::from_slice(shape)?,
+            strides: contiguous_strides(shape)?,
+            offset: 0,
+        }
+        .build())
     }
 
     /// Any layout. The caller (`TensorImpl::as_strided`) checks it against
@@ -796,6 +848,47 @@ pub fn compute_stride(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The unrolled path of `contiguous` (up to four dims) against the
+    /// general one, which checks every product: the same layouts and the
+    /// same errors, over every shape of one to four dims drawn from sizes
+    /// that include zero and ones that overflow alone or together.
+    #[test]
+    fn contiguous_fast_path_agrees_with_the_checked_one() {
+        let sizes = [
+            0,
+            1,
+            3,
+            7,
+            1 << 20,
+            1 << 28,
+            1 << 40,
+            MAX_NUMEL,
+            isize::MAX as usize,
+            usize::MAX,
+        ];
+        let mut shapes: Vec<Vec<usize>> = vec![vec![]];
+        for _ in 0..INLINE_DIMS {
+            let longer: Vec<Vec<usize>> = shapes
+                .iter()
+                .filter(|s| s.len() == shapes.last().map_or(0, Vec::len))
+                .flat_map(|s| sizes.iter().map(move |&d| [s.as_slice(), &[d]].concat()))
+                .collect();
+            shapes.extend(longer);
+        }
+        assert_eq!(shapes.len(), 1 + 10 + 100 + 1000 + 10_000);
+        for shape in &shapes {
+            let fast = Layout::contiguous(shape);
+            let general = Layout::contiguous_general(shape);
+            match (&fast, &general) {
+                (Ok(f), Ok(g)) => assert_eq!(f, g, "{shape:?}"),
+                (Err(f), Err(g)) => assert_eq!(f.to_string(), g.to_string(), "{shape:?}"),
+                _ => panic!("{shape:?}: {fast:?} vs {general:?}"),
+            }
+            let numel = Layout::contiguous_numel(shape).map_err(|e| e.to_string());
+            assert_eq!(numel, fast.map(|l| l.numel()).map_err(|e| e.to_string()));
+        }
+    }
 
     #[test]
     fn numel_overflow_is_an_error() {

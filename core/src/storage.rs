@@ -132,6 +132,29 @@ impl Storage {
     }
 
     fn new_inner(nbytes: usize, zero: bool) -> Result<Self> {
+        let mut storage = MaybeUninit::<Storage>::uninit();
+        // SAFETY: `storage` is valid for writes and aligned; `init_at`
+        // writes every field when it returns `Ok`, so `assume_init` reads an
+        // initialised value (the inline bytes are `MaybeUninit`).
+        unsafe {
+            Self::init_at(storage.as_mut_ptr(), nbytes, zero)?;
+            Ok(storage.assume_init())
+        }
+    }
+
+    /// Makes a storage of `nbytes` bytes (zeroed when `zero`) in the memory
+    /// at `at`, field by field, leaving the inline bytes untouched unless
+    /// `zero`: a new tensor's storage is built where its `Arc` put it, not
+    /// built on the stack and copied there with 64 bytes of nothing (that
+    /// copy, read back in pieces, cost store-forwarding stalls on every
+    /// small op's output). On `Err` nothing was allocated and `at` holds no
+    /// storage.
+    ///
+    /// # Safety
+    /// `at` must be valid for writes of a `Storage` and aligned for one.
+    /// Unless `zero`, the caller must write every byte before anything
+    /// reads it (see [`Storage::uninit`]).
+    pub unsafe fn init_at(at: *mut Storage, nbytes: usize, zero: bool) -> Result<()> {
         if nbytes > isize::MAX as usize - HUGE_PAGE {
             return Err(Error::new(
                 ErrorKind::Overflow,
@@ -140,27 +163,31 @@ impl Storage {
         }
         let dangling =
             || NonNull::new(std::ptr::without_provenance_mut::<u8>(ALIGN)).expect("non-null");
-        let mut inline = [MaybeUninit::uninit(); INLINE_BYTES];
         let (ptr, alloc) = if nbytes == 0 {
             (dangling(), Alloc::Empty)
         } else if nbytes <= INLINE_BYTES {
-            if zero {
-                inline = [MaybeUninit::new(0); INLINE_BYTES];
-            }
             (dangling(), Alloc::Inline)
         } else {
             allocate(nbytes, zero)?
         };
-        Ok(Storage {
-            inline: InlineBytes(UnsafeCell::new(inline)),
-            ptr,
-            nbytes,
-            alloc,
-            version: AtomicU64::new(0),
-            owner: AtomicU64::new(bias::owner_for_new()),
-            local: AtomicU32::new(0),
-            borrow: AtomicU32::new(0),
-        })
+        // SAFETY: `at` is valid for writes and aligned (our caller's
+        // promise), so each field's place is too; every field but the
+        // `MaybeUninit` inline bytes is written here.
+        unsafe {
+            if zero && matches!(alloc, Alloc::Inline) {
+                (&raw mut (*at).inline).write(InlineBytes(UnsafeCell::new(
+                    [MaybeUninit::new(0); INLINE_BYTES],
+                )));
+            }
+            (&raw mut (*at).ptr).write(ptr);
+            (&raw mut (*at).nbytes).write(nbytes);
+            (&raw mut (*at).alloc).write(alloc);
+            (&raw mut (*at).version).write(AtomicU64::new(0));
+            (&raw mut (*at).owner).write(AtomicU64::new(bias::owner_for_new()));
+            (&raw mut (*at).local).write(AtomicU32::new(0));
+            (&raw mut (*at).borrow).write(AtomicU32::new(0));
+        }
+        Ok(())
     }
 
     /// Where the bytes are: in the storage itself when they fit, else the

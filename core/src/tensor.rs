@@ -18,7 +18,25 @@ use std::ops::Deref;
 // each on the benchmark guest; every small op frees a storage). Freeing a
 // last reference with none (a load, then `try_unwrap`) was tried and not
 // kept: `perf-artifacts/dispatch-v5-unique-drop-tried.md`.
-use triomphe::Arc;
+use triomphe::{Arc, UniqueArc};
+
+/// A new storage of `nbytes` bytes (zeroed when `zero`), built in place in
+/// its `Arc` ([`Storage::init_at`]) rather than on the stack and moved.
+///
+/// # Safety
+/// Unless `zero`, every byte must be written before anything reads it.
+#[inline]
+unsafe fn arc_storage(nbytes: usize, zero: bool) -> Result<Arc<Storage>> {
+    let mut arc = UniqueArc::<Storage>::new_uninit();
+    // SAFETY: the pointer is to the `Arc`'s own, aligned place for a
+    // `Storage`, which nothing else can reach; `init_at` initialises it when
+    // it returns `Ok` (else the uninitialised `Arc` is freed without a
+    // drop), and the byte-writing promise is forwarded to our caller.
+    unsafe {
+        Storage::init_at(arc.as_mut_ptr().cast(), nbytes, zero)?;
+        Ok(UniqueArc::assume_init(arc).shareable())
+    }
+}
 
 /// The data of a tensor, without autograd: what kernels operate on.
 #[derive(Clone)]
@@ -303,13 +321,14 @@ impl TensorImpl {
     /// Every element must be written before the tensor is read.
     #[inline]
     pub unsafe fn uninit(shape: &[usize], dtype: DType) -> Result<Self> {
-        let layout = Layout::contiguous(shape)?;
-        let nbytes = checked_nbytes(shape, dtype.size())?;
+        let numel = Layout::contiguous_numel(shape)?;
+        // Cannot overflow: `numel <= MAX_NUMEL` (2^56 - 1), elements <= 8 bytes.
+        let nbytes = numel * dtype.size();
         // SAFETY: forwarded to our caller.
-        let storage = Arc::new(unsafe { Storage::uninit(nbytes)? });
+        let storage = unsafe { arc_storage(nbytes, false)? };
         Ok(TensorImpl {
             storage,
-            layout,
+            layout: Layout::contiguous_checked(shape, numel),
             dtype,
             device: Device::CPU,
         })
@@ -342,25 +361,27 @@ impl TensorImpl {
         shape: &[usize],
         fill: impl FnOnce(&mut [T]) -> Result<()>,
     ) -> Result<Self> {
-        let layout = Layout::contiguous(shape)?;
-        let nbytes = checked_nbytes(shape, size_of::<T>())?;
+        // The layout is made last, in the result itself (see
+        // `Layout::contiguous_numel`).
+        let numel = Layout::contiguous_numel(shape)?;
+        // Cannot overflow: `numel <= MAX_NUMEL` (2^56 - 1), elements <= 8 bytes.
+        let nbytes = numel * size_of::<T>();
         // SAFETY: forwarded to our caller (`fill` writes every element).
         // Into its `Arc` before the write: a storage's bytes may be inside
         // it (`INLINE_BYTES`), and they are written once, where they stay.
-        let storage = Arc::new(unsafe { Storage::uninit(nbytes)? });
+        let storage = unsafe { arc_storage(nbytes, false)? };
         // SAFETY: `storage` is this function's only reference to a storage
         // it just made (no guard exists, no other thread can reach it), and
         // it is not shared until `fill` has returned. The bytes are 16-byte
         // aligned and `nbytes` long, which is `numel` elements of T, so the
         // slice is in bounds and aliases nothing while it lives. (Not
         // `Arc::get_mut`: its check is a locked instruction.)
-        let elems = unsafe {
-            std::slice::from_raw_parts_mut(storage.unshared_ptr().cast::<T>(), layout.numel())
-        };
+        let elems =
+            unsafe { std::slice::from_raw_parts_mut(storage.unshared_ptr().cast::<T>(), numel) };
         fill(elems)?;
         Ok(TensorImpl {
             storage,
-            layout,
+            layout: Layout::contiguous_checked(shape, numel),
             dtype: T::DTYPE,
             device: Device::CPU,
         })
@@ -384,7 +405,8 @@ impl TensorImpl {
         device.check_executable()?;
         let layout = Layout::contiguous(shape)?;
         let nbytes = checked_nbytes(shape, dtype.size())?;
-        let storage = Arc::new(Storage::zeroed(nbytes)?);
+        // SAFETY: zeroed bytes.
+        let storage = unsafe { arc_storage(nbytes, true)? };
         Ok(TensorImpl {
             storage,
             layout,
@@ -422,14 +444,10 @@ impl TensorImpl {
             None => 0,
         };
         let nbytes = checked_nbytes(&[elems], dtype.size())?;
-        let storage = if zero {
-            Storage::zeroed(nbytes)?
-        } else {
-            // SAFETY: forwarded to our caller (see `uninit_strided`).
-            unsafe { Storage::uninit(nbytes)? }
-        };
+        // SAFETY: zeroed bytes, or the promise of `uninit_strided`'s caller.
+        let storage = unsafe { arc_storage(nbytes, zero)? };
         Ok(TensorImpl {
-            storage: Arc::new(storage),
+            storage,
             layout,
             dtype,
             device: Device::CPU,

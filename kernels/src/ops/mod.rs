@@ -7,7 +7,7 @@ pub mod reduce;
 pub mod softmax;
 pub mod unary;
 
-use crate::isa::dispatch;
+use crate::isa::{dispatch, dispatch_inline};
 use crate::iter::{
     DenseSlices, Kernel, PAR_GRAIN, Plan, SliceAndNumber, broadcast_shapes, check_overlap,
     output_strides, run_dense_slices,
@@ -259,7 +259,7 @@ pub(crate) fn dense_pair<K: Kernel<2, In = f32, Out = f32>>(
     // The kernel over the inputs' slices, into `out`.
     let fill = |out: &mut [f32]| -> Result<()> {
         let (x, y) = (a.as_slice::<f32>()?, b.as_slice::<f32>()?);
-        dispatch(DenseSlices {
+        dispatch_inline(DenseSlices {
             k,
             out,
             ins: [&x, &y],
@@ -287,7 +287,7 @@ pub(crate) fn dense_pair<K: Kernel<2, In = f32, Out = f32>>(
             Some((|| {
                 let mut out = o.as_slice_mut::<f32>()?;
                 let (x, y) = (a.as_slice::<f32>()?, b.as_slice::<f32>()?);
-                dispatch(DenseSlices {
+                dispatch_inline(DenseSlices {
                     k,
                     out: &mut out,
                     ins: [&x, &y],

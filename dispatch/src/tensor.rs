@@ -13,7 +13,16 @@ use std::sync::Arc;
 pub type AutogradMeta = Arc<dyn Any + Send + Sync>;
 
 /// A tensor: data, and the autograd state dispatch routes on.
+///
+/// Aligned to 16 (its size stays 128, `tests/no_alloc.rs`): a tensor is
+/// moved in 16-byte pieces, and with 8-byte alignment its `Result` and
+/// `Option` wrappers put it at offsets that split those pieces across the
+/// pieces the previous move stored, so each move of a new tensor through
+/// the dispatch layers (kernel, slot, caller) waited on a failed store
+/// forward: `a + b` on [16] 60-63 -> 53-56 ns
+/// (`perf-artifacts/dispatch-v8-moves.md`).
 #[derive(Clone)]
+#[repr(align(16))]
 pub struct Tensor {
     data: TensorImpl,
     requires_grad: bool,

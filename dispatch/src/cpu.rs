@@ -14,16 +14,20 @@ fn one(o: &mut Outputs, t: Result<ft_core::TensorImpl>) -> Result<()> {
 }
 
 pub(crate) fn add_tensor(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
-    one(
-        o,
-        ft_kernels::add(f.tensor(0)?.data(), f.tensor(1)?.data(), f.scalar(2)?),
+    ft_kernels::add_into(
+        f.tensor(0)?.data(),
+        f.tensor(1)?.data(),
+        f.scalar(2)?,
+        o.new_slot(),
     )
 }
 
 pub(crate) fn sub_tensor(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
-    one(
-        o,
-        ft_kernels::sub(f.tensor(0)?.data(), f.tensor(1)?.data(), f.scalar(2)?),
+    ft_kernels::sub_into(
+        f.tensor(0)?.data(),
+        f.tensor(1)?.data(),
+        f.scalar(2)?,
+        o.new_slot(),
     )
 }
 
@@ -45,18 +49,12 @@ fn scaled(self_dtype: ft_core::DType, other: Scalar, alpha: Scalar) -> Scalar {
 
 pub(crate) fn add_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let s = scaled(f.tensor(0)?.dtype(), f.scalar(1)?, f.scalar(2)?);
-    one(
-        o,
-        ft_kernels::binary_scalar(BinaryOp::Add, f.tensor(0)?.data(), s),
-    )
+    ft_kernels::binary_scalar_into(BinaryOp::Add, f.tensor(0)?.data(), s, o.new_slot())
 }
 
 pub(crate) fn sub_scalar(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
     let s = scaled(f.tensor(0)?.dtype(), f.scalar(1)?, f.scalar(2)?);
-    one(
-        o,
-        ft_kernels::binary_scalar(BinaryOp::Sub, f.tensor(0)?.data(), s),
-    )
+    ft_kernels::binary_scalar_into(BinaryOp::Sub, f.tensor(0)?.data(), s, o.new_slot())
 }
 
 pub(crate) fn add_inplace(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
@@ -78,17 +76,11 @@ pub(crate) fn sub_out(f: &Frame<'_>, _o: &mut Outputs) -> Result<()> {
 }
 
 pub(crate) fn bin(f: &Frame<'_>, o: &mut Outputs, op: BinaryOp) -> Result<()> {
-    one(
-        o,
-        ft_kernels::binary(op, f.tensor(0)?.data(), f.tensor(1)?.data()),
-    )
+    ft_kernels::binary_into(op, f.tensor(0)?.data(), f.tensor(1)?.data(), o.new_slot())
 }
 
 pub(crate) fn bin_scalar(f: &Frame<'_>, o: &mut Outputs, op: BinaryOp) -> Result<()> {
-    one(
-        o,
-        ft_kernels::binary_scalar(op, f.tensor(0)?.data(), f.scalar(1)?),
-    )
+    ft_kernels::binary_scalar_into(op, f.tensor(0)?.data(), f.scalar(1)?, o.new_slot())
 }
 
 pub(crate) fn bin_inplace(f: &Frame<'_>, _o: &mut Outputs, op: BinaryOp) -> Result<()> {
@@ -110,7 +102,7 @@ pub(crate) fn where_self(f: &Frame<'_>, o: &mut Outputs) -> Result<()> {
 }
 
 pub(crate) fn un(f: &Frame<'_>, o: &mut Outputs, op: UnaryOp) -> Result<()> {
-    one(o, ft_kernels::unary(op, f.tensor(0)?.data()))
+    ft_kernels::unary_into(op, f.tensor(0)?.data(), o.new_slot())
 }
 
 pub(crate) fn un_inplace(f: &Frame<'_>, _o: &mut Outputs, op: UnaryOp) -> Result<()> {

@@ -4,7 +4,7 @@
 
 use crate::Tensor;
 use crate::schema::{ArgSpec, BaseType};
-use ft_core::{DType, Error, ErrorKind, Result, Scalar};
+use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
 
 /// The most arguments an op takes.
 pub const MAX_ARGS: usize = 6;
@@ -195,10 +195,15 @@ impl<'a> Frame<'a> {
 /// Where a kernel puts what it returns: a slot on the caller's stack, so
 /// that an in-place or `out=` call moves no tensor at all, and a new tensor
 /// is moved once, to the caller. In-place and `out=` kernels leave it empty.
+/// A kernel making one plain tensor may write its data straight into
+/// [`Outputs::new_slot`], where the surface reads it.
 #[derive(Debug, Default)]
 pub struct Outputs {
     first: Option<Tensor>,
     second: Option<Tensor>,
+    /// The one result as plain data, written in place by the kernel that
+    /// made it (`first` stays empty then).
+    plain: Option<TensorImpl>,
 }
 
 fn missing(what: &str) -> Error {
@@ -212,13 +217,36 @@ impl Outputs {
     /// The kernel's one result.
     #[inline]
     pub fn set(&mut self, t: Tensor) {
+        self.plain = None;
         self.first = Some(t);
     }
 
     /// The kernel's two results (`max.dim`: values, indices).
     pub fn set_two(&mut self, a: Tensor, b: Tensor) {
+        self.plain = None;
         self.first = Some(a);
         self.second = Some(b);
+    }
+
+    /// Where a kernel writes its one result when that is a new tensor
+    /// without autograd state (a kernel of the `CPU` key): the kernel
+    /// builds it here (`ft_kernels::add_into`), and [`Outputs::one`] hands
+    /// it to the caller, one move in all. Through [`Outputs::set`] a new
+    /// tensor was moved out of the kernel, into `first` and out again, and
+    /// each move of a tensor just written waited on a failed store forward
+    /// (`perf-artifacts/dispatch-v8-moves.md`).
+    #[inline]
+    pub fn new_slot(&mut self) -> &mut Option<TensorImpl> {
+        &mut self.plain
+    }
+
+    /// A result written through [`Outputs::new_slot`], moved to `first`
+    /// for the readers that want the tensor itself.
+    #[inline]
+    fn settle(&mut self) {
+        if let Some(t) = self.plain.take() {
+            self.first = Some(Tensor::from(t));
+        }
     }
 
     /// The one result, for the caller. Takes it out of the slot rather
@@ -226,10 +254,14 @@ impl Outputs {
     /// call on the path of every op that returns a new tensor.
     #[inline]
     pub fn one(&mut self) -> Result<Tensor> {
+        if let Some(t) = self.plain.take() {
+            return Ok(Tensor::from(t));
+        }
         self.first.take().ok_or_else(|| missing("a tensor"))
     }
 
-    pub fn two(self) -> Result<(Tensor, Tensor)> {
+    pub fn two(mut self) -> Result<(Tensor, Tensor)> {
+        self.settle();
         match (self.first, self.second) {
             (Some(a), Some(b)) => Ok((a, b)),
             _ => Err(missing("two tensors")),
@@ -241,14 +273,51 @@ impl Outputs {
     /// instead of moving a 128-byte tensor out and back).
     #[inline]
     pub fn slots_mut(&mut self) -> (Option<&mut Tensor>, Option<&mut Tensor>) {
+        self.settle();
         (self.first.as_mut(), self.second.as_mut())
     }
 
     /// Whether the kernel wrote nothing here (in place, `out=`).
     pub fn is_empty(&self) -> bool {
-        self.first.is_none() && self.second.is_none()
+        self.first.is_none() && self.second.is_none() && self.plain.is_none()
     }
 }
 
 /// A kernel: every (op, key) entry of the table has this type.
 pub type Kernel = fn(&Frame<'_>, &mut Outputs) -> Result<()>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written_in_place(values: &[f32]) -> Outputs {
+        let mut o = Outputs::default();
+        *o.new_slot() = Some(TensorImpl::from_slice(values, &[values.len()]).unwrap());
+        o
+    }
+
+    /// A result a kernel wrote through `new_slot` reaches every reader:
+    /// the caller (`one`), a wrapping kernel (`slots_mut`), `two` (which
+    /// finds one result, an error) and `is_empty`; and `set` replaces it.
+    #[test]
+    fn a_result_written_in_place_reaches_every_reader() {
+        let mut o = written_in_place(&[1.0, 2.0]);
+        assert!(!o.is_empty());
+        assert_eq!(o.one().unwrap().to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+        assert!(o.is_empty());
+        assert!(o.one().is_err());
+
+        let mut o = written_in_place(&[3.0]);
+        let (first, second) = o.slots_mut();
+        assert_eq!(first.unwrap().to_vec::<f32>().unwrap(), vec![3.0]);
+        assert!(second.is_none());
+        assert_eq!(o.one().unwrap().to_vec::<f32>().unwrap(), vec![3.0]);
+
+        assert!(written_in_place(&[4.0]).two().is_err());
+
+        let mut o = written_in_place(&[5.0]);
+        o.set(Tensor::from(TensorImpl::from_slice(&[6.0f32], &[1]).unwrap()));
+        assert_eq!(o.one().unwrap().to_vec::<f32>().unwrap(), vec![6.0]);
+        assert!(o.is_empty());
+    }
+}

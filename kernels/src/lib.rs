@@ -14,8 +14,9 @@ pub mod ops;
 pub mod par;
 
 pub use ops::binary::{
-    BinaryOp, add, add_, add_out, binary, binary_, binary_out, binary_scalar, binary_scalar_,
-    scalar_binary, sub, sub_, sub_out, threshold_backward, where_,
+    BinaryOp, add, add_, add_into, add_out, binary, binary_, binary_into, binary_out,
+    binary_scalar, binary_scalar_, binary_scalar_into, scalar_binary, sub, sub_, sub_into, sub_out,
+    threshold_backward, where_,
 };
 pub use ops::linalg::{
     BatchedPlan, MatmulPlan, addmm, addmm_, addmm_out, bmm, bmm_out, dot, linear, matmul,
@@ -26,4 +27,6 @@ pub use ops::reduce::{
     sum, var,
 };
 pub use ops::softmax::{log_softmax, softmax};
-pub use ops::unary::{UnaryOp, cast, clamp, clamp_, clamp_out, copy_, unary, unary_, unary_out};
+pub use ops::unary::{
+    UnaryOp, cast, clamp, clamp_, clamp_out, copy_, unary, unary_, unary_into, unary_out,
+};

@@ -1,7 +1,9 @@
 //! Binary elementwise ops with PyTorch's dtype rules: arithmetic, division,
 //! remainder, pow, maximum/minimum, comparisons, logical ops, and `where`.
 
-use super::{Out, compute_dtype, dense_number, dense_pair, made, not_implemented, run_elementwise};
+use super::{
+    Out, compute_dtype, dense_number, dense_pair, made, not_implemented, run_elementwise, taken,
+};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn2, map2};
 use crate::math::F;
@@ -168,8 +170,18 @@ fn operand(t: &TensorImpl) -> Operand {
 
 /// `op(a, b)` into a new tensor.
 pub fn binary(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<TensorImpl> {
+    taken(|slot| binary_into(op, a, b, slot))
+}
+
+/// [`binary`], its result put in `slot` (see [`add_into`]).
+pub fn binary_into(
+    op: BinaryOp,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    slot: &mut Option<TensorImpl>,
+) -> Result<()> {
     let ty = binary_types(op, operand(a), operand(b))?;
-    made(ty.result, |o| run(op, a, b, Scalar::Int(1), o, ty))
+    run(op, a, b, Scalar::Int(1), Out::New(ty.result, slot), ty)
 }
 
 /// `op(a, b)` written into `out` (no allocation when nothing needs a copy).
@@ -185,14 +197,23 @@ pub fn binary_(op: BinaryOp, a: &TensorImpl, b: &TensorImpl) -> Result<()> {
 
 /// `op(a, s)` for a Python-style number `s` (promotes as a wrapped number).
 pub fn binary_scalar(op: BinaryOp, a: &TensorImpl, s: Scalar) -> Result<TensorImpl> {
+    taken(|slot| binary_scalar_into(op, a, s, slot))
+}
+
+/// [`binary_scalar`], its result put in `slot` (see [`add_into`]).
+pub fn binary_scalar_into(
+    op: BinaryOp,
+    a: &TensorImpl,
+    s: Scalar,
+    slot: &mut Option<TensorImpl>,
+) -> Result<()> {
     let ty = binary_types(op, operand(a), Operand::Scalar(s))?;
-    made(ty.result, |mut o| {
-        if let Some(done) = number_fast(op, a, s, false, ty, &mut o) {
-            return done;
-        }
-        let b = scalar_tensor(s, ty)?;
-        run(op, a, &b, Scalar::Int(1), o, ty)
-    })
+    let mut o = Out::New(ty.result, slot);
+    if let Some(done) = number_fast(op, a, s, false, ty, &mut o) {
+        return done;
+    }
+    let b = scalar_tensor(s, ty)?;
+    run(op, a, &b, Scalar::Int(1), o, ty)
 }
 
 /// `op(s, a)` for a number on the left (e.g. `2 - a`, `2 ** a`).
@@ -239,14 +260,38 @@ fn scalar_tensor(s: Scalar, ty: BinaryTypes) -> Result<TensorImpl> {
 
 /// `a + alpha * b`.
 pub fn add(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
+    taken(|slot| add_into(a, b, alpha, slot))
+}
+
+/// [`add`], its result put in `slot` (the caller's) rather than returned:
+/// dispatch passes the slot its caller reads, so a new small tensor is
+/// written once where it is used, not moved out through each layer (every
+/// move of one just made waited on a failed store forward; see
+/// `perf-artifacts/dispatch-v8-moves.md`). On `Err`, `slot` is unchanged.
+pub fn add_into(
+    a: &TensorImpl,
+    b: &TensorImpl,
+    alpha: Scalar,
+    slot: &mut Option<TensorImpl>,
+) -> Result<()> {
     let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
-    made(ty.result, |o| run(BinaryOp::Add, a, b, alpha, o, ty))
+    run(BinaryOp::Add, a, b, alpha, Out::New(ty.result, slot), ty)
 }
 
 /// `a - alpha * b`.
 pub fn sub(a: &TensorImpl, b: &TensorImpl, alpha: Scalar) -> Result<TensorImpl> {
+    taken(|slot| sub_into(a, b, alpha, slot))
+}
+
+/// [`sub`], its result put in `slot` (see [`add_into`]).
+pub fn sub_into(
+    a: &TensorImpl,
+    b: &TensorImpl,
+    alpha: Scalar,
+    slot: &mut Option<TensorImpl>,
+) -> Result<()> {
     let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
-    made(ty.result, |o| run(BinaryOp::Sub, a, b, alpha, o, ty))
+    run(BinaryOp::Sub, a, b, alpha, Out::New(ty.result, slot), ty)
 }
 
 /// `out = a + alpha * b`.

@@ -107,8 +107,15 @@ pub enum Out<'a> {
 /// Runs `f` with an `Out::New(dtype)` slot and returns what it made.
 #[inline]
 pub(crate) fn made(dtype: DType, f: impl FnOnce(Out<'_>) -> Result<()>) -> Result<TensorImpl> {
+    taken(|slot| f(Out::New(dtype, slot)))
+}
+
+/// Runs `f` with an empty slot and returns what it put there: an op's
+/// by-value form over its `_into` form (`binary` over `binary_into`).
+#[inline]
+pub(crate) fn taken(f: impl FnOnce(&mut Option<TensorImpl>) -> Result<()>) -> Result<TensorImpl> {
     let mut slot = None;
-    f(Out::New(dtype, &mut slot))?;
+    f(&mut slot)?;
     slot.ok_or_else(|| {
         Error::new(
             ErrorKind::Value,

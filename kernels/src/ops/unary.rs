@@ -1,7 +1,7 @@
 //! Unary elementwise ops, `clamp`, and dtype casts, with PyTorch's dtype
 //! rules (integer inputs of float functions compute in the default float).
 
-use super::{Out, compute_dtype, made, not_implemented, run_elementwise};
+use super::{Out, compute_dtype, made, not_implemented, run_elementwise, taken};
 use crate::iter::Kernel;
 use crate::map::{Src, VecFn1, map1};
 use crate::math::{self, F, TRIG_REDUCE_MAX};
@@ -142,8 +142,13 @@ impl UnaryOp {
 
 /// `op(x)` into a new tensor.
 pub fn unary(op: UnaryOp, x: &TensorImpl) -> Result<TensorImpl> {
+    taken(|slot| unary_into(op, x, slot))
+}
+
+/// [`unary`], its result put in `slot` (see [`crate::add_into`]).
+pub fn unary_into(op: UnaryOp, x: &TensorImpl, slot: &mut Option<TensorImpl>) -> Result<()> {
     let r = op.result_dtype(x.dtype())?;
-    made(r, |o| run(op, x, o, r))
+    run(op, x, Out::New(r, slot), r)
 }
 
 /// `op(x)` written into `out`.

@@ -16,6 +16,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use triomphe::UniqueArc;
 
+use crate::spin::{SpinGuard, SpinLock};
+
 /// A node's reference count: `triomphe`'s `Arc`, which has no weak count.
 /// With std's, freeing a node took two locked instructions (the strong
 /// and the weak count) and `get_mut` a locked compare-exchange; here one,
@@ -46,7 +48,9 @@ pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor) -> Result<Grads> + Sen
 /// `.grad`; a non-leaf has the node that made it, which an in-place op
 /// replaces (PyTorch's `rebase_history`). Clones of a `Tensor` share it.
 pub(crate) struct Meta {
-    grad_fn: Mutex<Option<NodeArc>>,
+    /// A [`SpinLock`]: read (and its node cloned) for every recorded
+    /// input, replaced only by an in-place op.
+    grad_fn: SpinLock<Option<NodeArc>>,
     /// Boxed: every recorded op makes a `Meta` for its output, and only
     /// leaves ever hold a gradient; inline, the 128-byte slot made each
     /// new `Meta` a `memcpy` into its `Arc` (`perf-artifacts/autograd-v2-moves.md`).
@@ -60,7 +64,7 @@ pub(crate) struct Meta {
 impl Meta {
     pub fn leaf() -> Self {
         Meta {
-            grad_fn: Mutex::new(None),
+            grad_fn: SpinLock::new(None),
             grad: Mutex::new(None),
             is_view: false,
             has_views: AtomicBool::new(false),
@@ -70,7 +74,7 @@ impl Meta {
     /// The meta of an op's output.
     pub fn output(node: NodeArc, is_view: bool) -> Self {
         Meta {
-            grad_fn: Mutex::new(Some(node)),
+            grad_fn: SpinLock::new(Some(node)),
             grad: Mutex::new(None),
             is_view,
             has_views: AtomicBool::new(false),
@@ -83,8 +87,8 @@ impl Meta {
         self.grad.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn fn_slot(&self) -> MutexGuard<'_, Option<NodeArc>> {
-        self.grad_fn.lock().unwrap_or_else(|p| p.into_inner())
+    fn fn_slot(&self) -> SpinGuard<'_, Option<NodeArc>> {
+        self.grad_fn.lock()
     }
 
     /// The node that made the tensor (`None`: a leaf).
@@ -195,7 +199,8 @@ pub(crate) struct Node {
     pub edges: [Option<Edge>; MAX_INPUTS],
     pub inputs: [Option<InputMeta>; MAX_INPUTS],
     /// `None` once run without `retain_graph`: its saved tensors are freed.
-    backward: Mutex<Option<BackwardFn>>,
+    /// A [`SpinLock`], taken once per run of the node.
+    backward: SpinLock<Option<BackwardFn>>,
 }
 
 impl Node {
@@ -218,7 +223,7 @@ impl Node {
             seq: SEQ.with(|s| s.replace(s.get() + 1)),
             edges: [None, None, None],
             inputs: [None, None, None],
-            backward: Mutex::new(Some(backward)),
+            backward: SpinLock::new(Some(backward)),
         }));
         // SAFETY: `write` above put a whole `Node` in `slot` before `fill`
         // saw it, and `fill` could only replace its fields with other valid
@@ -237,7 +242,7 @@ impl Node {
     /// Runs the backward function; without `retain` it is dropped after,
     /// with the tensors it saved.
     pub fn apply(&self, ctx: &Ctx, grad: &Tensor, retain: bool) -> Result<Grads> {
-        let mut slot = self.backward.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.backward.lock();
         let Some(f) = slot.as_mut() else {
             return Err(Error::new(
                 ErrorKind::Value,

@@ -32,6 +32,7 @@ mod kernels;
 mod live;
 pub mod nn;
 pub mod optim;
+mod spin;
 
 pub use ft_dispatch::grad_mode::{enable_grad, is_grad_enabled, no_grad, set_grad_enabled};
 pub use gradcheck::gradcheck;

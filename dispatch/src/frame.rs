@@ -316,7 +316,9 @@ mod tests {
         assert!(written_in_place(&[4.0]).two().is_err());
 
         let mut o = written_in_place(&[5.0]);
-        o.set(Tensor::from(TensorImpl::from_slice(&[6.0f32], &[1]).unwrap()));
+        o.set(Tensor::from(
+            TensorImpl::from_slice(&[6.0f32], &[1]).unwrap(),
+        ));
         assert_eq!(o.one().unwrap().to_vec::<f32>().unwrap(), vec![6.0]);
         assert!(o.is_empty());
     }

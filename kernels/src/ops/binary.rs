@@ -274,8 +274,7 @@ pub fn add_into(
     alpha: Scalar,
     slot: &mut Option<TensorImpl>,
 ) -> Result<()> {
-    let ty = binary_types(BinaryOp::Add, operand(a), operand(b))?;
-    run(BinaryOp::Add, a, b, alpha, Out::New(ty.result, slot), ty)
+    alpha_into(BinaryOp::Add, a, b, alpha, slot)
 }
 
 /// `a - alpha * b`.
@@ -290,8 +289,20 @@ pub fn sub_into(
     alpha: Scalar,
     slot: &mut Option<TensorImpl>,
 ) -> Result<()> {
-    let ty = binary_types(BinaryOp::Sub, operand(a), operand(b))?;
-    run(BinaryOp::Sub, a, b, alpha, Out::New(ty.result, slot), ty)
+    alpha_into(BinaryOp::Sub, a, b, alpha, slot)
+}
+
+/// `a op alpha * b` (add or sub) into a new tensor in `slot`.
+#[inline]
+fn alpha_into(
+    op: BinaryOp,
+    a: &TensorImpl,
+    b: &TensorImpl,
+    alpha: Scalar,
+    slot: &mut Option<TensorImpl>,
+) -> Result<()> {
+    let ty = binary_types(op, operand(a), operand(b))?;
+    run(op, a, b, alpha, Out::New(ty.result, slot), ty)
 }
 
 /// `out = a + alpha * b`.

@@ -1,6 +1,12 @@
 //! Times f32 GEMM at a few sizes on the active ISA (`FT_ISA`) and the rayon
 //! pool's thread count (`RAYON_NUM_THREADS`): a quick probe while tuning;
 //! the benchmark suite (`ft-bench`) is the measurement of record.
+//!
+//! `cargo run --release -p ft-kernels --example gemm_sizes [SIZE ...]`.
+//! (Named `gemm_probe` until 2026-12, as `perf-artifacts/gemm-v1.md` calls
+//! it; renamed because `ft-bench` has an example of that name, and two
+//! examples of one name in a workspace write the same output file, which
+//! cargo warns will become an error.)
 use ft_kernels::gemm::{MatMut, MatRef, gemm};
 use std::time::Instant;
 

@@ -401,6 +401,7 @@ pub(crate) fn view_op(
 
 /// Whether the direct CPU kernel has a kernel for the frame's dtypes
 /// (PyTorch's CPU kernels of these ops are floating-point only).
+#[inline]
 pub(crate) fn has_dtype(op: Op, f: &Frame<'_>) -> bool {
     match op {
         Op::Gelu | Op::Silu | Op::Softmax | Op::LogSoftmax => {

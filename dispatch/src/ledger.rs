@@ -124,6 +124,7 @@ pub fn disable() {
     ON.store(false, Ordering::Release);
 }
 
+#[inline]
 pub fn is_enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }

@@ -45,6 +45,7 @@ pub fn set_mode(m: Mode) {
     GLOBAL.store(code(m), Ordering::Relaxed);
 }
 
+#[inline]
 pub fn global_mode() -> Mode {
     from_code(GLOBAL.load(Ordering::Relaxed))
 }

@@ -93,11 +93,8 @@ fn main() {
     });
     // What that first access costs: another thread reads each of many
     // fresh tensors once (a revocation each: one `membarrier`), then reads
-    // them all again (already shared).
-    if std::env::args()
-        .nth(1)
-        .is_none_or(|w| "revocation".contains(&w))
-    {
+    // them all again (already shared). Selected as "revocation".
+    if selected("revocation") {
         let many: Vec<TensorImpl> = (0..20_000)
             .map(|_| TensorImpl::from_slice(&[1.0f32; 16], &[16]).expect("t"))
             .collect();

@@ -10,10 +10,7 @@ use crate::engine::is_leaf;
 use crate::formulas::formula;
 use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, meta_ref};
 use ft_core::{Error, ErrorKind, Result};
-use ft_dispatch::{
-    Arg, DispatchKey, Frame, Functionality, Kernel, Op, Outputs, Tensor, keyset_of, redispatch,
-    route::schema_of,
-};
+use ft_dispatch::{Arg, DispatchKey, Frame, Kernel, Op, Outputs, Tensor, route::schema_of};
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
@@ -75,9 +72,9 @@ pub(crate) fn ensure_registered() -> Result<()> {
 }
 
 /// The op run below the autograd key.
+#[inline]
 fn below(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
-    let ks = keyset_of(f)?.without(Functionality::Autograd);
-    redispatch(op, ks, f, out)
+    ft_dispatch::call_below_autograd(op, f, out)
 }
 
 fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {

@@ -42,5 +42,5 @@ pub use frame::{Arg, Frame, Kernel, Outputs};
 pub use key::{Backend, DispatchKey, DispatchKeySet, Functionality, KeySetError};
 pub use mode::{Mode, set_mode, set_thread_mode, with_mode};
 pub use ops::Op;
-pub use route::{call, keyset_of, lookup, redispatch, register};
+pub use route::{call, call_below_autograd, keyset_of, lookup, redispatch, register};
 pub use tensor::{AutogradMeta, Tensor};

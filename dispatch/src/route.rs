@@ -144,7 +144,45 @@ pub fn call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
         }
         return k(f, out);
     }
+    call_not_plain(op, f, out)
+}
+
+/// [`call`] past its plain route: the recorded route, else the general
+/// path. Out of line, and light: the general path's frame is set up only
+/// when it runs.
+#[inline(never)]
+fn call_not_plain(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    if !ledger::is_enabled()
+        && let Some(k) = recorded_route(op, f)
+    {
+        if cfg!(debug_assertions) {
+            check_frame(schema_of(op)?, f)?;
+        }
+        return k(f, out);
+    }
     call_general(op, f, out)
+}
+
+/// Whether a call has tensor arguments, all on the CPU, and (unless
+/// `grad_ok`) none requiring grad.
+#[inline]
+fn all_cpu(f: &Frame<'_>, grad_ok: bool) -> bool {
+    let mut tensors = 0;
+    for a in f.args() {
+        if let Arg::Tensor(t) | Arg::OptTensor(Some(t)) = a {
+            if !t.device().is_cpu() || (!grad_ok && t.requires_grad()) {
+                return false;
+            }
+            tensors += 1;
+        }
+    }
+    tensors > 0
+}
+
+/// Whether a tensor argument requires grad.
+#[inline]
+fn any_grad(f: &Frame<'_>) -> bool {
+    f.tensors().any(|t| t.requires_grad())
 }
 
 /// The kernel of the most common call, found without building a key set:
@@ -155,24 +193,73 @@ pub fn call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
 /// nothing to fall back to or refuse (`plain_route_selects_what_the_general_path_selects`
 /// checks that against the ledger). [`call`] takes it only while the
 /// ledger is off, since it records nothing.
+#[doc(hidden)]
 #[inline]
-fn plain_route(op: Op, f: &Frame<'_>) -> Option<Kernel> {
-    let mut tensors = 0;
-    for a in f.args() {
-        if let Arg::Tensor(t) | Arg::OptTensor(Some(t)) = a {
-            if !t.device().is_cpu() || t.requires_grad() {
-                return None;
-            }
-            tensors += 1;
-        }
+pub fn plain_route(op: Op, f: &Frame<'_>) -> Option<Kernel> {
+    if !all_cpu(f, false) {
+        return None;
     }
-    if tensors == 0 || mode() != Mode::Strict || !cpu::has_dtype(op, f) {
+    cpu_kernel(op, f)
+}
+
+/// The CPU kernel when the general path would call it directly for a call
+/// whose tensors are all on the CPU: Strict mode and a dtype it has.
+#[inline]
+fn cpu_kernel(op: Op, f: &Frame<'_>) -> Option<Kernel> {
+    if mode() != Mode::Strict || !cpu::has_dtype(op, f) {
         return None;
     }
     lookup(op, DispatchKey::CPU)
 }
 
+/// The kernel of a call that records, found without building a key set:
+/// every tensor on the CPU, one requiring grad and grad mode on (the key
+/// set `{CPU, Dense, Autograd}`): the `AutogradCPU` kernel, if one is
+/// registered, which the general path calls then without consulting the
+/// mode or the dtype (ft-autograd's `tests/routes.rs` checks that against
+/// the ledger). [`call`] takes it after its plain route, while the ledger
+/// is off, out of line: the inlined plain route stays as small as it was.
+#[doc(hidden)]
+#[inline]
+pub fn recorded_route(op: Op, f: &Frame<'_>) -> Option<Kernel> {
+    // All on the CPU is not enough: `plain_route` also refuses plain calls
+    // in Hardened mode or with a dtype the CPU kernel lacks.
+    if !crate::grad_mode::is_grad_enabled() || !all_cpu(f, true) || !any_grad(f) {
+        return None;
+    }
+    lookup(op, DispatchKey::AUTOGRAD_CPU)
+}
+
+/// What an `AutogradCPU` kernel calls to run the op below itself: the
+/// general path with the Autograd key taken out of the call's key set, or,
+/// while the ledger is off, for tensors all on the CPU, in Strict mode and
+/// with a dtype the CPU kernel has, that kernel directly (the one the
+/// general path selects then: `shortcuts_select_what_the_general_path_selects`
+/// in ft-autograd's tests).
+#[inline]
+pub fn call_below_autograd(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
+    if !ledger::is_enabled()
+        && let Some(k) = below_autograd_route(op, f)
+    {
+        return k(f, out);
+    }
+    let ks = keyset_of(f)?.without(Functionality::Autograd);
+    redispatch(op, ks, f, out)
+}
+
+/// The kernel [`call_below_autograd`] calls directly, if any.
+#[doc(hidden)]
+#[inline]
+pub fn below_autograd_route(op: Op, f: &Frame<'_>) -> Option<Kernel> {
+    if all_cpu(f, true) {
+        cpu_kernel(op, f)
+    } else {
+        None
+    }
+}
+
 /// [`call`] for every call: key set, resolution, lookup, kernel.
+#[inline(never)]
 fn call_general(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     let schemas = schemas()?;
     if cfg!(debug_assertions) {
@@ -371,7 +458,9 @@ mod tests {
     /// For calls of every kind the shortcut meets (plain, requiring grad,
     /// in no_grad, a dtype without a direct kernel, Hardened mode, a view),
     /// `plain_route` gives a kernel exactly when the general path selects
-    /// the CPU kernel directly, and then the same kernel.
+    /// the CPU kernel directly, and then the same kernel (no autograd
+    /// kernel is registered here: ft-autograd's tests check the recorded
+    /// route).
     #[test]
     fn plain_route_selects_what_the_general_path_selects() {
         // The table fills on first use (a call before that routes the

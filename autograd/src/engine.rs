@@ -5,7 +5,7 @@
 //! and hand its input gradients on. Leaves accumulate into `.grad`;
 //! `grad()` captures gradients instead and leaves `.grad` alone.
 
-use crate::graph::{Ctx, Edge, MAX_INPUTS, Meta, Node, fresh_copy, meta_ref, torch_size};
+use crate::graph::{Ctx, Edge, Grads, MAX_INPUTS, Meta, Node, fresh_copy, meta_ref, torch_size};
 use ft_core::{Error, ErrorKind, Result};
 use ft_dispatch::Tensor;
 use ft_dispatch::grad_mode::GradModeGuard;
@@ -315,16 +315,18 @@ pub(crate) fn execute(
             continue;
         }
         let wanted = children.map(|c| c.is_some_and(|c| tasks[c].wanted()));
-        let mut out = match &grad {
-            Some(g) => Some(node.apply(&Ctx { needs: wanted }, g, retain_graph)?),
-            None => None,
-        };
+        // The gradients the node's formula writes, one slot per input;
+        // what it gave that is not wanted is dropped with them.
+        let mut out: Grads = [None, None, None];
+        if let Some(g) = &grad {
+            node.apply(&Ctx { needs: wanted }, g, retain_graph, &mut out)?;
+        }
         for (j, c) in children.into_iter().enumerate() {
             let Some(c) = c else { continue };
             if !wanted[j] {
                 continue;
             }
-            let g = match out.as_mut().and_then(|o| o[j].take()) {
+            let g = match out[j].take() {
                 Some(g) => Some(fit(node, j, g)?),
                 None => None,
             };

@@ -103,8 +103,13 @@ pub(crate) fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     summed.reshape(&isize_shape(shape))
 }
 
-fn boxed(f: impl FnMut(&Ctx, &Tensor) -> Result<Grads> + Send + 'static) -> BackwardFn {
-    Box::new(f)
+/// A formula written as a function of the output's gradient, as the
+/// engine calls it (the result written to its slots).
+fn boxed(mut f: impl FnMut(&Ctx, &Tensor) -> Result<Grads> + Send + 'static) -> BackwardFn {
+    Box::new(move |c, g, out| {
+        *out = f(c, g)?;
+        Ok(())
+    })
 }
 
 fn scalar_f64(s: Scalar) -> f64 {

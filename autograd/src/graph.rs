@@ -40,8 +40,11 @@ pub(crate) struct Ctx {
 }
 
 /// A node's backward function: the gradient of its output in, the
-/// gradients of its inputs out. It owns the tensors the op saved.
-pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor) -> Result<Grads> + Send>;
+/// gradients of its inputs written to the engine's slots (all `None` on
+/// entry). It owns the tensors the op saved. Written in place: returned,
+/// the ~390-byte `Result<Grads>` was copied twice per node on its way to
+/// the engine (a `memcpy` call each).
+pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor, &mut Grads) -> Result<()> + Send>;
 
 /// Autograd state of one tensor (the `AutogradMeta` slot of
 /// [`ft_dispatch::Tensor`]): a leaf has no `grad_fn` and accumulates
@@ -239,9 +242,10 @@ impl Node {
         self.inputs[i] = Some(meta);
     }
 
-    /// Runs the backward function; without `retain` it is dropped after,
+    /// Runs the backward function, which writes the inputs' gradients to
+    /// `out` (all `None` on entry); without `retain` it is dropped after,
     /// with the tensors it saved.
-    pub fn apply(&self, ctx: &Ctx, grad: &Tensor, retain: bool) -> Result<Grads> {
+    pub fn apply(&self, ctx: &Ctx, grad: &Tensor, retain: bool, out: &mut Grads) -> Result<()> {
         let mut slot = self.backward.lock();
         let Some(f) = slot.as_mut() else {
             return Err(Error::new(
@@ -253,7 +257,7 @@ impl Node {
                  if you need to access saved tensors after calling backward.",
             ));
         };
-        let r = f(ctx, grad);
+        let r = f(ctx, grad, out);
         if !retain {
             *slot = None;
         }

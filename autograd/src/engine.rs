@@ -45,8 +45,6 @@ struct Task<'g> {
     children: [Option<usize>; MAX_INPUTS],
     /// Gradient edges from nodes that will run, not yet delivered.
     deps: usize,
-    /// The sum of the gradients delivered so far.
-    buffer: Option<Tensor>,
     /// Runs (a node on the way to what is wanted).
     run: bool,
     /// Captured by `grad()`: index into its result.
@@ -121,15 +119,14 @@ fn root_grads(roots: &[&Tensor], given: Option<&[&Tensor]>) -> Result<Vec<Tensor
 }
 
 /// Reduces a gradient to an input's shape (the sum over broadcast dims),
-/// or fails as PyTorch's `validate_outputs` does.
-fn fit(node: &Node, i: usize, g: Tensor) -> Result<Tensor> {
+/// or fails as PyTorch's `validate_outputs` does. In place: the common
+/// gradient, already of the input's shape and dtype, is not moved.
+fn fit(node: &Node, i: usize, g: &mut Tensor) -> Result<()> {
     let Some(meta) = &node.inputs[i] else {
-        return Ok(g);
+        return Ok(());
     };
-    let g = if g.shape() == meta.shape() {
-        g
-    } else {
-        crate::formulas::sum_to(&g, meta.shape()).map_err(|_| {
+    if !same_shape(g.shape(), meta.shape()) {
+        *g = crate::formulas::sum_to(g, meta.shape()).map_err(|_| {
             Error::new(
                 ErrorKind::Shape,
                 format!(
@@ -140,13 +137,19 @@ fn fit(node: &Node, i: usize, g: Tensor) -> Result<Tensor> {
                     ft_core::error::fmt_shape(meta.shape())
                 ),
             )
-        })?
-    };
-    if g.dtype() == meta.dtype {
-        Ok(g)
-    } else {
-        g.to_dtype(meta.dtype)
+        })?;
     }
+    if g.dtype() != meta.dtype {
+        *g = g.to_dtype(meta.dtype)?;
+    }
+    Ok(())
+}
+
+/// `a == b` for shapes, compared inline: the slice comparison was a
+/// `memcmp` call per gradient for a few words.
+#[inline]
+fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Adds `g` to a leaf's `.grad`: the first gradient is copied into storage
@@ -214,7 +217,6 @@ pub(crate) fn execute(
             edge: e,
             children: [None; MAX_INPUTS],
             deps: 0,
-            buffer: None,
             run: inputs.is_none(),
             capture: None,
             queued: false,
@@ -268,20 +270,25 @@ pub(crate) fn execute(
 
     let mut ready: BinaryHeap<(u64, usize)> = BinaryHeap::new();
     let collect_leaves = inputs.is_none();
-    // Delivers a gradient to a task; a task with nothing left to wait for
-    // is finished (a leaf or a capture) or queued (a node).
+    // The sum of the gradients delivered to each task so far. Beside the
+    // tasks, not in them: a node's gradient is read where it lies, and a
+    // delivered one is moved once, from its formula's slot.
+    let mut bufs: Vec<Option<Tensor>> = Vec::with_capacity(tasks.len());
+    bufs.resize_with(tasks.len(), || None);
+    // Delivers a gradient (taken from `g`) to a task; a task with nothing
+    // left to wait for is finished (a leaf or a capture) or queued (a node).
     fn deliver(
         t: &mut Task,
+        buf: &mut Option<Tensor>,
         i: usize,
         ready: &mut BinaryHeap<(u64, usize)>,
-        g: Option<Tensor>,
+        g: &mut Option<Tensor>,
         counted: bool,
     ) -> Result<()> {
-        if let Some(g) = g {
-            t.buffer = Some(match t.buffer.take() {
-                None => g,
-                Some(b) => b.add(&g)?,
-            });
+        match (buf.as_mut(), g.as_ref()) {
+            (_, None) => {}
+            (None, Some(_)) => *buf = g.take(),
+            (Some(b), Some(g)) => *b = b.add(g)?,
         }
         if counted {
             t.deps -= 1;
@@ -298,39 +305,41 @@ pub(crate) fn execute(
 
     for (e, g) in root_edges.iter().zip(start) {
         let i = index[&e.key()];
-        deliver(&mut tasks[i], i, &mut ready, Some(g), false)?;
+        deliver(&mut tasks[i], &mut bufs[i], i, &mut ready, &mut Some(g), false)?;
     }
     // Leaves are finished once every edge into them has delivered; a
     // root leaf with no other edge is finished at once.
     while let Some((_, i)) = ready.pop() {
-        let t = &mut tasks[i];
+        let t = &tasks[i];
         let Edge::Node(node) = t.edge else {
             continue;
         };
-        let (grad, run, capture, children) = (t.buffer.take(), t.run, t.capture, t.children);
-        if let (Some(c), Some(g)) = (capture, &grad) {
+        let (run, capture, children) = (t.run, t.capture, t.children);
+        if let (Some(c), Some(g)) = (capture, &bufs[i]) {
             captured[c] = Some(g.clone());
         }
         if !run {
+            bufs[i] = None;
             continue;
         }
         let wanted = children.map(|c| c.is_some_and(|c| tasks[c].wanted()));
         // The gradients the node's formula writes, one slot per input;
         // what it gave that is not wanted is dropped with them.
         let mut out: Grads = [None, None, None];
-        if let Some(g) = &grad {
+        if let Some(g) = &bufs[i] {
             node.apply(&Ctx { needs: wanted }, g, retain_graph, &mut out)?;
         }
+        // Its own gradient is used up.
+        bufs[i] = None;
         for (j, c) in children.into_iter().enumerate() {
             let Some(c) = c else { continue };
             if !wanted[j] {
                 continue;
             }
-            let g = match out[j].take() {
-                Some(g) => Some(fit(node, j, g)?),
-                None => None,
-            };
-            deliver(&mut tasks[c], c, &mut ready, g, true)?;
+            if let Some(g) = &mut out[j] {
+                fit(node, j, g)?;
+            }
+            deliver(&mut tasks[c], &mut bufs[c], c, &mut ready, &mut out[j], true)?;
         }
     }
     // Leaves: accumulate (backward) or capture (grad).
@@ -340,11 +349,11 @@ pub(crate) fn execute(
         if t.deps != 0 {
             continue;
         }
-        if let Some(g) = &t.buffer {
+        if let Some(g) = bufs[i].take() {
             if let Some(c) = t.capture {
-                captured[c] = Some(g.clone());
+                captured[c] = Some(g);
             } else if collect_leaves {
-                accumulate(m, g.clone())?;
+                accumulate(m, g)?;
             }
         }
     }

@@ -112,6 +112,15 @@ fn boxed(mut f: impl FnMut(&Ctx, &Tensor) -> Result<Grads> + Send + 'static) -> 
     })
 }
 
+/// A formula of one input: its gradient written straight to its slot
+/// (no three-slot array made and copied).
+fn boxed_one(mut f: impl FnMut(&Tensor) -> Result<Tensor> + Send + 'static) -> BackwardFn {
+    Box::new(move |_, g, out| {
+        out[0] = Some(f(g)?);
+        Ok(())
+    })
+}
+
 fn scalar_f64(s: Scalar) -> f64 {
     s.to_f64()
 }
@@ -281,9 +290,9 @@ pub(crate) fn formula(
             let s = Saved::input(x);
             (
                 $name,
-                boxed(move |_, $g| {
+                boxed_one(move |$g| {
                     let $x = s.get()?;
-                    Ok(one($body?))
+                    $body
                 }),
             )
         }};
@@ -293,16 +302,16 @@ pub(crate) fn formula(
             let s = Saved::output(out, $name);
             (
                 $name,
-                boxed(move |_, $g| {
+                boxed_one(move |$g| {
                     let $y = s.get()?;
-                    Ok(one($body?))
+                    $body
                 }),
             )
         }};
     }
     macro_rules! plain {
         ($name:expr, |$g:ident| $body:expr) => {
-            ($name, boxed(move |_, $g| Ok(one($body?))))
+            ($name, boxed_one(move |$g| $body))
         };
     }
     let r: (&'static str, BackwardFn) = match op {

@@ -305,7 +305,14 @@ pub(crate) fn execute(
 
     for (e, g) in root_edges.iter().zip(start) {
         let i = index[&e.key()];
-        deliver(&mut tasks[i], &mut bufs[i], i, &mut ready, &mut Some(g), false)?;
+        deliver(
+            &mut tasks[i],
+            &mut bufs[i],
+            i,
+            &mut ready,
+            &mut Some(g),
+            false,
+        )?;
     }
     // Leaves are finished once every edge into them has delivered; a
     // root leaf with no other edge is finished at once.
@@ -339,7 +346,14 @@ pub(crate) fn execute(
             if let Some(g) = &mut out[j] {
                 fit(node, j, g)?;
             }
-            deliver(&mut tasks[c], &mut bufs[c], c, &mut ready, &mut out[j], true)?;
+            deliver(
+                &mut tasks[c],
+                &mut bufs[c],
+                c,
+                &mut ready,
+                &mut out[j],
+                true,
+            )?;
         }
     }
     // Leaves: accumulate (backward) or capture (grad).

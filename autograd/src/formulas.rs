@@ -278,7 +278,7 @@ fn requires(f: &Frame<'_>) -> [bool; 3] {
 pub(crate) fn formula(
     op: Op,
     f: &Frame<'_>,
-    out: &Tensor,
+    out: &TensorImpl,
     second: Option<&Tensor>,
 ) -> Result<Option<(&'static str, BackwardFn)>> {
     use Op::*;

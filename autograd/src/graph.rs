@@ -325,10 +325,10 @@ impl Saved {
     }
 
     /// The output of the op being recorded, whose node is `node`.
-    pub fn output(t: &Tensor, node: &'static str) -> Saved {
+    pub fn output(t: &TensorImpl, node: &'static str) -> Saved {
         Saved {
-            data: t.data().clone(),
-            version: t.data().version(),
+            data: t.clone(),
+            version: t.version(),
             producer: Some(node),
         }
     }

@@ -9,7 +9,7 @@
 use crate::engine::is_leaf;
 use crate::formulas::formula;
 use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, meta_ref};
-use ft_core::{Error, ErrorKind, Result};
+use ft_core::{Error, ErrorKind, Result, TensorImpl};
 use ft_dispatch::{Arg, DispatchKey, Frame, Kernel, Op, Outputs, Tensor, route::schema_of};
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
@@ -105,7 +105,7 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     // lies: moving a 128-byte tensor out of a slot, through two by-value
     // setters and back was a chain of stalled copies.
     below(op, f, out)?;
-    let (Some(first), second) = out.slots_mut() else {
+    let (Some(first), second) = out.results() else {
         return Err(Error::new(
             ErrorKind::Value,
             format!("internal error: '{}' returned no tensor", op.name()),
@@ -114,13 +114,13 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     if !first.dtype().is_floating_point() {
         return Ok(());
     }
-    let node = record(op, f, first, second.as_deref())?;
+    let node = record(op, f, first, second)?;
     if op.is_view()
         && let Some(m) = meta_ref(f.tensor(0)?)
     {
         m.has_views.store(true, Ordering::Relaxed);
     }
-    first.attach_autograd_meta(erase(Meta::output(node, op.is_view())))
+    out.attach_first_autograd_meta(erase(Meta::output(node, op.is_view())))
 }
 
 /// A view op in no_grad mode on a tensor that requires grad (dispatch
@@ -149,7 +149,7 @@ fn no_grad_view(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
 
 /// The node of `op` called with frame `f` that produced `first`: its
 /// backward formula and an edge per tensor argument that requires grad.
-fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Result<NodeArc> {
+fn record(op: Op, f: &Frame<'_>, first: &TensorImpl, second: Option<&Tensor>) -> Result<NodeArc> {
     record_as(op, f, first, second, None)
 }
 
@@ -158,7 +158,7 @@ fn record(op: Op, f: &Frame<'_>, first: &Tensor, second: Option<&Tensor>) -> Res
 fn record_as(
     op: Op,
     f: &Frame<'_>,
-    first: &Tensor,
+    first: &TensorImpl,
     second: Option<&Tensor>,
     rename: Option<&'static str>,
 ) -> Result<NodeArc> {
@@ -197,7 +197,13 @@ fn unsafe_view(t: &Tensor, shape: &[isize]) -> Result<Tensor> {
     }
     let args = [Arg::Tensor(t), Arg::Dims(Some(shape))];
     let frame = Frame::new(&args)?;
-    let node = record_as(Op::View, &frame, &v, None, Some("UnsafeViewBackward0"))?;
+    let node = record_as(
+        Op::View,
+        &frame,
+        v.data(),
+        None,
+        Some("UnsafeViewBackward0"),
+    )?;
     Ok(v.set_requires_grad(true)?
         .with_autograd_meta(Some(erase(Meta::output(node, false)))))
 }
@@ -309,7 +315,7 @@ fn in_place(op: Op, f: &Frame<'_>) -> Result<()> {
     let pre = Frame::new(&args)?;
     let mut none = Outputs::default();
     below(op, f, &mut none)?;
-    let node = record(rebase, &pre, this, None)?;
+    let node = record(rebase, &pre, this.data(), None)?;
     if let Some(m) = meta_ref(this) {
         m.rebase(node);
     }

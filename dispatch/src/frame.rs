@@ -2,8 +2,8 @@
 //! in schema order, in a fixed array on the caller's stack (PyTorch's boxed
 //! calling convention without the heap-allocated stack).
 
-use crate::Tensor;
 use crate::schema::{ArgSpec, BaseType};
+use crate::{AutogradMeta, Tensor};
 use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
 
 /// The most arguments an op takes.
@@ -268,13 +268,31 @@ impl Outputs {
         }
     }
 
-    /// The results in their slots, for a kernel that wraps another (the
-    /// autograd kernels mark the output where the CPU kernel left it,
-    /// instead of moving a 128-byte tensor out and back).
+    /// The results where they lie, for a kernel that wraps another (the
+    /// autograd kernels read the output where the CPU kernel left it): the
+    /// first one's data, which may lie in the plain slot, and the second.
     #[inline]
-    pub fn slots_mut(&mut self) -> (Option<&mut Tensor>, Option<&mut Tensor>) {
+    pub fn results(&self) -> (Option<&TensorImpl>, Option<&Tensor>) {
+        let first = match &self.plain {
+            Some(t) => Some(t),
+            None => self.first.as_ref().map(Tensor::data),
+        };
+        (first, self.second.as_ref())
+    }
+
+    /// Marks the first result as requiring grad with autograd's state
+    /// `meta`. A result in the plain slot becomes a tensor here, after
+    /// the wrapping kernel's own work, not as soon as the kernel below
+    /// returns: moved then, the tensor just written waited on a failed
+    /// store forward (4% of a recorded chain's time). Only floating-point
+    /// tensors can require grad; no result is an error.
+    #[inline]
+    pub fn attach_first_autograd_meta(&mut self, meta: AutogradMeta) -> Result<()> {
         self.settle();
-        (self.first.as_mut(), self.second.as_mut())
+        match &mut self.first {
+            Some(t) => t.attach_autograd_meta(meta),
+            None => Err(missing("a tensor")),
+        }
     }
 
     /// Whether the kernel wrote nothing here (in place, `out=`).
@@ -297,8 +315,10 @@ mod tests {
     }
 
     /// A result a kernel wrote through `new_slot` reaches every reader:
-    /// the caller (`one`), a wrapping kernel (`slots_mut`), `two` (which
-    /// finds one result, an error) and `is_empty`; and `set` replaces it.
+    /// the caller (`one`), a wrapping kernel (`results`, and the autograd
+    /// state it attaches, which the caller's tensor then carries), `two`
+    /// (which finds one result, an error) and `is_empty`; and `set`
+    /// replaces it, with any state attached.
     #[test]
     fn a_result_written_in_place_reaches_every_reader() {
         let mut o = written_in_place(&[1.0, 2.0]);
@@ -308,18 +328,50 @@ mod tests {
         assert!(o.one().is_err());
 
         let mut o = written_in_place(&[3.0]);
-        let (first, second) = o.slots_mut();
+        let (first, second) = o.results();
         assert_eq!(first.unwrap().to_vec::<f32>().unwrap(), vec![3.0]);
         assert!(second.is_none());
-        assert_eq!(o.one().unwrap().to_vec::<f32>().unwrap(), vec![3.0]);
+        let t = o.one().unwrap();
+        assert_eq!(t.to_vec::<f32>().unwrap(), vec![3.0]);
+        assert!(!t.requires_grad() && t.autograd_meta().is_none());
+
+        let meta = || -> AutogradMeta { std::sync::Arc::new(7u8) };
+        let mut o = written_in_place(&[3.5]);
+        o.attach_first_autograd_meta(meta()).unwrap();
+        let t = o.one().unwrap();
+        assert!(t.requires_grad());
+        assert_eq!(t.autograd_meta().unwrap().downcast_ref::<u8>(), Some(&7));
+        assert_eq!(t.to_vec::<f32>().unwrap(), vec![3.5]);
+        // Through `two` (which settles the slot into `first`), the state
+        // stays with the tensor.
+        let mut o = written_in_place(&[3.75]);
+        o.attach_first_autograd_meta(meta()).unwrap();
+        o.second = Some(Tensor::from(TensorImpl::from_slice(&[1i64], &[1]).unwrap()));
+        let (a, b) = o.two().unwrap();
+        assert!(a.requires_grad() && a.autograd_meta().is_some());
+        assert!(!b.requires_grad());
+        // Only floating-point results can require grad; no result at all
+        // is an error.
+        let mut o = Outputs::default();
+        *o.new_slot() = Some(TensorImpl::from_slice(&[1i64], &[1]).unwrap());
+        assert!(o.attach_first_autograd_meta(meta()).is_err());
+        assert!(!o.one().unwrap().requires_grad());
+        assert!(
+            Outputs::default()
+                .attach_first_autograd_meta(meta())
+                .is_err()
+        );
 
         assert!(written_in_place(&[4.0]).two().is_err());
 
         let mut o = written_in_place(&[5.0]);
+        o.attach_first_autograd_meta(meta()).unwrap();
         o.set(Tensor::from(
             TensorImpl::from_slice(&[6.0f32], &[1]).unwrap(),
         ));
-        assert_eq!(o.one().unwrap().to_vec::<f32>().unwrap(), vec![6.0]);
+        let t = o.one().unwrap();
+        assert_eq!(t.to_vec::<f32>().unwrap(), vec![6.0]);
+        assert!(!t.requires_grad());
         assert!(o.is_empty());
     }
 }

@@ -106,14 +106,26 @@ fn is_bool(o: Operand) -> bool {
     }
 }
 
+/// Whether an operand is an f32 tensor (0-dim or not).
+#[inline]
+fn f32_tensor(o: Operand) -> bool {
+    matches!(o, Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32))
+}
+
 /// PyTorch's dtype rules for `op` over these operands.
+#[inline]
 pub fn binary_types(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes> {
-    if let (
-        Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32),
-        Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32),
-    ) = (a, b)
-    {
-        // Two f32 tensors: what the rules below give, without them.
+    // Two f32 tensors, or an f32 tensor and a number that is not a bool
+    // (f32 wins either way, and no rule fails): what the rules give,
+    // without them (`the_f32_shortcut_gives_what_the_rules_give`).
+    let f32_only = match (a, b) {
+        (Operand::Scalar(_), Operand::Scalar(_)) => false,
+        (Operand::Scalar(s), t) | (t, Operand::Scalar(s)) => {
+            f32_tensor(t) && !matches!(s, ft_core::Scalar::Bool(_))
+        }
+        (x, y) => f32_tensor(x) && f32_tensor(y),
+    };
+    if f32_only {
         return Ok(BinaryTypes {
             result: if op.is_comparison() || op.is_logical() {
                 DType::Bool
@@ -127,6 +139,11 @@ pub fn binary_types(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes>
             },
         });
     }
+    by_rules(op, a, b)
+}
+
+/// [`binary_types`] by PyTorch's rules.
+fn by_rules(op: BinaryOp, a: Operand, b: Operand) -> Result<BinaryTypes> {
     let common = result_type(&[a, b]).expect("two operands");
     let result = match op {
         _ if op.is_comparison() || op.is_logical() => DType::Bool,
@@ -831,6 +848,46 @@ impl<T: Element> Kernel<3> for Where<T> {
                     } else {
                         ins[2].get(i)
                     };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ft_core::Scalar;
+
+    /// `binary_types`, with its f32 shortcut, gives what PyTorch's rules
+    /// give (the same types, or the same error) for every op and every
+    /// pair of operands made of each dtype (as a tensor or a 0-dim tensor)
+    /// and numbers of each kind: the shortcut's pairs among them.
+    #[test]
+    fn the_f32_shortcut_gives_what_the_rules_give() {
+        let mut operands = Vec::new();
+        for d in DType::ALL {
+            operands.push(Operand::Tensor(d));
+            operands.push(Operand::ZeroDim(d));
+        }
+        for s in [
+            Scalar::Bool(true),
+            Scalar::Int(2),
+            Scalar::Float(0.5),
+            Scalar::Float(f64::NAN),
+        ] {
+            operands.push(Operand::Scalar(s));
+        }
+        for op in BinaryOp::ALL {
+            for &a in &operands {
+                for &b in &operands {
+                    let fast = binary_types(op, a, b);
+                    let rules = by_rules(op, a, b);
+                    match (&fast, &rules) {
+                        (Ok(f), Ok(r)) => assert_eq!(f, r, "{op:?} {a:?} {b:?}"),
+                        (Err(f), Err(r)) => assert_eq!(f.to_string(), r.to_string()),
+                        _ => panic!("{op:?} {a:?} {b:?}: {fast:?} vs {rules:?}"),
+                    }
                 }
             }
         }

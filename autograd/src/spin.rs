@@ -1,6 +1,6 @@
 //! A lock for the graph's hot, almost never contended slots: a node's
-//! backward function and a tensor's `grad_fn`, each taken once per
-//! recorded input or run node.
+//! backward function, taken once per run node, and a tensor's history
+//! after an in-place op (`graph::Meta`).
 //!
 //! `std::sync::Mutex` takes and releases with a locked instruction each
 //! (a compare-exchange, then an exchange that learns whether a waiter must

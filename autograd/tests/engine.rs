@@ -261,6 +261,23 @@ fn in_place_on_a_non_leaf_records_its_history() {
     z.mul_(&z.clone()).unwrap(); // z = b^2
     z.sum().unwrap().backward().unwrap();
     assert_eq!(vals(&b.grad().unwrap()), vec![6.0]);
+    // Two in-place ops in a row: the second builds on the first's
+    // history (a clone of the tensor, made before both, sees it too).
+    let c = leaf(&[0.25, -0.5], &[2]);
+    let w = c.mul_scalar(3.0).unwrap();
+    let alias = w.clone();
+    assert_eq!(alias.grad_fn_name(), Some("MulBackward1"));
+    w.add_(&Tensor::ones(&[2], DType::F32).unwrap()).unwrap();
+    assert_eq!(alias.grad_fn_name(), Some("AddBackward0"));
+    w.exp_().unwrap(); // w = exp(3c + 1)
+    assert_eq!(alias.grad_fn_name(), Some("ExpBackward0"));
+    assert!(!alias.is_leaf());
+    alias.sum().unwrap().backward().unwrap();
+    let got = vals(&c.grad().unwrap());
+    for (g, v) in got.iter().zip([0.25f32, -0.5]) {
+        let want = 3.0 * (3.0 * v + 1.0).exp();
+        assert!((g - want).abs() < 1e-5 * want.abs(), "{got:?}");
+    }
 }
 
 #[test]

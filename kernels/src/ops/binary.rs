@@ -109,7 +109,10 @@ fn is_bool(o: Operand) -> bool {
 /// Whether an operand is an f32 tensor (0-dim or not).
 #[inline]
 fn f32_tensor(o: Operand) -> bool {
-    matches!(o, Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32))
+    matches!(
+        o,
+        Operand::Tensor(DType::F32) | Operand::ZeroDim(DType::F32)
+    )
 }
 
 /// PyTorch's dtype rules for `op` over these operands.

@@ -185,53 +185,46 @@ pub(crate) fn execute(
     }
     let start = root_grads(roots, grads)?;
 
-    // Discovery: every node reachable from the roots, children before
-    // parents in `order`; tasks are numbered as they are found. The stack
-    // holds edges to enter and, for a node whose children are entered, its
-    // task index (`Visit::Exit`): no second lookup, and no `bool` stored
-    // beside a cloned `Edge` and reloaded with it (that stalled reload was
-    // 6.6% of this function's samples; `perf-artifacts/autograd-v2-moves.md`).
-    enum Visit<'g> {
-        Enter(&'g Edge),
-        Exit(usize),
-    }
+    // Discovery: every node reachable from the roots, numbered as first
+    // seen; a node's children are resolved as it is expanded, one hash
+    // lookup per edge (entering each edge and resolving it after cost
+    // three). Borrowed edges, no reference counts changed.
     let mut index: Map<usize> = Map::with_capacity_and_hasher(256, Default::default());
     let mut tasks: Vec<Task> = Vec::with_capacity(256);
-    let mut order: Vec<usize> = Vec::with_capacity(256);
-    let mut stack: Vec<Visit> = root_edges.iter().map(Visit::Enter).collect();
-    while let Some(v) = stack.pop() {
-        let e = match v {
-            Visit::Exit(i) => {
-                order.push(i);
-                continue;
-            }
-            Visit::Enter(e) => e,
-        };
-        let k = e.key();
-        if index.contains_key(&k) {
-            continue;
-        }
-        index.insert(k, tasks.len());
-        stack.push(Visit::Exit(tasks.len()));
-        tasks.push(Task {
-            edge: e,
-            children: [None; MAX_INPUTS],
-            deps: 0,
-            run: inputs.is_none(),
-            capture: None,
-            queued: false,
-        });
-        if let Edge::Node(n) = e {
-            for c in n.edges.iter().flatten() {
-                if !index.contains_key(&c.key()) {
-                    stack.push(Visit::Enter(c));
+    let mut stack: Vec<usize> = Vec::with_capacity(64);
+    let run_all = inputs.is_none();
+    // The task of an edge, made (and queued for expansion) if new.
+    fn task_of<'g>(
+        e: &'g Edge,
+        index: &mut Map<usize>,
+        tasks: &mut Vec<Task<'g>>,
+        stack: &mut Vec<usize>,
+        run: bool,
+    ) -> usize {
+        *index.entry(e.key()).or_insert_with(|| {
+            stack.push(tasks.len());
+            tasks.push(Task {
+                edge: e,
+                children: [None; MAX_INPUTS],
+                deps: 0,
+                run,
+                capture: None,
+                queued: false,
+            });
+            tasks.len() - 1
+        })
+    }
+    for e in &root_edges {
+        task_of(e, &mut index, &mut tasks, &mut stack, run_all);
+    }
+    while let Some(i) = stack.pop() {
+        if let Edge::Node(n) = tasks[i].edge {
+            for (j, c) in n.edges.iter().enumerate() {
+                if let Some(c) = c {
+                    tasks[i].children[j] =
+                        Some(task_of(c, &mut index, &mut tasks, &mut stack, run_all));
                 }
             }
-        }
-    }
-    for t in &mut tasks {
-        if let Edge::Node(n) = t.edge {
-            t.children = std::array::from_fn(|i| n.edges[i].as_ref().map(|c| index[&c.key()]));
         }
     }
 
@@ -248,7 +241,7 @@ pub(crate) fn execute(
                 tasks[ti].capture = Some(i);
             }
         }
-        for &i in &order {
+        for i in post_order(&tasks) {
             let wanted_below = tasks[i]
                 .children
                 .iter()
@@ -259,7 +252,7 @@ pub(crate) fn execute(
     }
 
     // Dependencies: gradient edges from the nodes that will run.
-    for &i in &order {
+    for i in 0..tasks.len() {
         if !tasks[i].run {
             continue;
         }
@@ -357,8 +350,7 @@ pub(crate) fn execute(
         }
     }
     // Leaves: accumulate (backward) or capture (grad).
-    for &i in &order {
-        let t = &tasks[i];
+    for (i, t) in tasks.iter().enumerate() {
         let Edge::Leaf(m) = t.edge else { continue };
         if t.deps != 0 {
             continue;
@@ -372,6 +364,39 @@ pub(crate) fn execute(
         }
     }
     Ok(captured)
+}
+
+/// The tasks in an order that puts every task after its children (a
+/// post-order of the graph), for the pass that needs it (which nodes lead
+/// to a captured input).
+fn post_order(tasks: &[Task]) -> Vec<usize> {
+    let mut order = Vec::with_capacity(tasks.len());
+    let mut seen = vec![false; tasks.len()];
+    // (task, whether its children are pushed already)
+    let mut stack: Vec<(usize, bool)> = Vec::new();
+    for root in 0..tasks.len() {
+        if seen[root] {
+            continue;
+        }
+        stack.push((root, false));
+        while let Some((i, expanded)) = stack.pop() {
+            if expanded {
+                order.push(i);
+                continue;
+            }
+            if seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            stack.push((i, true));
+            for c in tasks[i].children.into_iter().flatten() {
+                if !seen[c] {
+                    stack.push((c, false));
+                }
+            }
+        }
+    }
+    order
 }
 
 /// Whether a tensor is a leaf (no node made it).

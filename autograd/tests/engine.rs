@@ -124,6 +124,34 @@ fn grad_with_respect_to_an_intermediate_tensor() {
     assert_eq!(vals(g[1].as_ref().unwrap()), vec![18.0, 36.0]);
 }
 
+/// A diamond (`a` feeds `c` directly and through `b`): the gradient
+/// captured at `a` sums both paths, and only nodes on a path to a
+/// captured input run (the one below `a` does not: `x`'s `.grad` stays
+/// empty, and a formula that ran below would have freed its buffers).
+#[test]
+fn grad_through_a_diamond_runs_only_the_nodes_above_the_inputs() {
+    let x = leaf(&[1.0, 2.0], &[2]);
+    let a = x.mul_scalar(2.0).unwrap();
+    let b = a.mul_scalar(3.0).unwrap();
+    let c = b.add(&a).unwrap().mul(&b).unwrap().sum().unwrap();
+    // c = sum((b + a) b) with b = 3a: through both paths dc/da = b +
+    // 3 (2b + a) = 24a; at b, dc/db = 2b + a.
+    let g = grad(&[&c], &[&a, &b], None, true, false).unwrap();
+    let av = vals(&a);
+    let bv = vals(&b);
+    let ga = vals(g[0].as_ref().unwrap());
+    let gb = vals(g[1].as_ref().unwrap());
+    for k in 0..2 {
+        assert!((ga[k] - 24.0 * av[k]).abs() < 1e-4, "{ga:?}");
+        assert!((gb[k] - (2.0 * bv[k] + av[k])).abs() < 1e-4, "{gb:?}");
+    }
+    assert!(x.grad().is_none());
+    // The node below `a` kept its buffers: a backward through it works.
+    c.backward().unwrap();
+    // dc/dx = 2 * 24a = 96x.
+    assert_eq!(vals(&x.grad().unwrap()), vec![96.0, 192.0]);
+}
+
 #[test]
 fn grad_of_an_unused_input_fails_unless_allowed() {
     let x = leaf(&[1.0], &[1]);

@@ -12,7 +12,7 @@ use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, meta
 use ft_core::{Error, ErrorKind, Result, TensorImpl};
 use ft_dispatch::{Arg, DispatchKey, Frame, Kernel, Op, Outputs, Tensor, route::schema_of};
 use std::sync::OnceLock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One trampoline per op index: dispatch's kernels are plain function
 /// pointers, so the op is a const parameter.
@@ -56,10 +56,20 @@ static TRAMPOLINES: [Kernel; SLOTS] = [
     k::<254>, k::<255>,
 ];
 
+/// Whether each op's schema marks an argument mutated (in place, `out=`):
+/// filled before the kernels are registered, so every call of one sees it
+/// (the kernel table's own acquire orders it), and read with one load per
+/// recorded op instead of the schema's arguments.
+static MUTATES: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
+
 /// Registers the autograd kernel of every differentiable op (once).
 pub(crate) fn ensure_registered() -> Result<()> {
     static DONE: OnceLock<Result<()>> = OnceLock::new();
     DONE.get_or_init(|| {
+        for &op in Op::ALL {
+            let mutates = schema_of(op)?.args.iter().any(|a| a.mutated);
+            MUTATES[op.index()].store(mutates, Ordering::Relaxed);
+        }
         for &op in Op::ALL {
             if op.autograd_fallthrough() {
                 continue;
@@ -81,8 +91,7 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     if !ft_dispatch::grad_mode::is_grad_enabled() {
         return no_grad_view(op, f, out);
     }
-    let schema = schema_of(op)?;
-    if schema.args.iter().any(|a| a.mutated) {
+    if MUTATES[op.index()].load(Ordering::Relaxed) {
         return in_place(op, f);
     }
     match op {

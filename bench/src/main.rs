@@ -479,20 +479,55 @@ fn torch(args: &Args) -> ExitCode {
     let empty = vec![];
     let theirs = tv["results"].as_array().unwrap_or(&empty);
     let mut misses = 0;
+    // The run's fastest reference loop: the VM's fast phase.
+    let fastest = rounds
+        .iter()
+        .flat_map(|r| r.reference_us.iter().copied())
+        .fold(f64::MAX, f64::min);
+    let slow = |r: &Rounds| -> Vec<bool> {
+        r.reference_us
+            .iter()
+            .map(|&x| x > SLOW_PHASE * fastest)
+            .collect()
+    };
+    let mut phase_notes = vec![];
     for (w, m) in &ours {
         let t = theirs
             .iter()
             .find(|r| r["id"] == w.id && r["threads"].as_u64() == Some(m.threads as u64));
         let tval = t.and_then(|r| r["value"].as_f64());
-        let per_round: Vec<f64> = rounds
+        let row = rounds
             .iter()
-            .find(|r| r.id == w.id && r.threads == m.threads)
-            .map(|r| r.ratios(w.figure))
-            .unwrap_or_default();
+            .find(|r| r.id == w.id && r.threads == m.threads);
+        let per_round: Vec<f64> = row.map(|r| r.ratios(w.figure)).unwrap_or_default();
+        let slow_rounds = row.map(slow).unwrap_or_default();
         let ratio = (!per_round.is_empty()).then(|| median(&per_round));
         let (target, status) = targets::judge(&targets, w.id, m.threads, m.value, tval);
         if status.starts_with("MISS") {
             misses += 1;
+        }
+        if let Some(r) = row
+            && slow_rounds.iter().any(|&s| s)
+        {
+            let fast: Vec<f64> = r
+                .ours
+                .iter()
+                .zip(&slow_rounds)
+                .filter(|(_, s)| !**s)
+                .map(|(&v, _)| v)
+                .collect();
+            phase_notes.push(format!(
+                "- {} {}T: {} of {} rounds in a slow phase; ours in the others: {}",
+                w.id,
+                m.threads,
+                slow_rounds.iter().filter(|&&s| s).count(),
+                slow_rounds.len(),
+                if fast.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("median {:.2} {}", median(&fast), m.unit)
+                }
+            ));
         }
         println!(
             "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
@@ -506,7 +541,8 @@ fn torch(args: &Args) -> ExitCode {
                     "{r:.2}x ({})",
                     per_round
                         .iter()
-                        .map(|x| format!("{x:.2}"))
+                        .zip(slow_rounds.iter().chain(std::iter::repeat(&false)))
+                        .map(|(x, &s)| format!("{x:.2}{}", if s { "*" } else { "" }))
                         .collect::<Vec<_>>()
                         .join(" ")
                 ))
@@ -517,6 +553,19 @@ fn torch(args: &Args) -> ExitCode {
         );
     }
     println!("\n{misses} miss(es) against bench/TARGETS.md");
+    if !phase_notes.is_empty() {
+        println!(
+            "\n`*`: a round in the VM's slow phase (a fixed integer loop, timed on the \
+             measuring thread before and after each round of ours, ran over {SLOW_PHASE}x its fastest time in \
+             this run, {fastest:.0} µs). Such a phase slows code that runs at a high \
+             instruction rate, as ours does, more than PyTorch's: both the figure and \
+             the ratio of such a round read low. The detector is coarse (a phase can \
+             turn within a round). Ours over the other rounds:"
+        );
+        for n in &phase_notes {
+            println!("{n}");
+        }
+    }
     if let (Some(label), Some(path)) = (&args.record, path) {
         let rec = serde_json::json!({
             "label": label,
@@ -532,14 +581,23 @@ fn torch(args: &Args) -> ExitCode {
 }
 
 /// One workload at one thread count in `ft-bench torch`: each round's
-/// figure, ours then PyTorch's (None where PyTorch gave none).
+/// figure, ours then PyTorch's (None where PyTorch gave none), and the
+/// reference loop's time around ours, on the thread that measured
+/// (`Measurement::reference_us`): which phase of the VM the round fell
+/// in.
 #[derive(serde::Serialize)]
 struct Rounds {
     id: &'static str,
     threads: usize,
     ours: Vec<f64>,
     torch: Vec<Option<f64>>,
+    reference_us: Vec<f64>,
 }
+
+/// A round whose reference loop ran this much slower than the run's
+/// fastest fell in the VM's slow phase (there it runs ~1.4-1.9x slower;
+/// between phases it varies by a few percent).
+const SLOW_PHASE: f64 = 1.25;
 
 impl Rounds {
     /// Ours over PyTorch's per round, > 1 when ours is faster.
@@ -628,6 +686,7 @@ fn alternate(
                 threads: t,
                 ours: mine.iter().map(|m| m.value).collect(),
                 torch: torch.iter().map(|r| r["value"].as_f64()).collect(),
+                reference_us: mine.iter().map(|m| m.reference_us).collect(),
             };
             mine.sort_by(|a, b| a.value.total_cmp(&b.value));
             ours.push((w, mine.swap_remove(mine.len() / 2)));

@@ -29,6 +29,11 @@ pub struct Measurement {
     pub out_abs_sum: f64,
     pub out_numel: usize,
     pub out_dtype: String,
+    /// [`reference_loop_ns`] on the measuring thread, the slower of just
+    /// before and just after the timed calls, in µs: the VM's phase
+    /// during the measurement (absent in records made before it existed).
+    #[serde(default)]
+    pub reference_us: f64,
 }
 
 /// Makes the workload's inputs (`setup`) and times its call with
@@ -55,6 +60,7 @@ pub fn measure(w: &Workload, setup: fn() -> Call, threads: usize) -> Measurement
 
 /// The timing loop of [`measure`], on the current thread.
 fn timed(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
+    let before = reference_loop_ns();
     let mut out = None;
     for _ in 0..WARMUP {
         out = Some(call());
@@ -67,6 +73,9 @@ fn timed(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
         times.push(t0.elapsed().as_nanos() as f64);
         out = Some(o);
     }
+    // The slower of the two ends: a phase can begin or end within the
+    // measurement's half second.
+    let reference_us = before.max(reference_loop_ns()) / 1e3;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let out = out.expect("at least one run");
@@ -84,6 +93,7 @@ fn timed(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
         out_abs_sum: abs_sum,
         out_numel: out.numel(),
         out_dtype: out.dtype().name().to_string(),
+        reference_us,
     }
 }
 
@@ -114,4 +124,35 @@ pub fn digest(t: &ft_core::TensorImpl) -> (String, f64, f64) {
         v.iter().sum(),
         v.iter().map(|x| x.abs()).sum(),
     )
+}
+
+/// The iterations of [`reference_loop`]'s body.
+const REFERENCE_ITERS: u64 = 100_000;
+
+/// The time of a fixed loop of independent integer multiply, add, shift
+/// and xor chains (eight of them, so it runs at a high instruction rate,
+/// as the small ops' code does): the best of five runs, in ns. The
+/// benchmark VM has phases, minutes long, in which such code runs up to
+/// ~1.9x slower (a neighbour on the sibling hyperthread, by every check we
+/// made: `perf-artifacts/dispatch-v8-moves.md`); this loop's time, taken
+/// beside each measurement, says which phase the measurement fell in.
+pub fn reference_loop_ns() -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        std::hint::black_box(reference_loop(std::hint::black_box(REFERENCE_ITERS)));
+        best = best.min(t0.elapsed().as_nanos() as f64);
+    }
+    best
+}
+
+#[inline(never)]
+fn reference_loop(n: u64) -> [u64; 8] {
+    let mut s: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+    for i in 0..n {
+        for x in &mut s {
+            *x = (x.wrapping_mul(0x2545_F491_4F6C_DD1D).wrapping_add(i)) ^ (*x >> 29);
+        }
+    }
+    s
 }

@@ -216,6 +216,7 @@ mod tests {
             out_abs_sum: 100.0,
             out_numel: 4,
             out_dtype: "float32".into(),
+            reference_us: 190.0,
         }
     }
 

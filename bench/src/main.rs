@@ -595,9 +595,11 @@ struct Rounds {
 }
 
 /// A round whose reference loop ran this much slower than the run's
-/// fastest fell in the VM's slow phase (there it runs ~1.4-1.9x slower;
-/// between phases it varies by a few percent).
-const SLOW_PHASE: f64 = 1.25;
+/// fastest fell in the VM's slow phase. The loop itself slows less than
+/// our code there: in `torch-latency-v13` its fast-phase times spread
+/// 189-205 µs (to 1.085x) and the rounds where ours read ~1.9x slower
+/// had 215-273 (1.13x and up).
+const SLOW_PHASE: f64 = 1.12;
 
 impl Rounds {
     /// Ours over PyTorch's per round, > 1 when ours is faster.

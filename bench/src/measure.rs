@@ -132,10 +132,13 @@ const REFERENCE_ITERS: u64 = 100_000;
 /// The time of a fixed loop of independent integer multiply, add, shift
 /// and xor chains (eight of them, so it runs at a high instruction rate,
 /// as the small ops' code does): the best of five runs, in ns. The
-/// benchmark VM has phases, minutes long, in which such code runs up to
-/// ~1.9x slower (a neighbour on the sibling hyperthread, by every check we
-/// made: `perf-artifacts/dispatch-v8-moves.md`); this loop's time, taken
-/// beside each measurement, says which phase the measurement fell in.
+/// benchmark VM has phases, seconds to minutes long, in which the small
+/// ops' code runs up to ~1.9x slower (a neighbour on the sibling
+/// hyperthread, by every check we made: `perf-artifacts/dispatch-v8-moves.md`)
+/// and this loop 1.13-1.45x; its time, taken beside each measurement,
+/// says which phase the measurement fell in. (A variant with 64-byte
+/// copies and a branch, closer to dispatch code, spread 412-464 µs within
+/// a fast phase: too noisy to tell phases by.)
 pub fn reference_loop_ns() -> f64 {
     let mut best = f64::MAX;
     for _ in 0..5 {

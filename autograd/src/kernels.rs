@@ -8,7 +8,9 @@
 
 use crate::engine::is_leaf;
 use crate::formulas::formula;
-use crate::graph::{Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, meta_ref};
+use crate::graph::{
+    Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, erase_output, meta_ref,
+};
 use ft_core::{Error, ErrorKind, Result, TensorImpl};
 use ft_dispatch::{Arg, DispatchKey, Frame, Kernel, Op, Outputs, Tensor, route::schema_of};
 use std::sync::OnceLock;
@@ -129,7 +131,7 @@ fn autograd_call(op: Op, f: &Frame<'_>, out: &mut Outputs) -> Result<()> {
     {
         m.has_views.store(true, Ordering::Relaxed);
     }
-    out.attach_first_autograd_meta(erase(Meta::output(node, op.is_view())))
+    out.attach_first_autograd_meta(erase_output(node, op.is_view()))
 }
 
 /// A view op in no_grad mode on a tensor that requires grad (dispatch
@@ -214,7 +216,7 @@ fn unsafe_view(t: &Tensor, shape: &[isize]) -> Result<Tensor> {
         Some("UnsafeViewBackward0"),
     )?;
     Ok(v.set_requires_grad(true)?
-        .with_autograd_meta(Some(erase(Meta::output(node, false)))))
+        .with_autograd_meta(Some(erase_output(node, false))))
 }
 
 /// The out-of-place op whose formula an in-place op shares (its schema has

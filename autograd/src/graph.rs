@@ -258,11 +258,17 @@ impl Node {
         filled.map(|()| node)
     }
 
-    /// Records that argument `i` (which requires grad) is `edge`, of
-    /// shape and dtype `meta`.
-    pub fn set_input(&mut self, i: usize, edge: Edge, meta: InputMeta) {
-        self.edges[i] = Some(edge);
-        self.inputs[i] = Some(meta);
+    /// Records that argument `i`, `t` (which requires grad), is `edge`,
+    /// of `t`'s shape and dtype. Once per argument of a new node: its
+    /// slots are empty, so they are filled in place. (Assigned, the old
+    /// slot's drop came between making the shape and storing it, which
+    /// put it on the stack in odd-sized pieces, and the store into the
+    /// node waited on them: a third of `Node::new_arc`'s samples.)
+    #[inline]
+    pub fn set_input(&mut self, i: usize, edge: Edge, t: &Tensor) {
+        debug_assert!(self.edges[i].is_none() && self.inputs[i].is_none());
+        self.edges[i].get_or_insert(edge);
+        self.inputs[i].get_or_insert_with(|| InputMeta::of(t));
     }
 
     /// Runs the backward function, which writes the inputs' gradients to

@@ -8,9 +8,7 @@
 
 use crate::engine::is_leaf;
 use crate::formulas::formula;
-use crate::graph::{
-    Edge, InputMeta, MAX_INPUTS, Meta, Node, NodeArc, erase, erase_output, meta_ref,
-};
+use crate::graph::{Edge, MAX_INPUTS, Meta, Node, NodeArc, erase, erase_output, meta_ref};
 use ft_core::{Error, ErrorKind, Result, TensorImpl};
 use ft_dispatch::{Arg, DispatchKey, Frame, Kernel, Op, Outputs, Tensor, route::schema_of};
 use std::sync::OnceLock;
@@ -191,7 +189,7 @@ fn record_as(
                 ));
             }
             if t.requires_grad() {
-                node.set_input(i, Edge::of(t)?, InputMeta::of(t));
+                node.set_input(i, Edge::of(t)?, t);
             }
         }
         Ok(())

@@ -326,10 +326,10 @@ pub(crate) fn execute(
         // The gradients the node's formula writes, one slot per input;
         // what it gave that is not wanted is dropped with them.
         let mut out: Grads = [None, None, None];
-        if let Some(g) = &bufs[i] {
-            node.apply(&Ctx { needs: wanted }, g, retain_graph, &mut out)?;
+        if bufs[i].is_some() {
+            node.apply(&Ctx { needs: wanted }, &mut bufs[i], retain_graph, &mut out)?;
         }
-        // Its own gradient is used up.
+        // Its own gradient is used up (or was taken by the formula).
         bufs[i] = None;
         for (j, c) in children.into_iter().enumerate() {
             let Some(c) = c else { continue };

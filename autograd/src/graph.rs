@@ -40,12 +40,14 @@ pub(crate) struct Ctx {
     pub needs: [bool; MAX_INPUTS],
 }
 
-/// A node's backward function: the gradient of its output in, the
-/// gradients of its inputs written to the engine's slots (all `None` on
-/// entry). It owns the tensors the op saved. Written in place: returned,
-/// the ~390-byte `Result<Grads>` was copied twice per node on its way to
-/// the engine (a `memcpy` call each).
-pub(crate) type BackwardFn = Box<dyn FnMut(&Ctx, &Tensor, &mut Grads) -> Result<()> + Send>;
+/// A node's backward function: the gradient of its output in (always
+/// `Some`; the engine's, which a formula that passes it on unchanged may
+/// take rather than clone), the gradients of its inputs written to the
+/// engine's slots (all `None` on entry). It owns the tensors the op
+/// saved. Written in place: returned, the ~390-byte `Result<Grads>` was
+/// copied twice per node on its way to the engine (a `memcpy` call each).
+pub(crate) type BackwardFn =
+    Box<dyn FnMut(&Ctx, &mut Option<Tensor>, &mut Grads) -> Result<()> + Send>;
 
 /// Autograd state of one tensor (the `AutogradMeta` slot of
 /// [`ft_dispatch::Tensor`]): a leaf has no `grad_fn` and accumulates
@@ -271,10 +273,17 @@ impl Node {
         self.inputs[i].get_or_insert_with(|| InputMeta::of(t));
     }
 
-    /// Runs the backward function, which writes the inputs' gradients to
-    /// `out` (all `None` on entry); without `retain` it is dropped after,
-    /// with the tensors it saved.
-    pub fn apply(&self, ctx: &Ctx, grad: &Tensor, retain: bool, out: &mut Grads) -> Result<()> {
+    /// Runs the backward function on `grad` (`Some`; the function may
+    /// take it), which writes the inputs' gradients to `out` (all `None`
+    /// on entry); without `retain` it is dropped after, with the tensors
+    /// it saved.
+    pub fn apply(
+        &self,
+        ctx: &Ctx,
+        grad: &mut Option<Tensor>,
+        retain: bool,
+        out: &mut Grads,
+    ) -> Result<()> {
         let mut slot = self.backward.lock();
         let Some(f) = slot.as_mut() else {
             return Err(Error::new(

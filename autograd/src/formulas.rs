@@ -9,6 +9,7 @@
 use crate::graph::{BackwardFn, Ctx, Grads, Saved};
 use ft_core::{DType, Error, ErrorKind, Result, Scalar, TensorImpl};
 use ft_dispatch::{Frame, Op, Tensor};
+use ft_kernels::BinaryOp;
 
 fn one(g: Tensor) -> Grads {
     [Some(g), None, None]
@@ -120,6 +121,35 @@ fn given(g: &Option<Tensor>) -> Result<&Tensor> {
             ErrorKind::Value,
             "internal autograd error: a backward function ran without a gradient",
         )
+    })
+}
+
+/// The formula of `x * s` (`op` Mul) or `x / s` (Div): the gradient
+/// `g op s`. When the engine's gradient is an f32 tensor nothing else
+/// refers to (no clone, no view: a user's `backward(gradient)` is shared,
+/// a captured one is cloned first), it is scaled in place by the kernel
+/// and passed on: no new tensor, and none freed (a chain of such nodes
+/// allocated and freed one per node). Else through dispatch, as every
+/// formula. The in-place call goes to ft-kernels directly: the buffer is
+/// the engine's own, and dispatch has no in-place form with a number.
+fn by_number(op: BinaryOp, s: Scalar) -> BackwardFn {
+    Box::new(move |_, g, out| {
+        given(g)?;
+        let Some(t) = g.take() else {
+            return Ok(());
+        };
+        let d = t.data();
+        out[0] = Some(
+            if d.dtype() == DType::F32 && d.is_contiguous() && d.storage_is_unique() {
+                ft_kernels::binary_scalar_(op, d, s)?;
+                t
+            } else if op == BinaryOp::Mul {
+                t.mul_scalar(s)?
+            } else {
+                t.div_scalar(s)?
+            },
+        );
+        Ok(())
     })
 }
 
@@ -377,7 +407,7 @@ pub(crate) fn formula(
         }
         MulScalar => {
             let s = f.scalar(1)?;
-            plain!("MulBackward1", |g| g.mul_scalar(s))
+            ("MulBackward1", by_number(BinaryOp::Mul, s))
         }
         DivTensor => {
             let so = si(1)?;
@@ -397,7 +427,7 @@ pub(crate) fn formula(
         }
         DivScalar => {
             let s = f.scalar(1)?;
-            plain!("DivBackward1", |g| g.div_scalar(s))
+            ("DivBackward1", by_number(BinaryOp::Div, s))
         }
         RemainderTensor => {
             let (ss, so) = (si(0)?, si(1)?);

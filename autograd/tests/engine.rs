@@ -503,3 +503,50 @@ fn integer_results_do_not_require_grad() {
     let (v, i) = m.max_dim(0, false).unwrap();
     assert!(v.requires_grad() && !i.requires_grad());
 }
+
+/// The backward of `x * number` and `x / number` scales an f32 gradient
+/// that nothing else refers to in place: the values are right along a
+/// chain of them, and a gradient someone else holds (the one passed to
+/// `backward`, one captured by `grad`, one the user keeps from `grad`) is
+/// never written.
+#[test]
+fn gradients_scaled_in_place_change_no_tensor_a_caller_holds() {
+    // A chain: d/dx of ((x * 2 + 1) * 3 / 4 + 1) * 5 = 2 * 3 / 4 * 5 = 7.5.
+    let x = leaf(&[0.5, -1.0, 2.0], &[3]);
+    let y = x
+        .mul_scalar(2.0)
+        .unwrap()
+        .add_scalar(1.0)
+        .unwrap()
+        .mul_scalar(3.0)
+        .unwrap()
+        .div_scalar(4.0)
+        .unwrap()
+        .add_scalar(1.0)
+        .unwrap()
+        .mul_scalar(5.0)
+        .unwrap();
+    let g = Tensor::from_slice(&[1.0f32, 10.0, 100.0], &[3]).unwrap();
+    y.backward_with(Some(&g), true).unwrap();
+    assert_eq!(vals(&x.grad().unwrap()), vec![7.5, 75.0, 750.0]);
+    // The given gradient is as it was.
+    assert_eq!(vals(&g), vec![1.0, 10.0, 100.0]);
+    // Captured gradients, of an intermediate and of the leaf, are the
+    // right values and stay so after another backward through the graph.
+    let h = x.mul_scalar(2.0).unwrap();
+    let z = h
+        .mul_scalar(3.0)
+        .unwrap()
+        .mul_scalar(4.0)
+        .unwrap()
+        .sum()
+        .unwrap();
+    let got = grad(&[&z], &[&h, &x], None, true, false).unwrap();
+    let (gh, gx) = (got[0].clone().unwrap(), got[1].clone().unwrap());
+    assert_eq!(vals(&gh), vec![12.0; 3]);
+    assert_eq!(vals(&gx), vec![24.0; 3]);
+    z.backward().unwrap();
+    assert_eq!(vals(&gh), vec![12.0; 3]);
+    assert_eq!(vals(&gx), vec![24.0; 3]);
+    assert_eq!(vals(&x.grad().unwrap()), vec![31.5, 99.0, 774.0]);
+}

@@ -290,6 +290,15 @@ impl TensorImpl {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// Whether this tensor is the only one that refers to its storage (no
+    /// clone, no view): an in-place write to it then changes no other
+    /// tensor's values. (A load of the reference count; another thread can
+    /// only add a reference through a tensor it already has.)
+    #[inline]
+    pub fn storage_is_unique(&self) -> bool {
+        Arc::is_unique(&self.storage)
+    }
+
     /// The storage's version counter (bumped by every in-place write).
     #[inline]
     pub fn version(&self) -> u64 {

@@ -234,6 +234,43 @@ pub(crate) fn dense_number<K: Kernel<2>>(
     }))
 }
 
+/// `t = k(t, number)` in place, for a contiguous f32 tensor (not 0-dim)
+/// below the parallel grain: the small path of `a.op_(number)`, which
+/// otherwise made a 0-dim tensor of the number and walked the general
+/// plan. The kernel reads and writes two slices that may not overlap, so
+/// each stretch of `t` is copied to the stack first and computed back
+/// into place. `None` when the call is not of that kind.
+pub(crate) fn dense_number_in_place<K: Kernel<2, In = f32, Out = f32>>(
+    t: &TensorImpl,
+    number: ft_core::Scalar,
+    k: &K,
+) -> Option<Result<()>> {
+    let fits = t.dtype() == DType::F32
+        && t.ndim() > 0
+        && t.is_contiguous()
+        && t.numel() < PAR_GRAIN
+        && t.device().is_cpu();
+    if !fits {
+        return None;
+    }
+    const STRETCH: usize = 256;
+    Some((|| {
+        let mut data = t.as_slice_mut::<f32>()?;
+        let v = f32::from_scalar(number);
+        let mut copy = [0f32; STRETCH];
+        for part in data.chunks_mut(STRETCH) {
+            let src = &mut copy[..part.len()];
+            src.copy_from_slice(part);
+            dispatch_inline(SliceAndNumber {
+                k,
+                out: part,
+                ins: [Src::Slice(src), Src::Splat(v)],
+            });
+        }
+        Ok(())
+    })())
+}
+
 /// `k(a, b)` for two contiguous f32 tensors of one shape (not 0-dim)
 /// below the parallel grain, into a new f32 tensor or a contiguous f32
 /// output of that shape that shares memory with neither: the latency path

@@ -192,6 +192,7 @@ pub(crate) fn execute(
     let mut index: Map<usize> = Map::with_capacity_and_hasher(256, Default::default());
     let mut tasks: Vec<Task> = Vec::with_capacity(256);
     let mut stack: Vec<usize> = Vec::with_capacity(64);
+    // Without inputs (`backward`): every node runs, leaves collect.
     let run_all = inputs.is_none();
     // The task of an edge, made (and queued for expansion) if new.
     fn task_of<'g>(
@@ -262,7 +263,6 @@ pub(crate) fn execute(
     }
 
     let mut ready: BinaryHeap<(u64, usize)> = BinaryHeap::new();
-    let collect_leaves = inputs.is_none();
     // The sum of the gradients delivered to each task so far. Beside the
     // tasks, not in them: a node's gradient is read where it lies, and a
     // delivered one is moved once, from its formula's slot.
@@ -358,7 +358,7 @@ pub(crate) fn execute(
         if let Some(g) = bufs[i].take() {
             if let Some(c) = t.capture {
                 captured[c] = Some(g);
-            } else if collect_leaves {
+            } else if run_all {
                 accumulate(m, g)?;
             }
         }

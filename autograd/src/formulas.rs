@@ -116,12 +116,20 @@ fn boxed(mut f: impl FnMut(&Ctx, &Tensor) -> Result<Grads> + Send + 'static) -> 
 /// The output's gradient the engine gives a formula.
 #[inline]
 fn given(g: &Option<Tensor>) -> Result<&Tensor> {
-    g.as_ref().ok_or_else(|| {
-        Error::new(
-            ErrorKind::Value,
-            "internal autograd error: a backward function ran without a gradient",
-        )
-    })
+    g.as_ref().ok_or_else(no_gradient)
+}
+
+/// That gradient, taken from the engine (a formula that passes it on).
+#[inline]
+fn given_owned(g: &mut Option<Tensor>) -> Result<Tensor> {
+    g.take().ok_or_else(no_gradient)
+}
+
+fn no_gradient() -> Error {
+    Error::new(
+        ErrorKind::Value,
+        "internal autograd error: a backward function ran without a gradient",
+    )
 }
 
 /// The formula of `x * s` (`op` Mul) or `x / s` (Div): the gradient
@@ -134,10 +142,7 @@ fn given(g: &Option<Tensor>) -> Result<&Tensor> {
 /// the engine's own, and dispatch has no in-place form with a number.
 fn by_number(op: BinaryOp, s: Scalar) -> BackwardFn {
     Box::new(move |_, g, out| {
-        given(g)?;
-        let Some(t) = g.take() else {
-            return Ok(());
-        };
+        let t = given_owned(g)?;
         let d = t.data();
         out[0] = Some(
             if d.dtype() == DType::F32 && d.is_contiguous() && d.storage_is_unique() {
@@ -159,8 +164,7 @@ fn by_number(op: BinaryOp, s: Scalar) -> BackwardFn {
 /// instructions, per node).
 fn passed_on() -> BackwardFn {
     Box::new(|_, g, out| {
-        given(g)?;
-        out[0] = g.take();
+        out[0] = Some(given_owned(g)?);
         Ok(())
     })
 }

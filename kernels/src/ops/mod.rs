@@ -205,10 +205,7 @@ pub(crate) fn dense_number<K: Kernel<2>>(
     let fits = compute == <K::In as Element>::DTYPE
         && t.dtype() == compute
         && *dtype == <K::Out as Element>::DTYPE
-        && t.ndim() > 0
-        && t.is_contiguous()
-        && t.numel() < PAR_GRAIN
-        && t.device().is_cpu();
+        && small_dense(t);
     if !fits {
         return None;
     }
@@ -234,6 +231,13 @@ pub(crate) fn dense_number<K: Kernel<2>>(
     }))
 }
 
+/// Whether a tensor is one the small dense paths take: not 0-dim,
+/// contiguous, below the parallel grain, on the CPU.
+#[inline]
+fn small_dense(t: &TensorImpl) -> bool {
+    t.ndim() > 0 && t.is_contiguous() && t.numel() < PAR_GRAIN && t.device().is_cpu()
+}
+
 /// `t = k(t, number)` in place, for a contiguous f32 tensor (not 0-dim)
 /// below the parallel grain: the small path of `a.op_(number)`, which
 /// otherwise made a 0-dim tensor of the number and walked the general
@@ -245,12 +249,7 @@ pub(crate) fn dense_number_in_place<K: Kernel<2, In = f32, Out = f32>>(
     number: ft_core::Scalar,
     k: &K,
 ) -> Option<Result<()>> {
-    let fits = t.dtype() == DType::F32
-        && t.ndim() > 0
-        && t.is_contiguous()
-        && t.numel() < PAR_GRAIN
-        && t.device().is_cpu();
-    if !fits {
+    if t.dtype() != DType::F32 || !small_dense(t) {
         return None;
     }
     const STRETCH: usize = 256;

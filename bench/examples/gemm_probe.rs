@@ -15,7 +15,8 @@
 //! back to bf16 (what bf16 products did before packing widened them); 13
 //! f16 (widened while packing, rounded into C by row block); 14 f16
 //! operands cast to f32, multiplied, the result cast back (what f16
-//! products did before).
+//! products did before); 15 bf16 on AMX tiles (where the processor has
+//! none, the default path runs: `gemm::bf16_path()` names it).
 //! Their printed sums are of the Tensor result.
 //! Each round prints per configuration GFLOP/s and the sum of C (equal
 //! sums: the configurations computed the same thing); the summary gives
@@ -81,17 +82,25 @@ fn probe() {
         ft_dispatch::Tensor::from(ft_kernels::cast(tb.data(), ft_core::DType::F16).unwrap()),
     );
     let mut best: Vec<Vec<f64>> = vec![Vec::new(); cfgs.len()];
-    for _ in 0..rounds {
+    for round in 0..rounds {
+        let first_round = round == 0;
         let mut line = String::new();
         for (ci, cfg) in cfgs.iter().enumerate() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
             tune::set_panel_skew(cfg[3] % 8);
             tune::set_direct_limit(cfg[4]);
-            tune::set_bf16_dot(match cfg[3] {
-                10 => Some(true),
-                11 => Some(false),
-                _ => None,
+            tune::set_bf16_path(match cfg[3] {
+                10 => tune::Bf16Path::Dot,
+                11 => tune::Bf16Path::Widen,
+                15 => tune::Bf16Path::Amx,
+                _ => tune::Bf16Path::Auto,
             });
+            if (10..=15).contains(&cfg[3]) && cfg[3] != 13 && cfg[3] != 14 {
+                let path = ft_kernels::gemm::bf16_path();
+                if first_round {
+                    eprintln!("configuration {ci}: bf16 products on {path:?}");
+                }
+            }
             let mut t = f64::INFINITY;
             let mut last = None;
             for rep in 0..6 {
@@ -99,7 +108,7 @@ fn probe() {
                 // A Tensor::matmul result is dropped after the clock stops.
                 let out = match cfg[3] {
                     9 => Some(on(&pool, threads, || ta.matmul(&tb).unwrap())),
-                    10 | 11 => Some(on(&pool, threads, || ta16.matmul(&tb16).unwrap())),
+                    10 | 11 | 15 => Some(on(&pool, threads, || ta16.matmul(&tb16).unwrap())),
                     12 => Some(on(&pool, threads, || {
                         let f = |x: &ft_dispatch::Tensor| x.to_dtype(ft_core::DType::F32).unwrap();
                         let y = f(&ta16).matmul(&f(&tb16)).unwrap();

@@ -11,6 +11,7 @@
 mod common;
 use common::*;
 use ft_core::{DType, Scalar, TensorImpl};
+use ft_kernels::gemm::tune::{self, Bf16Path};
 
 fn unit_roundoff(d: DType) -> f64 {
     match d {
@@ -172,32 +173,19 @@ fn mm_out_writes_transposed_and_strided_outputs() {
     });
 }
 
-/// The bf16 paths to test on the active ISA: both the AVX-512 BF16 dot
-/// products and widening where the processor has the instruction (the
-/// default picks one by vendor), else the one path there is.
-fn bf16_paths() -> Vec<Option<bool>> {
-    if ft_kernels::gemm::dot_bf16_available() {
-        vec![Some(true), Some(false)]
-    } else {
-        vec![None]
-    }
-}
-
-/// Runs `f` with each of [`bf16_paths`] chosen, then restores the default.
+/// Runs `f` with each bf16 path this processor can run on the active ISA
+/// chosen (widened, and where the processor has them AVX-512 BF16 dot
+/// products and AMX tiles; the AMX tile program on software tiles
+/// everywhere), then restores the default.
 fn for_each_bf16_path(mut f: impl FnMut(&str)) {
-    for path in bf16_paths() {
-        ft_kernels::gemm::tune::set_bf16_dot(path);
-        let name = match path {
-            Some(true) => "bf16 dot",
-            Some(false) => "bf16 widened",
-            None => "bf16",
-        };
-        f(name);
+    for path in tune::bf16_paths() {
+        tune::set_bf16_path(path);
+        f(&format!("bf16 {path:?}"));
     }
-    ft_kernels::gemm::tune::set_bf16_dot(None);
+    tune::set_bf16_path(Bf16Path::Auto);
 }
 
-/// Runs `f` once per [`bf16_paths`] for bf16 and once (path "") for any
+/// Runs `f` once per bf16 path for bf16 and once (path "") for any
 /// other dtype: only bf16 products take more than one path.
 fn for_each_path_of(dt: DType, mut f: impl FnMut(&str)) {
     if dt == DType::BF16 {
@@ -281,7 +269,7 @@ fn bf16_pairs_of_aligned_and_unaligned_rows() {
 #[test]
 fn widened_sixteen_bit_products_are_the_f32_products_rounded() {
     for_each_isa(|isa| {
-        ft_kernels::gemm::tune::set_bf16_dot(Some(false));
+        tune::set_bf16_path(Bf16Path::Widen);
         for dt in [DType::BF16, DType::F16] {
             for (m, n, k) in [(7, 31, 65), (33, 17, 300), (130, 70, 1030)] {
                 for (la, lb) in [
@@ -308,7 +296,7 @@ fn widened_sixteen_bit_products_are_the_f32_products_rounded() {
                 }
             }
         }
-        ft_kernels::gemm::tune::set_bf16_dot(None);
+        tune::set_bf16_path(Bf16Path::Auto);
     });
 }
 

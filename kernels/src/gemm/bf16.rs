@@ -1,4 +1,4 @@
-//! bf16 and f16 products with f32 accumulation. bf16 takes one of two
+//! bf16 and f16 products with f32 accumulation. bf16 takes one of three
 //! paths (f16 the first):
 //!
 //! - Widened ([`Widen`]): packing widens each 16-bit float to its f32
@@ -10,20 +10,25 @@
 //!   adds both products to 16 f32 accumulators. Like the instruction, this
 //!   path treats bf16 subnormal inputs and f32 subnormal partial results
 //!   as zero, as oneDNN (PyTorch's bf16 CPU path) does on it.
+//! - AMX tiles (`amx.rs`): the same pairs, 16 x 16 f32 accumulators per
+//!   tile, 8192 multiply-adds per `tdpbf16ps`; same treatment of
+//!   subnormals.
 //!
 //! Which is faster depends on the processor, not on the instruction set:
 //! on AMD Zen 4 the dot products ran ahead of the f32 GEMM
 //! (`perf-artifacts/gemm-v2-bf16.md`), while on the Intel Xeon this was
 //! measured on, `vdpbf16ps` issued at half the f32 FMA rate and widening
-//! won (`perf-artifacts/gemm-v4-bf16-widen.md`). So Intel processors
-//! widen and others take the dot products where they have them. (AMX
-//! tiles would be faster still on Intel processors that have them; the
-//! machine this was built on has none to test them on.)
+//! won (`perf-artifacts/gemm-v4-bf16-widen.md`). So processors with AMX
+//! use their tiles, other Intel processors widen, and others take the dot
+//! products where they have them ([`bf16_path`];
+//! `tune::set_bf16_path` overrides it).
 
+use super::amx::{Amx, Bf16Amx, SoftTiles};
 use super::pack::{
     APanels, BPanel, Lift, pack_a_panels, pack_b_panels, prefetch_row_ahead, release_scratch,
     transpose_panel, with_scratch,
 };
+use super::tune::Bf16Path;
 use super::{
     Beta, Done, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_blocks,
     run_with,
@@ -48,16 +53,24 @@ pub fn dot_bf16_available() -> bool {
     }
 }
 
-/// Whether bf16 products take the dot-product path: it is available, and
-/// either [`super::tune::set_bf16_dot`] asks for it or (by default) the
-/// processor is not Intel's (see the module notes).
-pub fn bf16_uses_dot() -> bool {
-    use std::sync::atomic::Ordering::Relaxed;
-    dot_bf16_available()
-        && match super::tune::BF16_DOT.load(Relaxed) {
-            super::tune::BF16_AUTO => !intel(),
-            choice => choice == super::tune::BF16_DOT_ON,
-        }
+/// The path the next bf16 product takes on this processor and the
+/// active ISA (never `Auto`): the one [`super::tune::set_bf16_path`]
+/// chose if the processor can run it, else AMX tiles where it has them,
+/// else AVX-512 BF16 dot products unless the processor is Intel's (see
+/// the module notes), else widening.
+pub fn bf16_path() -> Bf16Path {
+    match super::tune::chosen_bf16_path() {
+        Bf16Path::Auto => {}
+        chosen if chosen.is_available() => return chosen,
+        _ => {}
+    }
+    if super::amx_available() {
+        Bf16Path::Amx
+    } else if dot_bf16_available() && !intel() {
+        Bf16Path::Dot
+    } else {
+        Bf16Path::Widen
+    }
 }
 
 /// Whether the processor's CPUID vendor string is "GenuineIntel".
@@ -105,10 +118,12 @@ pub fn gemm_bf16(
     c: MatMut<'_, f32>,
     parallel: bool,
 ) -> Result<()> {
-    if bf16_uses_dot() {
-        return drive::<Bf16Dot>(alpha, a, b, beta, c, parallel, Isa::Avx512);
+    match bf16_path() {
+        Bf16Path::Dot => drive::<Bf16Dot>(alpha, a, b, beta, c, parallel, Isa::Avx512),
+        Bf16Path::Amx => drive::<Bf16Amx<Amx>>(alpha, a, b, beta, c, parallel, isa()),
+        Bf16Path::AmxEmulated => drive::<Bf16Amx<SoftTiles>>(alpha, a, b, beta, c, parallel, isa()),
+        _ => drive::<Bf16Widen>(alpha, a, b, beta, c, parallel, isa()),
     }
-    drive::<Bf16Widen>(alpha, a, b, beta, c, parallel, isa())
 }
 
 /// 16-bit floats (bf16, f16) widened to f32 while packing (exactly: every
@@ -218,10 +233,11 @@ impl HalfOut for bf16 {
         }
     }
     fn product<E: Epilogue<f32>>(job: HalfJob<'_, '_, Self, E>) -> Result<bool> {
-        if bf16_uses_dot() {
-            job.run::<Bf16Dot>(Isa::Avx512)
-        } else {
-            job.run::<Bf16Widen>(isa())
+        match bf16_path() {
+            Bf16Path::Dot => job.run::<Bf16Dot>(Isa::Avx512),
+            Bf16Path::Amx => job.run::<Bf16Amx<Amx>>(isa()),
+            Bf16Path::AmxEmulated => job.run::<Bf16Amx<SoftTiles>>(isa()),
+            _ => job.run::<Bf16Widen>(isa()),
         }
     }
 }
@@ -487,7 +503,7 @@ impl<H: HalfOut> crate::isa::Job for NarrowRows<'_, H> {
 
 /// Two bf16 in one u32, the first in the low half: `vdpbf16ps`'s pair.
 #[inline(always)]
-fn pair(lo: bf16, hi: bf16) -> u32 {
+pub(super) fn pair(lo: bf16, hi: bf16) -> u32 {
     lo.to_bits() as u32 | (hi.to_bits() as u32) << 16
 }
 
@@ -652,6 +668,11 @@ impl crate::isa::Job for BPanel<'_, '_, bf16, u32> {
             dst,
         } = self;
         for (q, d) in dst.chunks_exact_mut(nr).enumerate() {
+            if 2 * q >= kc {
+                // Padding past the depth (the AMX tiles' groups of 16).
+                d.fill(0);
+                continue;
+            }
             let (k0, k1) = (pc + 2 * q, pc + 2 * q + 1);
             let has_k1 = 2 * q + 1 < kc;
             if b.cs == 1 {

@@ -26,11 +26,13 @@
 //!   block the accumulators are a scratch block of that thread
 //!   (`run_blocks`), not an f32 copy of all of C.
 
+mod amx;
 mod bf16;
 mod elem;
 mod pack;
 
-pub use bf16::{bf16_uses_dot, dot_bf16_available, gemm_bf16, gemm_bf16_out, gemm_f16_out};
+pub use amx::amx_available;
+pub use bf16::{bf16_path, dot_bf16_available, gemm_bf16, gemm_bf16_out, gemm_f16_out};
 pub use elem::GemmElem;
 
 use crate::isa::{Isa, Job, dispatch_with, isa};
@@ -346,8 +348,9 @@ const fn tile_of_vec(vec_bytes: usize, elem_bytes: usize) -> (usize, usize) {
 }
 
 /// How one kind of product packs its operands and computes a tile: the
-/// float GEMM over `T` ([`Plain`]), or bf16 pairs on AVX-512 BF16
-/// ([`bf16::Bf16Dot`]). The blocking, threading and write-back around it
+/// float GEMM over `T` ([`Plain`]), 16-bit floats widened while packing
+/// ([`bf16::Widen`]), bf16 pairs on AVX-512 BF16 ([`bf16::Bf16Dot`]) or on
+/// AMX tiles ([`amx::Bf16Amx`]). The blocking, threading and write-back around it
 /// are shared ([`run_with`]).
 pub(crate) trait Family {
     /// The element of A and B.
@@ -358,6 +361,12 @@ pub(crate) trait Family {
     type T: GemmElem;
     /// `(MR, NR, k per packed step)` on `isa`.
     fn tile(isa: Isa) -> (usize, usize, usize);
+    /// Packed steps in a `kc`-deep panel: `kc` over the step's depth,
+    /// rounded up, unless the micro-kernel takes steps in groups (AMX
+    /// tiles: 16 pairs), whose last one packing pads with zeros.
+    fn packed_steps(isa: Isa, kc: usize) -> usize {
+        kc.div_ceil(Self::tile(isa).2)
+    }
     /// A's rows `i0..i0+mc`, depth `pc..pc+kc`, into panels of `MR` rows.
     #[allow(clippy::too_many_arguments)]
     fn pack_a(
@@ -743,7 +752,7 @@ fn blocked<F: Family, E: Epilogue<F::T>>(p: Product<'_, F>, threads: usize, isa:
         let b_panels = nc.div_ceil(nr);
         for pc in (0..k).step_by(kc_max) {
             let kc = kc_max.min(k - pc);
-            let kp = kc.div_ceil(kstep);
+            let kp = F::packed_steps(isa, kc);
             let beta = if pc == 0 { beta } else { Beta::One };
             let last = pc + kc == k;
             with_scratch::<F::P, _>(&pack::B_SCRATCH, b_panels * kp * nr, |bp| {
@@ -841,11 +850,73 @@ pub mod tune {
     pub(super) static NC: AtomicUsize = AtomicUsize::new(0);
     pub(super) static SKEW: AtomicUsize = AtomicUsize::new(0);
     pub(super) static DIRECT: AtomicUsize = AtomicUsize::new(0);
-    /// [`set_bf16_dot`]'s choice: one of the three values below.
-    pub(super) static BF16_DOT: AtomicU8 = AtomicU8::new(BF16_AUTO);
-    pub(super) const BF16_AUTO: u8 = 0;
-    pub(super) const BF16_DOT_ON: u8 = 1;
-    pub(super) const BF16_DOT_OFF: u8 = 2;
+    /// [`set_bf16_path`]'s choice, as its index in [`Bf16Path::ALL`].
+    static BF16_PATH: AtomicU8 = AtomicU8::new(0);
+
+    /// How bf16 products run. Which path is fastest depends on the
+    /// processor, not only on its instructions (`gemm/bf16.rs`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Bf16Path {
+        /// The processor decides (the default): AMX tiles where it has
+        /// them, else AVX-512 BF16 dot products on processors other than
+        /// Intel's, else widened.
+        Auto,
+        /// Both operands widened to f32 while packing; the f32
+        /// micro-kernel (every processor).
+        Widen,
+        /// AVX-512 BF16 dot products (`vdpbf16ps`).
+        Dot,
+        /// AMX tiles (`tdpbf16ps`).
+        Amx,
+        /// The AMX path's packing and tile program on software tiles, one
+        /// multiply-add at a time, as Intel's manual defines the tile
+        /// instructions: slow, for testing that path on any processor.
+        AmxEmulated,
+    }
+
+    impl Bf16Path {
+        const ALL: [Bf16Path; 5] = [
+            Bf16Path::Auto,
+            Bf16Path::Widen,
+            Bf16Path::Dot,
+            Bf16Path::Amx,
+            Bf16Path::AmxEmulated,
+        ];
+
+        /// Whether this processor, on the active ISA, can run the path.
+        pub fn is_available(self) -> bool {
+            match self {
+                Bf16Path::Dot => super::dot_bf16_available(),
+                Bf16Path::Amx => super::amx_available(),
+                _ => true,
+            }
+        }
+    }
+
+    /// Every path but `Auto` that this processor can run on the active
+    /// ISA (tests run each).
+    pub fn bf16_paths() -> Vec<Bf16Path> {
+        Bf16Path::ALL[1..]
+            .iter()
+            .copied()
+            .filter(|p| p.is_available())
+            .collect()
+    }
+
+    /// bf16 products on `path` from now on, in this process; a path the
+    /// processor cannot run (see [`Bf16Path::is_available`]) means `Auto`.
+    pub fn set_bf16_path(path: Bf16Path) {
+        let i = Bf16Path::ALL.iter().position(|&p| p == path).unwrap_or(0);
+        BF16_PATH.store(i as u8, Relaxed);
+    }
+
+    /// The path [`set_bf16_path`] last chose.
+    pub(super) fn chosen_bf16_path() -> Bf16Path {
+        Bf16Path::ALL
+            .get(BF16_PATH.load(Relaxed) as usize)
+            .copied()
+            .unwrap_or(Bf16Path::Auto)
+    }
 
     /// A hook's value, or `default` while it is 0 (not set).
     pub(super) fn or(hook: &AtomicUsize, default: usize) -> usize {
@@ -853,19 +924,6 @@ pub mod tune {
             0 => default,
             v => v,
         }
-    }
-
-    /// bf16 products by AVX-512 BF16 dot products where the processor
-    /// has them (`Some(true)`), widened to f32 (`Some(false)`), or as the
-    /// processor's vendor decides (`None`, the default; see
-    /// [`super::bf16_uses_dot`]).
-    pub fn set_bf16_dot(choice: Option<bool>) {
-        let v = match choice {
-            None => BF16_AUTO,
-            Some(true) => BF16_DOT_ON,
-            Some(false) => BF16_DOT_OFF,
-        };
-        BF16_DOT.store(v, Relaxed);
     }
 
     /// The most multiply-adds a one-thread product may have to skip

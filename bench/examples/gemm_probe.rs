@@ -87,7 +87,8 @@ fn probe() {
         let mut line = String::new();
         for (ci, cfg) in cfgs.iter().enumerate() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
-            tune::set_panel_skew(cfg[3] % 8);
+            // SKEW 9 and up name a mode, not a skew: panels on the line.
+            tune::set_panel_skew(if cfg[3] < 8 { cfg[3] } else { 0 });
             tune::set_direct_limit(cfg[4]);
             tune::set_bf16_path(match cfg[3] {
                 10 => tune::Bf16Path::Dot,

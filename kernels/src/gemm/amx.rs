@@ -47,18 +47,87 @@ const KT: usize = 16;
 
 /// Whether this processor can run the AMX path on the active ISA: AVX-512
 /// active (the tile path's edges use it), AMX-TILE and AMX-BF16 present,
-/// and the operating system granted this process the tile state (asked
-/// for once, on the first call).
+/// the operating system granted this process the tile state (asked for
+/// once, on the first call), and the processor's tiles passed the
+/// self-check ([`tiles_agree`], once). A failed self-check is reported on
+/// stderr, and bf16 products take another path.
 pub fn amx_available() -> bool {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
-        static GRANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        crate::isa::isa() == Isa::Avx512 && *GRANTED.get_or_init(hw::request)
+        static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        crate::isa::isa() == Isa::Avx512 && hw::granted() && *CHECKED.get_or_init(|| {
+            let ok = tiles_agree();
+            if !ok {
+                eprintln!(
+                    "frankentorch: the AMX tile self-check failed; bf16 products will not use AMX"
+                );
+            }
+            ok
+        })
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     {
         false
     }
+}
+
+/// `len` words of bf16 pairs of multiples of 1/8 in [-1, 1] (xorshift
+/// from `seed`): every product and every sum of a few hundred of them is
+/// exact in f32, so any order of the additions gives the same bits.
+#[cfg(any(test, all(target_arch = "x86_64", target_os = "linux")))]
+fn exact_pairs(seed: u32, len: usize) -> Vec<u32> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let v = |s: u32| bf16::from_f32(((x >> s) % 17) as f32 / 8.0 - 1.0);
+            pair(v(0), v(8))
+        })
+        .collect()
+}
+
+/// Runs the tile program on `u` for a 32 x 32 block 48 pairs deep, twice:
+/// with C loaded into the tiles (alpha 1, beta 1) and through the edge
+/// path (31 valid rows, alpha 2, beta 0.5). Returns both Cs (rows 40
+/// apart), starting from the same integers.
+#[cfg(any(test, all(target_arch = "x86_64", target_os = "linux")))]
+fn tile_program_sample<U: TileUnit>(u: &mut U) -> [Vec<f32>; 2] {
+    let (ap, bp) = (exact_pairs(3, 3 * KT * MR), exact_pairs(4, 3 * KT * NR));
+    let ldc = 40;
+    let c0: Vec<f32> = (0..MR * ldc).map(|i| (i % 13) as f32 - 6.0).collect();
+    let s = pulp::Scalar::new();
+    let mut whole = c0.clone();
+    block(u, s, &ap, &bp, &mut whole, ldc, MR, NR, 1.0, Beta::One);
+    let mut edge = c0;
+    block(
+        u,
+        s,
+        &ap,
+        &bp,
+        &mut edge,
+        ldc,
+        MR - 1,
+        NR,
+        2.0,
+        Beta::Other(0.5),
+    );
+    [whole, edge]
+}
+
+/// Whether the processor's tiles run the tile program as [`SoftTiles`]
+/// do, bit for bit, on exact data (so no difference in rounding can
+/// excuse a difference): a check of the assembly (tile configuration,
+/// operand order, strides) before the first product trusts it.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn tiles_agree() -> bool {
+    let (Some(mut hw), Some(mut soft)) = (Amx::start(), SoftTiles::start()) else {
+        return false;
+    };
+    let bits =
+        |v: &[Vec<f32>; 2]| -> Vec<u32> { v.iter().flatten().map(|x| x.to_bits()).collect() };
+    bits(&tile_program_sample(&mut hw)) == bits(&tile_program_sample(&mut soft))
 }
 
 /// The eight tile registers as the tile program uses them: every tile 16
@@ -181,10 +250,17 @@ mod hw {
     /// The extended state component of the tile data.
     const XFEATURE_XTILEDATA: libc::c_long = 18;
 
+    /// Whether the processor has AMX-TILE and AMX-BF16 and Linux granted
+    /// this process the tile data state ([`request`], asked once).
+    pub(crate) fn granted() -> bool {
+        static GRANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *GRANTED.get_or_init(request)
+    }
+
     /// Whether the processor has AMX-TILE and AMX-BF16 (CPUID leaf 7,
     /// EDX bits 24 and 22) and Linux granted this process the tile data
     /// state (without the grant, the first tile instruction faults).
-    pub(super) fn request() -> bool {
+    fn request() -> bool {
         let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
         if leaf7.edx & (1 << 24) == 0 || leaf7.edx & (1 << 22) == 0 {
             return false;
@@ -217,9 +293,9 @@ mod hw {
     };
 
     /// The processor's tiles, configured on this thread; released when
-    /// dropped. Only [`Amx::start`] makes one, after [`super::amx_available`]
-    /// said the processor has them and the process may use them: that is
-    /// the invariant every tile instruction below relies on. Not `Send`:
+    /// dropped. Only [`Amx::start`] makes one, after [`granted`] said the
+    /// processor has them and the process may use them: that is the
+    /// invariant every tile instruction below relies on. Not `Send`:
     /// the tile state belongs to the thread that configured it.
     pub(crate) struct Amx {
         _thread: std::marker::PhantomData<*const ()>,
@@ -227,7 +303,7 @@ mod hw {
 
     impl TileStart for Amx {
         fn start() -> Option<Self> {
-            if !super::amx_available() {
+            if !granted() {
                 return None;
             }
             // SAFETY: AMX is present and granted (checked just above);
@@ -539,26 +615,11 @@ impl Job for TileAPanels<'_, '_> {
 mod tests {
     use super::*;
 
-    /// A random tile's words: bf16 pairs of small integers over 8 (exact
-    /// products and sums), or f32 bits for a C tile.
-    fn words(seed: u32, len: usize) -> Vec<u32> {
-        let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let v = |s: u32| bf16::from_f32(((x >> s) % 17) as f32 / 8.0 - 1.0);
-                pair(v(0), v(8))
-            })
-            .collect()
-    }
-
     /// The software tile product, against sums in f64 of the same
     /// bf16 values (exact here: small dyadic values).
     #[test]
     fn soft_dot_is_the_pairs_dot_product() {
-        let (a, b) = (words(1, TR * TW), words(2, TR * TW));
+        let (a, b) = (exact_pairs(1, TR * TW), exact_pairs(2, TR * TW));
         let mut u = SoftTiles::start().unwrap();
         u.zero::<0>();
         u.load::<4>(&a, TW);
@@ -608,32 +669,55 @@ mod tests {
     }
 
     /// The processor's tiles against the software ones, bit for bit, on
-    /// the whole tile program (C loaded, 3 steps of depth, stored), where
-    /// AMX runs; elsewhere there is nothing to compare, and the test says
-    /// so.
+    /// the self-check's tile program, where AMX runs (and the self-check
+    /// agrees, so `amx_available` on AVX-512); elsewhere there is nothing
+    /// to compare, and the test says so.
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     #[test]
     fn processor_tiles_match_software_tiles() {
-        let Some(mut hw) = Amx::start() else {
+        if !hw::granted() {
             eprintln!("no AMX here: processor tiles not compared");
             return;
-        };
+        }
+        let mut hw = Amx::start().expect("granted, so the tiles start");
         let mut soft = SoftTiles::start().unwrap();
-        let (ap, bp) = (words(3, 3 * KT * MR), words(4, 3 * KT * NR));
-        let c0: Vec<f32> = (0..MR * 40).map(|i| (i % 13) as f32 - 6.0).collect();
-        let run = |u: &mut dyn FnMut(&mut [f32])| {
-            let mut c = c0.clone();
-            u(&mut c);
-            c
-        };
-        let s = pulp::Scalar::new();
-        let got = run(&mut |c| block(&mut hw, s, &ap, &bp, c, 40, MR, NR, 1.0, Beta::One));
-        let want = run(&mut |c| block(&mut soft, s, &ap, &bp, c, 40, MR, NR, 1.0, Beta::One));
-        let differ = got
-            .iter()
-            .zip(&want)
-            .filter(|(x, y)| x.to_bits() != y.to_bits())
-            .count();
-        assert_eq!(differ, 0, "{differ} of {} differ", got.len());
+        let (got, want) = (tile_program_sample(&mut hw), tile_program_sample(&mut soft));
+        for (g, w) in got.iter().zip(&want) {
+            let differ = g
+                .iter()
+                .zip(w)
+                .filter(|(x, y)| x.to_bits() != y.to_bits())
+                .count();
+            assert_eq!(differ, 0, "{differ} of {} differ", g.len());
+        }
+        assert!(tiles_agree());
+        assert_eq!(amx_available(), crate::isa::isa() == Isa::Avx512);
+    }
+
+    /// The self-check's sample is the product it claims: both Cs against
+    /// f64 sums of the same bf16 values.
+    #[test]
+    fn self_check_sample_is_the_exact_product() {
+        let got = tile_program_sample(&mut SoftTiles::start().unwrap());
+        let (ap, bp) = (exact_pairs(3, 3 * KT * MR), exact_pairs(4, 3 * KT * NR));
+        let half =
+            |w: u32, hi: bool| bf16::from_bits((w >> if hi { 16 } else { 0 }) as u16).to_f64();
+        for i in 0..MR {
+            for j in 0..NR {
+                // Packed A: block `blk`, row i, pair q at blk*512 + i*16 + q;
+                // packed B: pair-row blk*16 + q, column j, 32 per row.
+                let ab: f64 = (0..3 * KT)
+                    .map(|p| {
+                        let (blk, q) = (p / KT, p % KT);
+                        let (x, y) = (ap[blk * KT * MR + i * TW + q], bp[p * NR + j]);
+                        half(x, false) * half(y, false) + half(x, true) * half(y, true)
+                    })
+                    .sum();
+                let c0 = ((i * 40 + j) % 13) as f64 - 6.0;
+                assert_eq!(got[0][i * 40 + j] as f64, c0 + ab, "whole [{i}, {j}]");
+                let edge = if i < MR - 1 { 0.5 * c0 + 2.0 * ab } else { c0 };
+                assert_eq!(got[1][i * 40 + j] as f64, edge, "edge [{i}, {j}]");
+            }
+        }
     }
 }

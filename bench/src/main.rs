@@ -234,9 +234,10 @@ fn ensure_ceilings() -> Option<ceilings::Ceilings> {
 fn print_table(results: &[(&Workload, Measurement)]) {
     let c = ensure_ceilings();
     println!(
-        "FrankenTorch suite v1 on {} ({} ISA)\n",
+        "FrankenTorch suite v1 on {} ({} ISA, bf16 products: {:?})\n",
         record::fingerprint().cpu,
-        ft_kernels::isa()
+        ft_kernels::isa(),
+        ft_kernels::gemm::bf16_path()
     );
     if let Some(c) = &c {
         let bw: Vec<String> = c
@@ -467,10 +468,13 @@ fn torch(args: &Args) -> ExitCode {
     println!(
         "FrankenTorch vs PyTorch {} on {}, measured in one run: {} round(s) per row, \
          ours then PyTorch's in each; medians of the rounds; the ratio column is \
-         the median of the per-round ratios (each round's ratios after it)\n",
+         the median of the per-round ratios (each round's ratios after it); \
+         {} ISA, bf16 products: {:?}\n",
         tv["torch_version"].as_str().unwrap_or("?"),
         record::fingerprint().cpu,
-        args.rounds
+        args.rounds,
+        ft_kernels::isa(),
+        ft_kernels::gemm::bf16_path()
     );
     println!(
         "| id | threads | ours | PyTorch | unit | ours/PyTorch (rounds) | share of ceiling | target | status |"

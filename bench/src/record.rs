@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 pub struct Fingerprint {
     pub cpu: String,
     pub isa: String,
+    /// How bf16 products ran (`Amx`, `Dot`, `Widen`); absent in records
+    /// made before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bf16_path: String,
     pub threads_available: usize,
     pub commit: String,
     pub unix_time: u64,
@@ -56,6 +60,7 @@ pub fn fingerprint() -> Fingerprint {
     Fingerprint {
         cpu,
         isa: ft_kernels::isa().name().to_string(),
+        bf16_path: format!("{:?}", ft_kernels::gemm::bf16_path()),
         threads_available: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),

@@ -49,7 +49,7 @@ const KT: usize = 16;
 /// active (the tile path's edges use it), AMX-TILE and AMX-BF16 present,
 /// the operating system granted this process the tile state (asked for
 /// once, on the first call), and the processor's tiles passed the
-/// self-check ([`tiles_agree`], once). A failed self-check is reported on
+/// self-check (`tiles_agree`, once). A failed self-check is reported on
 /// stderr, and bf16 products take another path.
 pub fn amx_available() -> bool {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

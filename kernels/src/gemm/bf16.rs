@@ -262,7 +262,7 @@ impl HalfOut for f16 {
 /// rounded to bf16 once, to nearest even, as PyTorch rounds. Each block of
 /// rows is rounded into C by the thread that computed it; the f32
 /// accumulators are a per-thread block when beta is zero and the depth
-/// fits one packed block (1024 deep on the dot-product path, 512
+/// fits one packed block (1024 deep on the dot-product and AMX paths, 512
 /// widened), else an f32 copy of C that the
 /// thread keeps for its next product up to 64 MiB.
 ///

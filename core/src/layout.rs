@@ -323,7 +323,7 @@ impl Layout {
 
     /// What [`Layout::contiguous`] checks, alone: `shape`'s element count,
     /// or the error that `contiguous` would return. A caller that makes
-    /// the layout later with [`Layout::contiguous_checked`] builds it in its
+    /// the layout later with `Layout::contiguous_checked` builds it in its
     /// final place: a layout returned in a `Result` was written with 8-byte
     /// stores and read back in 16-byte pieces to be moved (a
     /// store-forwarding stall on every small op's output).

@@ -19,7 +19,7 @@ pub type AutogradMeta = Arc<dyn Any + Send + Sync>;
 /// `Option` wrappers put it at offsets that split those pieces across the
 /// pieces the previous move stored, so each move of a new tensor through
 /// the dispatch layers (kernel, slot, caller) waited on a failed store
-/// forward: `a + b` on [16] 60-63 -> 53-56 ns
+/// forward: `a + b` on `[16]` 60-63 -> 53-56 ns
 /// (`perf-artifacts/dispatch-v8-moves.md`).
 #[derive(Clone)]
 #[repr(align(16))]

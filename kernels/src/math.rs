@@ -240,6 +240,21 @@ pub fn cos<S: Vf32>(s: S, x: F<S>) -> F<S> {
     sincos(s, x, true)
 }
 
+/// 1.5 * 2^23: `x + ROUND_SHIFT` (|x| < 2^22) is `x` rounded to an
+/// integer, to nearest even, held in the low bits of the sum's mantissa.
+const ROUND_SHIFT: f32 = 12_582_912.0;
+
+/// 2^n from `shifted = n + ROUND_SHIFT` (integer n in [-126, 127]): the
+/// mantissa's low bits moved into the exponent field (the shift drops all
+/// of ROUND_SHIFT's own bits, which lie at bit 22 and up), plus the bias.
+/// Two integer operations, where `pow2i(round(..))` needs a rounding
+/// (two micro-ops on Intel's AVX-512 cores) and a conversion besides.
+#[inline(always)]
+fn pow2_shifted<S: Vf32>(s: S, shifted: F<S>) -> F<S> {
+    let e = s.shl23_i32s(s.transmute_i32s_f32s(shifted));
+    s.transmute_f32s_i32s(s.add_i32s(e, s.splat_i32s(127 << 23)))
+}
+
 /// tanh(|x|) is 1 in f32 from here on.
 const TANH_SAT: f32 = 9.010_913;
 
@@ -255,18 +270,21 @@ const TANH_SAT: f32 = 9.010_913;
 /// slow as that, `perf-artifacts/kernels-v6-tanh.md`).
 #[inline(always)]
 pub fn tanh<S: Vf32>(s: S, x: F<S>) -> F<S> {
-    let a = s.min_f32s(s.abs_f32s(x), splat(s, TANH_SAT));
+    // A NaN `x` stays NaN through every step below (the clamp keeps it).
+    let a = s.min_or_nan_f32s(splat(s, TANH_SAT), s.abs_f32s(x));
     let t = s.add_f32s(a, a); // exact
-    let n = s.round_f32s(s.mul_f32s(t, splat(s, LOG2E)));
+    // n = round(t / ln 2) (0 <= n <= 27), and in `shifted`'s low bits.
+    let shifted = s.mul_add_f32s(t, splat(s, LOG2E), splat(s, ROUND_SHIFT));
+    let n = s.sub_f32s(shifted, splat(s, ROUND_SHIFT));
     let r = s.mul_add_f32s(n, splat(s, -LN2_HI), t);
     let r = s.mul_add_f32s(n, splat(s, -LN2_LO), r);
     // expm1(r) = r + r^2 P(r) on |r| <= ln2/2, then 2^n expm1(r) + 2^n - 1
     // (0 <= n <= 27: 2^n - 1 is exact where it matters).
     let em = s.mul_add_f32s(s.mul_f32s(r, r), poly(s, r, &EXPM1_POLY[..6]), r);
-    let sc = pow2i(s, n);
+    let sc = pow2_shifted(s, shifted);
     let em = s.mul_add_f32s(sc, em, s.sub_f32s(sc, splat(s, 1.0)));
     let y = s.div_f32s(em, s.add_f32s(em, splat(s, 2.0)));
-    keep_nan(s, x, s.or_f32s(y, s.and_f32s(x, splat(s, -0.0))))
+    s.or_f32s(y, s.and_f32s(x, splat(s, -0.0)))
 }
 
 /// 1 / (1 + exp(-x)), through exp(-|x|) so that nothing overflows: for

@@ -29,6 +29,15 @@ pub trait Vf32: Simd {
         self.mul_f32s(self.mul_f32s(y, pow2i(self, n1)), pow2i(self, n2))
     }
 
+    /// `min(a, b)`, or `b` where `b` is NaN: one `minps` on x86, whose
+    /// rule this is (a NaN in either operand returns the second), and a
+    /// comparison and a select elsewhere. Lets a formula clamp its input
+    /// and still carry a NaN input through to its result.
+    #[inline(always)]
+    fn min_or_nan_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        self.select_f32s(self.equal_f32s(b, b), self.min_f32s(a, b), b)
+    }
+
     /// Stores `v` at `dst`, bypassing the caches where the ISA can and
     /// `dst` is aligned to the vector size (else a plain store). Follow a
     /// run of these with `stream_fence`.
@@ -297,6 +306,11 @@ mod x86 {
 
     impl Vf32 for V3 {
         #[inline(always)]
+        fn min_or_nan_f32s(self, a: f32x8, b: f32x8) -> f32x8 {
+            // MINPS: the second operand where either is NaN.
+            cast(self.avx._mm256_min_ps(cast(a), cast(b)))
+        }
+        #[inline(always)]
         fn any_gt_f32s(self, x: f32x8, y: f32x8) -> bool {
             // _CMP_GT_OQ: false where either is NaN.
             let gt = self.avx._mm256_cmp_ps::<30>(cast(x), cast(y));
@@ -366,6 +380,11 @@ mod x86 {
     }
 
     impl Vf32 for V4 {
+        #[inline(always)]
+        fn min_or_nan_f32s(self, a: f32x16, b: f32x16) -> f32x16 {
+            // VMINPS: the second operand where either is NaN.
+            cast(self.avx512f._mm512_min_ps(cast(a), cast(b)))
+        }
         #[inline(always)]
         fn any_gt_f32s(self, x: f32x16, y: f32x16) -> bool {
             // _CMP_GT_OQ: false where either is NaN.

@@ -70,13 +70,14 @@ const EXP_POLY: [f32; 6] = [
 
 #[inline(always)]
 pub fn exp<S: Vf32>(s: S, x: F<S>) -> F<S> {
-    let xc = s.min_f32s(s.max_f32s(x, splat(s, -104.0)), splat(s, 89.0));
+    // A NaN `x` stays NaN through every step below (the clamps keep it).
+    let xc = s.min_or_nan_f32s(splat(s, 89.0), s.max_or_nan_f32s(splat(s, -104.0), x));
     let n = s.round_f32s(s.mul_f32s(xc, splat(s, LOG2E)));
     let r = s.mul_add_f32s(n, splat(s, -LN2_HI), xc);
     let r = s.mul_add_f32s(n, splat(s, -LN2_LO), r);
     let p = poly(s, r, &EXP_POLY);
     let y = s.mul_add_f32s(s.mul_f32s(p, r), r, s.add_f32s(r, splat(s, 1.0)));
-    keep_nan(s, x, s.scale_f32s(y, n))
+    s.scale_f32s(y, n)
 }
 
 /// Taylor coefficients 1/2! .. 1/9! of expm1 on |r| <= ln2/2.
@@ -293,7 +294,8 @@ pub fn tanh<S: Vf32>(s: S, x: F<S>) -> F<S> {
 pub fn sigmoid<S: Vf32>(s: S, x: F<S>) -> F<S> {
     let e = exp(s, s.neg_f32s(s.abs_f32s(x)));
     let num = s.select_f32s(s.less_than_f32s(x, splat(s, 0.0)), e, splat(s, 1.0));
-    keep_nan(s, x, s.div_f32s(num, s.add_f32s(splat(s, 1.0), e)))
+    // A NaN `x` gives a NaN `e` (see `exp`), so a NaN quotient.
+    s.div_f32s(num, s.add_f32s(splat(s, 1.0), e))
 }
 
 #[inline(always)]

@@ -38,6 +38,12 @@ pub trait Vf32: Simd {
         self.select_f32s(self.equal_f32s(b, b), self.min_f32s(a, b), b)
     }
 
+    /// `max(a, b)`, or `b` where `b` is NaN (see [`Vf32::min_or_nan_f32s`]).
+    #[inline(always)]
+    fn max_or_nan_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        self.select_f32s(self.equal_f32s(b, b), self.max_f32s(a, b), b)
+    }
+
     /// Stores `v` at `dst`, bypassing the caches where the ISA can and
     /// `dst` is aligned to the vector size (else a plain store). Follow a
     /// run of these with `stream_fence`.
@@ -311,6 +317,11 @@ mod x86 {
             cast(self.avx._mm256_min_ps(cast(a), cast(b)))
         }
         #[inline(always)]
+        fn max_or_nan_f32s(self, a: f32x8, b: f32x8) -> f32x8 {
+            // MAXPS: the second operand where either is NaN.
+            cast(self.avx._mm256_max_ps(cast(a), cast(b)))
+        }
+        #[inline(always)]
         fn any_gt_f32s(self, x: f32x8, y: f32x8) -> bool {
             // _CMP_GT_OQ: false where either is NaN.
             let gt = self.avx._mm256_cmp_ps::<30>(cast(x), cast(y));
@@ -384,6 +395,11 @@ mod x86 {
         fn min_or_nan_f32s(self, a: f32x16, b: f32x16) -> f32x16 {
             // VMINPS: the second operand where either is NaN.
             cast(self.avx512f._mm512_min_ps(cast(a), cast(b)))
+        }
+        #[inline(always)]
+        fn max_or_nan_f32s(self, a: f32x16, b: f32x16) -> f32x16 {
+            // VMAXPS: the second operand where either is NaN.
+            cast(self.avx512f._mm512_max_ps(cast(a), cast(b)))
         }
         #[inline(always)]
         fn any_gt_f32s(self, x: f32x16, y: f32x16) -> bool {

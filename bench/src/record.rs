@@ -9,6 +9,17 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub cpu: String,
+    /// Vendor, family and model from CPUID (`ft_kernels::cpu`): "AMD EPYC"
+    /// names both Zen 4 and Zen 5. Absent in records made before it was
+    /// kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cpu_id: String,
+    /// How far ahead f32 sums prefetched, in elements (0: not at all;
+    /// `ft_kernels::ops::reduce::sum_prefetch`); absent in records made
+    /// before it was kept (those from 2026-11-20 on, `kernels-v10`, used
+    /// 1024 then 2048 on every processor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum_prefetch: Option<usize>,
     pub isa: String,
     /// How bf16 products ran (`Amx`, `Dot`, `Widen`); absent in records
     /// made before it was kept.
@@ -59,6 +70,8 @@ pub fn fingerprint() -> Fingerprint {
         .unwrap_or(false);
     Fingerprint {
         cpu,
+        cpu_id: ft_kernels::cpu::cpu().to_string(),
+        sum_prefetch: Some(ft_kernels::ops::reduce::sum_prefetch()),
         isa: ft_kernels::isa().name().to_string(),
         bf16_path: format!("{:?}", ft_kernels::gemm::bf16_path()),
         threads_available: std::thread::available_parallelism()

@@ -598,3 +598,52 @@ fn column_sums_match_reference_for_every_split() {
         }
     });
 }
+
+/// The software prefetch ahead of an f32 sum's loads (on or off by
+/// processor, `ft_kernels::ops::reduce::set_sum_prefetch`) only asks for
+/// lines early: on every ISA, every distance gives a sum within the
+/// rounding bound of the f64 reference, and the same bits as no prefetch.
+/// Lengths cross sub-block, leaf and vector boundaries; distances include
+/// ones shorter than a vector pass and ones past the data's end.
+#[test]
+fn sum_prefetch_distance_changes_no_result() {
+    use ft_kernels::ops::reduce::{SUM_PREFETCH, set_sum_prefetch, sum_prefetch};
+    let cases: [(&[usize], Option<&[isize]>); 4] = [
+        (&[100_003], None),
+        (&[2048 * 3 + 17], None),
+        (&[37, 5003], Some(&[1])),
+        (&[3, 70_001], Some(&[-1])),
+    ];
+    for_each_isa(|isa| {
+        for (shape, dims) in cases {
+            let n: usize = shape.iter().product();
+            let vals = values(n, DType::F32, 0x5eed + n as u64);
+            let x = make(shape, &vals, DType::F32, Lay::Contiguous);
+            let row = *shape.last().unwrap();
+            let mut first: Option<Vec<u32>> = None;
+            for d in [0, 1, 16, 1000, SUM_PREFETCH, 1 << 30] {
+                set_sum_prefetch(Some(d));
+                assert_eq!(sum_prefetch(), d);
+                let got = ft_kernels::sum(&x, dims, false, None).unwrap();
+                let got = got.to_vec::<f32>().unwrap();
+                for (r, &g) in got.iter().enumerate() {
+                    let part = &vals[r * row..(r + 1) * row];
+                    let want: f64 = part.iter().sum();
+                    let mag: f64 = part.iter().map(|v| v.abs()).sum();
+                    let depth = ft_kernels::ops::reduce::sum_rounding_depth(isa.f32_lanes(), row);
+                    let bound = depth as f64 * f32::EPSILON as f64 / 2.0 * mag;
+                    assert!(
+                        (g as f64 - want).abs() <= bound,
+                        "{isa} {shape:?} prefetch {d}: row {r} {g} vs {want} (bound {bound:e})"
+                    );
+                }
+                let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+                match &first {
+                    None => first = Some(bits),
+                    Some(b) => assert_eq!(b, &bits, "{isa} {shape:?}: prefetch {d} changed bits"),
+                }
+            }
+        }
+    });
+    set_sum_prefetch(None);
+}

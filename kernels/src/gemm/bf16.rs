@@ -73,21 +73,9 @@ pub fn bf16_path() -> Bf16Path {
     }
 }
 
-/// Whether the processor's CPUID vendor string is "GenuineIntel".
+/// Whether the processor is Intel's (CPUID vendor "GenuineIntel").
 fn intel() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static INTEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *INTEL.get_or_init(|| {
-            let r = std::arch::x86_64::__cpuid(0);
-            // "Genu" "ineI" "ntel" in EBX, EDX, ECX.
-            (r.ebx, r.edx, r.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e)
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu::cpu().vendor == crate::cpu::Vendor::Intel
 }
 
 /// `C = beta * C + alpha * A @ B` for bf16 `A` and `B` and an f32 `C`:

@@ -17,6 +17,7 @@ use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::layout::wrap_dim;
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Elements per leaf of the row tree.
 pub const BLOCK: usize = 2048;
@@ -530,8 +531,13 @@ impl Reducer for SumF32 {
         // horizontal reduction per leaf.
         let mut parts = [s.splat_f32s(0.0); BLOCK / SUM_SUB];
         let mut n = 0;
+        let ahead = sum_prefetch();
         for sub in xs.chunks(SUM_SUB) {
-            parts[n] = sum_sub(s, sub);
+            parts[n] = if ahead == 0 {
+                sum_sub::<S, false>(s, sub, 0)
+            } else {
+                sum_sub::<S, true>(s, sub, ahead)
+            };
             n += 1;
         }
         while n > 1 {
@@ -588,26 +594,78 @@ impl Reducer for SumF32 {
 }
 
 /// How far ahead of its loads an f32 sum asks for cache lines, in
-/// elements (8 KiB). One core streaming from L3 or memory gets about a
-/// fifth more bandwidth on the EPYC with these requests than from the
-/// hardware prefetcher alone (`perf-artifacts/kernels-v10-sum-prefetch.md`).
-const SUM_PREFETCH: usize = 2048;
+/// elements (8 KiB), on the processors that gain from it
+/// ([`crate::cpu::Cpu::streams_want_prefetch`]). One Zen 5 core streaming
+/// from L3 or memory gets about a fifth more bandwidth with these requests
+/// than from the hardware prefetchers alone
+/// (`perf-artifacts/kernels-v10-sum-prefetch.md`); a Zen 4 core gets a
+/// fifth less (`perf-artifacts/kernels-v14-sum-prefetch-by-core.md`).
+pub const SUM_PREFETCH: usize = 2048;
 
-/// One sub-block as a vector of partial sums (four accumulators).
+/// The prefetch distance f32 sums use, in elements (0: none); `usize::MAX`
+/// until chosen.
+static SUM_PREFETCH_NOW: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Sets how far ahead of its loads an f32 sum asks for cache lines, in
+/// elements (`Some(0)`: never), or `None` for the default: the
+/// environment's `FT_SUM_PREFETCH=<elements>` if set, else this
+/// processor's ([`SUM_PREFETCH`] where
+/// [`crate::cpu::Cpu::streams_want_prefetch`], else none). Results do not
+/// change: only which lines are asked for early.
+///
+/// ```
+/// use ft_kernels::ops::reduce::{set_sum_prefetch, sum_prefetch};
+/// set_sum_prefetch(Some(0));
+/// assert_eq!(sum_prefetch(), 0);
+/// set_sum_prefetch(None);
+/// # let _ = sum_prefetch();
+/// ```
+pub fn set_sum_prefetch(elements: Option<usize>) {
+    let from_env = || {
+        std::env::var("FT_SUM_PREFETCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let d = elements.or_else(from_env).unwrap_or_else(|| {
+        if crate::cpu::cpu().streams_want_prefetch() {
+            SUM_PREFETCH
+        } else {
+            0
+        }
+    });
+    // usize::MAX is the "not chosen" mark; a distance that far is none.
+    SUM_PREFETCH_NOW.store(if d == usize::MAX { 0 } else { d }, Ordering::Relaxed);
+}
+
+/// The prefetch distance f32 sums use now, in elements (0: none).
+pub fn sum_prefetch() -> usize {
+    match SUM_PREFETCH_NOW.load(Ordering::Relaxed) {
+        usize::MAX => {
+            set_sum_prefetch(None);
+            SUM_PREFETCH_NOW.load(Ordering::Relaxed)
+        }
+        d => d,
+    }
+}
+
+/// One sub-block as a vector of partial sums (four accumulators), with a
+/// prefetch `ahead` elements on (`PF`) or none.
 #[inline(always)]
-fn sum_sub<S: Vf32>(s: S, xs: &[f32]) -> F<S> {
+fn sum_sub<S: Vf32, const PF: bool>(s: S, xs: &[f32], ahead: usize) -> F<S> {
     let (head, tail) = S::as_simd_f32s(xs);
     let z = s.splat_f32s(0.0);
     let mut acc = [z; 4];
     let lanes = std::mem::size_of::<F<S>>() / 4;
     // Each pass of the loop below reads `4 * lanes` elements (`16 * lanes`
-    // bytes) and asks for the lines of as many `SUM_PREFETCH` further on,
-    // which lie in the next sub-blocks and leaves (or past the data's end:
-    // a prefetch never faults, and the address is only computed).
-    let ahead = xs.as_ptr().wrapping_add(SUM_PREFETCH);
+    // bytes) and, with `PF`, asks for the lines of as many `ahead` further
+    // on, which lie in the next sub-blocks and leaves (or past the data's
+    // end: a prefetch never faults, and the address is only computed).
+    let ahead = xs.as_ptr().wrapping_add(ahead);
     let mut chunks = head.chunks_exact(4);
     for (i, c) in (&mut chunks).enumerate() {
-        crate::simd::prefetch_lines(ahead.wrapping_add(i * 4 * lanes).cast(), 16 * lanes, 0);
+        if PF {
+            crate::simd::prefetch_lines(ahead.wrapping_add(i * 4 * lanes).cast(), 16 * lanes, 0);
+        }
         for k in 0..4 {
             acc[k] = s.add_f32s(acc[k], c[k]);
         }

@@ -233,14 +233,7 @@ fn ensure_ceilings() -> Option<ceilings::Ceilings> {
 
 fn print_table(results: &[(&Workload, Measurement)]) {
     let c = ensure_ceilings();
-    println!(
-        "FrankenTorch suite v1 on {} ({}; {} ISA, bf16 products: {:?}, sum prefetch: {})\n",
-        record::fingerprint().cpu,
-        ft_kernels::cpu::cpu(),
-        ft_kernels::isa(),
-        ft_kernels::gemm::bf16_path(),
-        ft_kernels::ops::reduce::sum_prefetch()
-    );
+    println!("FrankenTorch suite v1 on {}\n", record::machine());
     if let Some(c) = &c {
         let bw: Vec<String> = c
             .triad_gbps
@@ -468,17 +461,12 @@ fn torch(args: &Args) -> ExitCode {
     let targets = targets::load();
     let c = ensure_ceilings();
     println!(
-        "FrankenTorch vs PyTorch {} on {} ({}), measured in one run: {} round(s) per row, \
+        "FrankenTorch vs PyTorch {} on {}, measured in one run: {} round(s) per row, \
          ours then PyTorch's in each; medians of the rounds; the ratio column is \
-         the median of the per-round ratios (each round's ratios after it); \
-         {} ISA, bf16 products: {:?}, sum prefetch: {}\n",
+         the median of the per-round ratios (each round's ratios after it)\n",
         tv["torch_version"].as_str().unwrap_or("?"),
-        record::fingerprint().cpu,
-        ft_kernels::cpu::cpu(),
-        args.rounds,
-        ft_kernels::isa(),
-        ft_kernels::gemm::bf16_path(),
-        ft_kernels::ops::reduce::sum_prefetch()
+        record::machine(),
+        args.rounds
     );
     println!(
         "| id | threads | ours | PyTorch | unit | ours/PyTorch (rounds) | share of ceiling | target | status |"

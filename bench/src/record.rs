@@ -46,8 +46,9 @@ pub fn runs_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../perf-artifacts/runs")
 }
 
-pub fn fingerprint() -> Fingerprint {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+/// The processor's model name from /proc/cpuinfo (else the architecture).
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
             s.lines()
@@ -55,7 +56,26 @@ pub fn fingerprint() -> Fingerprint {
                 .and_then(|l| l.split(':').nth(1))
                 .map(|m| m.trim().to_string())
         })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// What the tables' headers say of the machine and the paths taken, e.g.
+/// "AMD EPYC (AuthenticAMD family 0x19 model 0x11; avx512 ISA, bf16
+/// products: Dot, sum prefetch: 0)": the fingerprint's machine fields,
+/// without its git calls.
+pub fn machine() -> String {
+    format!(
+        "{} ({}; {} ISA, bf16 products: {:?}, sum prefetch: {})",
+        cpu_name(),
+        ft_kernels::cpu::cpu(),
+        ft_kernels::isa(),
+        ft_kernels::gemm::bf16_path(),
+        ft_kernels::ops::reduce::sum_prefetch()
+    )
+}
+
+pub fn fingerprint() -> Fingerprint {
+    let cpu = cpu_name();
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

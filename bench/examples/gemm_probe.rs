@@ -83,7 +83,6 @@ fn probe() {
     );
     let mut best: Vec<Vec<f64>> = vec![Vec::new(); cfgs.len()];
     for round in 0..rounds {
-        let first_round = round == 0;
         let mut line = String::new();
         for (ci, cfg) in cfgs.iter().enumerate() {
             tune::set_blocks(cfg[0], cfg[1], cfg[2]);
@@ -96,11 +95,10 @@ fn probe() {
                 15 => tune::Bf16Path::Amx,
                 _ => tune::Bf16Path::Auto,
             });
-            if (10..=15).contains(&cfg[3]) && cfg[3] != 13 && cfg[3] != 14 {
+            // The bf16 modes (13 and 14 are f16): name the path once.
+            if round == 0 && matches!(cfg[3], 10 | 11 | 12 | 15) {
                 let path = ft_kernels::gemm::bf16_path();
-                if first_round {
-                    eprintln!("configuration {ci}: bf16 products on {path:?}");
-                }
+                eprintln!("configuration {ci}: bf16 products on {path:?}");
             }
             let mut t = f64::INFINITY;
             let mut last = None;

@@ -362,21 +362,93 @@ impl<R: Reducer> Job for ColMerge<'_, R> {
     }
 }
 
-/// Where the pairwise tree splits a range of `len > BLOCK` elements: the
-/// same place whichever thread computes the halves.
+/// Where the pairwise tree splits a range of `len > BLOCK` elements: after
+/// the largest power-of-two count of leaves short of the whole, the same
+/// place whichever thread computes the halves. This is the tree a binary
+/// counter builds walking the leaves left to right ([`Pairwise`]), so a
+/// subtree is summed in one streaming pass: no recursion, no call per leaf.
 #[inline]
 fn split_point(len: usize) -> usize {
-    (len / 2).next_multiple_of(BLOCK).min(len - 1).max(BLOCK)
+    let leaves = len.div_ceil(BLOCK);
+    debug_assert!(leaves >= 2);
+    BLOCK << (leaves - 1).ilog2()
 }
 
-/// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets.
-fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
-    if xs.len() <= BLOCK {
-        return leaf(red, xs, base);
+/// The pairwise tree over leaves pushed in order, with its left subtrees
+/// of a power-of-two count of leaves: the tree [`split_point`] cuts. A
+/// binary counter: `stack[d]` holds the value of the latest complete
+/// subtree of `2^d` leaves, so every merge is the tree's and the walk reads
+/// its leaves in memory order. (Plain methods, not closures: a closure is
+/// compiled without the ISA's target features of the kernel around it.)
+struct Pairwise<A> {
+    stack: [A; usize::BITS as usize],
+    count: usize,
+}
+
+impl<A: Copy> Pairwise<A> {
+    /// A walk whose first leaf has the value `first`.
+    #[inline(always)]
+    fn new(first: A) -> Self {
+        Pairwise {
+            stack: [first; usize::BITS as usize],
+            count: 1,
+        }
     }
-    let mid = split_point(xs.len());
-    let (l, r) = xs.split_at(mid);
-    red.merge(tree(red, l, base), tree(red, r, base + mid))
+
+    /// Adds the next leaf: it closes one subtree per trailing one bit of
+    /// the count so far.
+    #[inline(always)]
+    fn push<R: Reducer<Acc = A>>(&mut self, red: &R, mut v: A) {
+        let mut d = 0;
+        while (self.count >> d) & 1 == 1 {
+            v = red.merge(self.stack[d], v);
+            d += 1;
+        }
+        self.stack[d] = v;
+        self.count += 1;
+    }
+
+    /// The tree's value: the partial subtrees left, latest (smallest) first.
+    #[inline(always)]
+    fn finish<R: Reducer<Acc = A>>(&self, red: &R) -> A {
+        let mut d = self.count.trailing_zeros() as usize;
+        let mut acc = self.stack[d];
+        while self.count >> (d + 1) != 0 {
+            d += 1;
+            if (self.count >> d) & 1 == 1 {
+                acc = red.merge(self.stack[d], acc);
+            }
+        }
+        acc
+    }
+}
+
+/// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets,
+/// walked in one pass on the active ISA.
+fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
+    struct TreeJob<'a, U, R> {
+        red: &'a R,
+        xs: &'a [U],
+        base: usize,
+    }
+    impl<U: Element, R: Reducer> Job for TreeJob<'_, U, R> {
+        type Output = R::Acc;
+        #[inline(always)]
+        fn run<S: Vf32>(self, s: S) -> R::Acc {
+            let (red, xs, base) = (self.red, self.xs, self.base);
+            if xs.len() <= BLOCK {
+                return leaf(s, red, xs, base);
+            }
+            let mut leaves = xs.chunks(BLOCK);
+            let first = leaf(s, red, leaves.next().unwrap_or(xs), base);
+            let mut tree = Pairwise::new(first);
+            for (k, x) in leaves.enumerate() {
+                tree.push(red, leaf(s, red, x, base + (k + 1) * BLOCK));
+            }
+            tree.finish(red)
+        }
+    }
+    dispatch(TreeJob { red, xs, base })
 }
 
 /// [`tree`] with its subtrees on the caller and the pool ([`TreeTop`]).
@@ -464,36 +536,25 @@ impl TreeTop {
     }
 }
 
-/// One leaf, converted to the reducer's input type and run on the active ISA.
-fn leaf<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
-    struct LeafJob<'a, U, R> {
-        red: &'a R,
-        xs: &'a [U],
-        base: usize,
+/// One leaf, converted to the reducer's input type, on ISA `s`.
+#[inline(always)]
+fn leaf<S: Vf32, U: Element, R: Reducer>(s: S, red: &R, xs: &[U], base: usize) -> R::Acc {
+    if U::DTYPE == <R::In as Element>::DTYPE {
+        // SAFETY: the dtypes are equal, so U and R::In are the same type
+        // (one Element type per dtype).
+        let xs: &[R::In] = unsafe { &*(xs as *const [U] as *const [R::In]) };
+        return red.leaf(s, xs, base);
     }
-    impl<U: Element, R: Reducer> Job for LeafJob<'_, U, R> {
-        type Output = R::Acc;
-        #[inline(always)]
-        fn run<S: Vf32>(self, s: S) -> R::Acc {
-            if U::DTYPE == <R::In as Element>::DTYPE {
-                // SAFETY: the dtypes are equal, so U and R::In are the same
-                // type (one Element type per dtype).
-                let xs: &[R::In] = unsafe { &*(self.xs as *const [U] as *const [R::In]) };
-                return self.red.leaf(s, xs, self.base);
-            }
-            let mut buf = [<R::In as Element>::zero(); 256];
-            let mut acc = self.red.init();
-            for (c, chunk) in self.xs.chunks(256).enumerate() {
-                for (b, &x) in buf.iter_mut().zip(chunk) {
-                    *b = cast::<U, R::In>(x);
-                }
-                let part = self.red.leaf(s, &buf[..chunk.len()], self.base + c * 256);
-                acc = self.red.merge(acc, part);
-            }
-            acc
+    let mut buf = [<R::In as Element>::zero(); 256];
+    let mut acc = red.init();
+    for (c, chunk) in xs.chunks(256).enumerate() {
+        for (b, &x) in buf.iter_mut().zip(chunk) {
+            *b = cast::<U, R::In>(x);
         }
+        let part = red.leaf(s, &buf[..chunk.len()], base + c * 256);
+        acc = red.merge(acc, part);
     }
-    dispatch(LeafJob { red, xs, base })
+    acc
 }
 
 // ------------------------------------------------------------ reducers
@@ -1248,4 +1309,51 @@ fn any_all(x: &TensorImpl, dims: Option<&[isize]>, keepdim: bool, all: bool) -> 
         DType::Bool
     };
     cast_vec(v, out, &g.out_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Leaf sums merged by a hash that sees order and grouping, so two
+    /// trees agree only when they have the same shape over the same leaves.
+    struct Shape;
+    impl Reducer for Shape {
+        type In = i64;
+        type Acc = u64;
+        fn init(&self) -> u64 {
+            0
+        }
+        fn feed(&self, acc: u64, x: i64, _: usize) -> u64 {
+            acc.wrapping_add(x as u64)
+        }
+        fn merge(&self, a: u64, b: u64) -> u64 {
+            a.wrapping_mul(1_000_003).wrapping_add(b).rotate_left(7) ^ 0x9e37
+        }
+    }
+
+    /// The recursive tree that `split_point` describes.
+    fn recursive(xs: &[i64]) -> u64 {
+        if xs.len() <= BLOCK {
+            return Shape.leaf(pulp::Scalar::new(), xs, 0);
+        }
+        let (l, r) = xs.split_at(split_point(xs.len()));
+        Shape.merge(recursive(l), recursive(r))
+    }
+
+    #[test]
+    fn one_pass_walk_builds_the_split_point_tree() {
+        let xs: Vec<i64> = (0..70 * BLOCK as i64).map(|i| i * 7 % 1009).collect();
+        for leaves in 1..=70 {
+            for cut in [0, 1, BLOCK / 2, BLOCK - 1] {
+                let n = leaves * BLOCK - cut;
+                assert_eq!(
+                    tree(&Shape, &xs[..n], 0),
+                    recursive(&xs[..n]),
+                    "{leaves} leaves, last short by {cut}"
+                );
+            }
+        }
+        assert_eq!(tree(&Shape, &xs[..0], 0), 0);
+    }
 }

@@ -139,6 +139,14 @@ trait Reducer: Sync {
             self.col_feed(s, acc, row, r0 + k);
         }
     }
+    /// [`Self::col_leaf`] into accumulators not set yet: as if each held
+    /// `init()` first. Reducers with a SIMD body override it to start from
+    /// registers instead of filling and reloading `acc`.
+    #[inline(always)]
+    fn col_leaf_new<S: Vf32>(&self, s: S, acc: &mut [Self::Acc], rows: &[&[Self::In]], r0: usize) {
+        acc.fill(self.init());
+        self.col_leaf(s, acc, rows, r0);
+    }
     /// `a[i] = merge(a[i], b[i])`.
     #[inline(always)]
     fn col_merge<S: Vf32>(&self, _s: S, a: &mut [Self::Acc], b: &[Self::Acc]) {
@@ -244,9 +252,9 @@ fn reduce_on<U: Element, R: Reducer>(
 }
 
 /// Columns `[i0, i0 + dst.len())` of one `[R, I]` block, reduced down the
-/// rows by a pairwise tree over leaves of `ROW_BLOCK` rows. The tree is
-/// recursive (so it cannot inline into a `target_feature` function): each
-/// leaf and each merge is dispatched to the ISA on its own, as in `tree`.
+/// rows by a pairwise tree over leaves of `ROW_BLOCK` rows: the tree
+/// [`split_point`] cuts, each (sub)tree walked in one pass on the active
+/// ISA ([`col_walk`]).
 struct ColJob<'a, U, R: Reducer> {
     red: &'a R,
     block: &'a [U],
@@ -261,9 +269,9 @@ struct ColJob<'a, U, R: Reducer> {
 impl<U: Element, R: Reducer> ColJob<'_, U, R> {
     fn run(self) {
         let acc = if self.par {
-            TreeTop::new(ROW_BLOCK, col_split).run(
+            TreeTop::new(ROW_BLOCK).run(
                 self.rows,
-                |r0, n| col_tree(&self, r0, r0 + n),
+                |r0, n| col_walk(&self, r0, r0 + n),
                 |mut a, b| {
                     dispatch(ColMerge {
                         red: self.red,
@@ -274,76 +282,142 @@ impl<U: Element, R: Reducer> ColJob<'_, U, R> {
                 },
             )
         } else {
-            col_tree(&self, 0, self.rows)
+            col_walk(&self, 0, self.rows)
         };
         self.dst.copy_from_slice(&acc);
     }
 }
 
-/// Where the row tree splits `rows > ROW_BLOCK` rows.
-#[inline]
-fn col_split(rows: usize) -> usize {
-    (rows / 2)
-        .next_multiple_of(ROW_BLOCK)
-        .min(rows - 1)
-        .max(ROW_BLOCK)
+/// The column tree over rows `[r0, r1)` (the whole block or a subtree of
+/// it), its leaves walked in memory order on the active ISA by a
+/// [`Pairwise`] counter whose values are slots of accumulators.
+fn col_walk<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) -> Vec<R::Acc> {
+    struct Walk<'a, 'b, U, R: Reducer> {
+        j: &'a ColJob<'b, U, R>,
+        r0: usize,
+        r1: usize,
+    }
+    impl<U: Element, R: Reducer> Job for Walk<'_, '_, U, R> {
+        type Output = Vec<R::Acc>;
+        #[inline(always)]
+        fn run<S: Vf32>(self, s: S) -> Vec<R::Acc> {
+            let (j, r0, r1) = (self.j, self.r0, self.r1);
+            let leaves = (r1 - r0).div_ceil(ROW_BLOCK);
+            let mut slots = ColSlots::new(s, j.red, j.dst.len(), leaves);
+            let first = slots.leaf(j, r0, r1.min(r0 + ROW_BLOCK));
+            let mut tree = Pairwise::<usize, TREE_LEVELS>::new(first);
+            for r in (r0 + ROW_BLOCK..r1).step_by(ROW_BLOCK) {
+                let h = slots.leaf(j, r, r1.min(r + ROW_BLOCK));
+                tree.push(&mut slots, h);
+            }
+            let h = tree.finish(&mut slots);
+            slots.into_slot(h)
+        }
+    }
+    dispatch(Walk { j, r0, r1 })
 }
 
-fn col_tree<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) -> Vec<R::Acc> {
-    if r1 - r0 <= ROW_BLOCK {
-        let mut acc = vec![j.red.init(); j.dst.len()];
-        dispatch(ColLeaf {
+/// The values of a column walk: slots of `w` accumulators in one buffer,
+/// named by index, with a mask of the free ones. A merge keeps the earlier
+/// slot and frees the later, so a walk allocates once, not once per leaf.
+struct ColSlots<'a, S, R: Reducer> {
+    s: S,
+    red: &'a R,
+    w: usize,
+    buf: Vec<R::Acc>,
+    /// Bit `k` set: slot `k` is free.
+    free: u64,
+}
+
+impl<'a, S: Vf32, R: Reducer> ColSlots<'a, S, R> {
+    /// Enough slots for a walk over `leaves` leaves: one per bit of the
+    /// counter (the subtrees it holds) and one for the incoming leaf.
+    #[inline(always)]
+    fn new(s: S, red: &'a R, w: usize, leaves: usize) -> Self {
+        // At most 61 slots: a leaf is 16 rows, so `leaves < 2^60`.
+        let n = (usize::BITS - leaves.leading_zeros()) as usize + 1;
+        ColSlots {
+            s,
+            red,
+            w,
+            buf: vec![red.init(); n * w],
+            free: u64::MAX >> (64 - n),
+        }
+    }
+
+    /// A free slot, made to hold rows `[r0, r1)` of `j` reduced.
+    #[inline(always)]
+    fn leaf<U: Element>(&mut self, j: &ColJob<'_, U, R>, r0: usize, r1: usize) -> usize {
+        debug_assert!(self.free != 0, "a column walk ran out of slots");
+        let h = self.free.trailing_zeros() as usize;
+        self.free &= self.free - 1;
+        col_leaf(
+            self.s,
             j,
             r0,
             r1,
-            acc: &mut acc,
-        });
-        return acc;
+            &mut self.buf[h * self.w..(h + 1) * self.w],
+        );
+        h
     }
-    let mid = r0 + col_split(r1 - r0);
-    let (mut a, b) = (col_tree(j, r0, mid), col_tree(j, mid, r1));
-    dispatch(ColMerge {
-        red: j.red,
-        a: &mut a,
-        b: &b,
-    });
-    a
+
+    /// Slot `h`'s accumulators.
+    fn into_slot(mut self, h: usize) -> Vec<R::Acc> {
+        self.buf.copy_within(h * self.w..(h + 1) * self.w, 0);
+        self.buf.truncate(self.w);
+        self.buf
+    }
 }
 
-struct ColLeaf<'a, 'b, U, R: Reducer> {
-    j: &'a ColJob<'b, U, R>,
+impl<S: Vf32, R: Reducer> Merge<usize> for ColSlots<'_, S, R> {
+    #[inline(always)]
+    fn merge(&mut self, a: usize, b: usize) -> usize {
+        let w = self.w;
+        let (lo, hi) = self.buf.split_at_mut(a.max(b) * w);
+        let (x, y) = if a < b {
+            (&mut lo[a * w..(a + 1) * w], &hi[..w])
+        } else {
+            (&mut hi[..w], &lo[b * w..(b + 1) * w])
+        };
+        self.red.col_merge(self.s, x, y);
+        self.free |= 1 << b;
+        a
+    }
+}
+
+/// Rows `[r0, r1)` (at most [`ROW_BLOCK`]) of a column job reduced into
+/// `acc` (whatever it held) in order, converted to the reducer's input
+/// type, on ISA `s`.
+#[inline(always)]
+fn col_leaf<S: Vf32, U: Element, R: Reducer>(
+    s: S,
+    j: &ColJob<'_, U, R>,
     r0: usize,
     r1: usize,
-    acc: &'a mut [R::Acc],
-}
-
-impl<U: Element, R: Reducer> Job for ColLeaf<'_, '_, U, R> {
-    type Output = ();
-    #[inline(always)]
-    fn run<S: Vf32>(self, s: S) {
-        let (j, w) = (self.j, self.acc.len());
-        let row = |r: usize| &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
-        if U::DTYPE == <R::In as Element>::DTYPE {
-            let mut rows: [&[R::In]; ROW_BLOCK] = [&[]; ROW_BLOCK];
-            for (k, r) in (self.r0..self.r1).enumerate() {
-                let x = row(r);
-                // SAFETY: equal dtypes mean U and R::In are the same type
-                // (one Element type per dtype).
-                rows[k] = unsafe { &*(x as *const [U] as *const [R::In]) };
-            }
-            j.red
-                .col_leaf(s, self.acc, &rows[..self.r1 - self.r0], self.r0);
-            return;
+    acc: &mut [R::Acc],
+) {
+    let w = acc.len();
+    let row = |r: usize| &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
+    if U::DTYPE == <R::In as Element>::DTYPE {
+        let mut rows: [&[R::In]; ROW_BLOCK] = [&[]; ROW_BLOCK];
+        for (k, r) in (r0..r1).enumerate() {
+            let x = row(r);
+            // SAFETY: equal dtypes mean U and R::In are the same type
+            // (one Element type per dtype).
+            rows[k] = unsafe { &*(x as *const [U] as *const [R::In]) };
         }
-        let mut conv = [<R::In as Element>::zero(); 256];
-        for r in self.r0..self.r1 {
-            for (ci, chunk) in row(r).chunks(256).enumerate() {
-                for (c, &x) in conv.iter_mut().zip(chunk) {
-                    *c = cast::<U, R::In>(x);
-                }
-                let a = &mut self.acc[ci * 256..ci * 256 + chunk.len()];
-                j.red.col_feed(s, a, &conv[..chunk.len()], r);
+        j.red.col_leaf_new(s, acc, &rows[..r1 - r0], r0);
+        return;
+    }
+    acc.fill(j.red.init());
+    let mut conv = [<R::In as Element>::zero(); 256];
+    for r in r0..r1 {
+        for (ci, chunk) in row(r).chunks(256).enumerate() {
+            for (c, &x) in conv.iter_mut().zip(chunk) {
+                *c = cast::<U, R::In>(x);
             }
+            let a = &mut acc[ci * 256..ci * 256 + chunk.len()];
+            j.red.col_feed(s, a, &conv[..chunk.len()], r);
         }
     }
 }
@@ -362,35 +436,89 @@ impl<R: Reducer> Job for ColMerge<'_, R> {
     }
 }
 
-/// Where the pairwise tree splits a range of `len > BLOCK` elements: after
-/// the largest power-of-two count of leaves short of the whole, the same
-/// place whichever thread computes the halves. This is the tree a binary
-/// counter builds walking the leaves left to right ([`Pairwise`]), so a
-/// subtree is summed in one streaming pass: no recursion, no call per leaf.
+/// Where a pairwise tree over leaves of `leaf` elements (rows) splits a
+/// range of `len > leaf`: after the largest power-of-two count of leaves
+/// short of the whole, the same place whichever thread computes the halves.
+/// This is the tree a binary counter builds walking the leaves left to
+/// right ([`Pairwise`]), so a subtree is reduced in one streaming pass: no
+/// recursion, no call per leaf.
 #[inline]
-fn split_point(len: usize) -> usize {
-    let leaves = len.div_ceil(BLOCK);
+fn split_point(len: usize, leaf: usize) -> usize {
+    let leaves = len.div_ceil(leaf);
     debug_assert!(leaves >= 2);
-    BLOCK << (leaves - 1).ilog2()
+    leaf << (leaves - 1).ilog2()
 }
 
+/// How a pairwise walk combines the value `a` of a range with the value
+/// `b` of the range just after it.
+trait Merge<A> {
+    fn merge(&mut self, a: A, b: A) -> A;
+}
+
+/// A reducer's own merge, for walks over its accumulators.
+struct ByReducer<'a, R>(&'a R);
+
+impl<R: Reducer> Merge<R::Acc> for ByReducer<'_, R> {
+    #[inline(always)]
+    fn merge(&mut self, a: R::Acc, b: R::Acc) -> R::Acc {
+        self.0.merge(a, b)
+    }
+}
+
+/// Vectors of f32 partial sums, added lane by lane on ISA `S`.
+struct AddF32s<S>(S);
+
+impl<S: Vf32> Merge<F<S>> for AddF32s<S> {
+    #[inline(always)]
+    fn merge(&mut self, a: F<S>, b: F<S>) -> F<S> {
+        self.0.add_f32s(a, b)
+    }
+}
+
+/// The pairwise tree over `parts[..n]` (`parts[0]` if `n` is 0), in place
+/// level by level: adjacent pairs merged, an odd last one carried up. The
+/// tree of [`Pairwise`] (tested), for values already in an array: over a
+/// leaf's eight sub-blocks it costs fewer instructions than the counter
+/// (`ft-bench gate`: `sum_f32_64k` +1.4% through the counter). The array's
+/// length is a constant so that the loops need no bounds checks (through
+/// a slice, +15%).
+#[inline(always)]
+fn fold_pairs<A: Copy, const N: usize>(parts: &mut [A; N], n: usize, m: &mut impl Merge<A>) -> A {
+    let mut n = n.min(N);
+    while n > 1 {
+        for k in 0..n / 2 {
+            parts[k] = m.merge(parts[2 * k], parts[2 * k + 1]);
+        }
+        if n % 2 == 1 {
+            parts[n / 2] = parts[n - 1];
+        }
+        n = n.div_ceil(2);
+    }
+    parts[0]
+}
+
+/// Levels enough for a counter over any count of leaves.
+const TREE_LEVELS: usize = usize::BITS as usize;
+
 /// The pairwise tree over leaves pushed in order, with its left subtrees
-/// of a power-of-two count of leaves: the tree [`split_point`] cuts. A
-/// binary counter: `stack[d]` holds the value of the latest complete
-/// subtree of `2^d` leaves, so every merge is the tree's and the walk reads
-/// its leaves in memory order. (Plain methods, not closures: a closure is
-/// compiled without the ISA's target features of the kernel around it.)
-struct Pairwise<A> {
-    stack: [A; usize::BITS as usize],
+/// of a power-of-two count of leaves: the tree [`split_point`] cuts (and
+/// the one adjacent pairs with the odd one carried up build). A binary
+/// counter over at most `2^LEVELS - 1` leaves: `stack[d]` holds the value
+/// of the latest complete subtree of `2^d` leaves, so every merge is the
+/// tree's and the walk reads its leaves in memory order. (Plain methods and
+/// [`Merge`] types, not closures: a closure is compiled without the ISA's
+/// target features of the kernel around it.)
+struct Pairwise<A, const LEVELS: usize> {
+    stack: [A; LEVELS],
     count: usize,
 }
 
-impl<A: Copy> Pairwise<A> {
+impl<A: Copy, const LEVELS: usize> Pairwise<A, LEVELS> {
     /// A walk whose first leaf has the value `first`.
     #[inline(always)]
     fn new(first: A) -> Self {
         Pairwise {
-            stack: [first; usize::BITS as usize],
+            stack: [first; LEVELS],
             count: 1,
         }
     }
@@ -398,26 +526,25 @@ impl<A: Copy> Pairwise<A> {
     /// Adds the next leaf: it closes one subtree per trailing one bit of
     /// the count so far.
     #[inline(always)]
-    fn push<R: Reducer<Acc = A>>(&mut self, red: &R, mut v: A) {
-        let mut d = 0;
-        while (self.count >> d) & 1 == 1 {
-            v = red.merge(self.stack[d], v);
-            d += 1;
+    fn push(&mut self, m: &mut impl Merge<A>, mut v: A) {
+        let closes = self.count.trailing_ones() as usize;
+        for d in 0..closes {
+            v = m.merge(self.stack[d], v);
         }
-        self.stack[d] = v;
+        self.stack[closes] = v;
         self.count += 1;
     }
 
-    /// The tree's value: the partial subtrees left, latest (smallest) first.
+    /// The tree's value: the partial subtrees left (one per one bit of the
+    /// count), latest (smallest) first.
     #[inline(always)]
-    fn finish<R: Reducer<Acc = A>>(&self, red: &R) -> A {
-        let mut d = self.count.trailing_zeros() as usize;
-        let mut acc = self.stack[d];
-        while self.count >> (d + 1) != 0 {
-            d += 1;
-            if (self.count >> d) & 1 == 1 {
-                acc = red.merge(self.stack[d], acc);
-            }
+    fn finish(&self, m: &mut impl Merge<A>) -> A {
+        let mut bits = self.count;
+        let mut acc = self.stack[bits.trailing_zeros() as usize];
+        bits &= bits - 1;
+        while bits != 0 {
+            acc = m.merge(self.stack[bits.trailing_zeros() as usize], acc);
+            bits &= bits - 1;
         }
         acc
     }
@@ -441,11 +568,12 @@ fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
             }
             let mut leaves = xs.chunks(BLOCK);
             let first = leaf(s, red, leaves.next().unwrap_or(xs), base);
-            let mut tree = Pairwise::new(first);
+            let mut tree = Pairwise::<_, TREE_LEVELS>::new(first);
             for (k, x) in leaves.enumerate() {
-                tree.push(red, leaf(s, red, x, base + (k + 1) * BLOCK));
+                let v = leaf(s, red, x, base + (k + 1) * BLOCK);
+                tree.push(&mut ByReducer(red), v);
             }
-            tree.finish(red)
+            tree.finish(&mut ByReducer(red))
         }
     }
     dispatch(TreeJob { red, xs, base })
@@ -453,32 +581,30 @@ fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
 
 /// [`tree`] with its subtrees on the caller and the pool ([`TreeTop`]).
 fn tree_par<U: Element, R: Reducer>(red: &R, xs: &[U]) -> R::Acc {
-    TreeTop::new(BLOCK, split_point).run(
+    TreeTop::new(BLOCK).run(
         xs.len(),
         |off, len| tree(red, &xs[off..off + len], off),
         |a, b| red.merge(a, b),
     )
 }
 
-/// The top levels of a pairwise tree over `0..len`, cut where there are
-/// about four subtrees per thread: the subtrees run as
-/// [`crate::par::parts`] and are merged up the same tree on the calling
-/// thread, so the value is the tree's whatever the thread count.
+/// The top levels of a pairwise tree over `0..len` (split by
+/// [`split_point`]), cut where there are about four subtrees per thread:
+/// the subtrees run as [`crate::par::parts`] and are merged up the same
+/// tree on the calling thread, so the value is the tree's whatever the
+/// thread count.
 struct TreeTop {
     /// Ranges this long or shorter are leaves.
     leaf: usize,
-    /// Where a longer range splits.
-    split: fn(usize) -> usize,
     /// How many levels are cut off the top.
     depth: u32,
 }
 
 impl TreeTop {
-    fn new(leaf: usize, split: fn(usize) -> usize) -> Self {
+    fn new(leaf: usize) -> Self {
         let subtrees = 4 * rayon::current_num_threads();
         TreeTop {
             leaf,
-            split,
             depth: subtrees.next_power_of_two().trailing_zeros(),
         }
     }
@@ -491,7 +617,7 @@ impl TreeTop {
         if self.stops(len, depth) {
             out.push((off, len));
         } else {
-            let mid = (self.split)(len);
+            let mid = split_point(len, self.leaf);
             self.nodes(off, mid, depth - 1, out);
             self.nodes(off + mid, len - mid, depth - 1, out);
         }
@@ -507,7 +633,7 @@ impl TreeTop {
         if self.stops(len, depth) {
             return vals.next();
         }
-        let mid = (self.split)(len);
+        let mid = split_point(len, self.leaf);
         let a = self.fold(mid, depth - 1, vals, merge)?;
         let b = self.fold(len - mid, depth - 1, vals, merge)?;
         Some(merge(a, b))
@@ -601,16 +727,7 @@ impl Reducer for SumF32 {
             };
             n += 1;
         }
-        while n > 1 {
-            for k in 0..n / 2 {
-                parts[k] = s.add_f32s(parts[2 * k], parts[2 * k + 1]);
-            }
-            if n % 2 == 1 {
-                parts[n / 2] = parts[n - 1];
-            }
-            n = n.div_ceil(2);
-        }
-        s.reduce_sum_f32s(parts[0])
+        s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))
     }
     #[inline(always)]
     fn col_feed<S: Vf32>(&self, s: S, acc: &mut [f32], row: &[f32], _: usize) {
@@ -630,27 +747,54 @@ impl Reducer for SumF32 {
     /// a quarter as often. Row by row, their traffic halved the speed of a
     /// column sum (`perf-artifacts/kernels-v8-sum-dim0.md`).
     #[inline(always)]
-    fn col_leaf<S: Vf32>(&self, s: S, acc: &mut [f32], rows: &[&[f32]], r0: usize) {
-        let mut quads = rows.chunks_exact(4);
-        for q in &mut quads {
-            let (ah, at) = S::as_mut_simd_f32s(acc);
-            let [(h0, t0), (h1, t1), (h2, t2), (h3, t3)] =
-                [0, 1, 2, 3].map(|k| S::as_simd_f32s(q[k]));
-            for ((((a, &x0), &x1), &x2), &x3) in ah.iter_mut().zip(h0).zip(h1).zip(h2).zip(h3) {
-                *a = s.add_f32s(s.add_f32s(s.add_f32s(s.add_f32s(*a, x0), x1), x2), x3);
-            }
-            for ((((a, &x0), &x1), &x2), &x3) in at.iter_mut().zip(t0).zip(t1).zip(t2).zip(t3) {
-                *a = *a + x0 + x1 + x2 + x3;
-            }
+    fn col_leaf<S: Vf32>(&self, s: S, acc: &mut [f32], rows: &[&[f32]], _: usize) {
+        for q in rows.chunks_exact(4) {
+            self.col_quad::<S, false>(s, acc, q);
         }
-        let done = rows.len() / 4 * 4;
-        for (k, row) in quads.remainder().iter().enumerate() {
-            self.col_feed(s, acc, row, r0 + done + k);
+        for row in rows.chunks_exact(4).remainder() {
+            self.col_feed(s, acc, row, 0);
         }
+    }
+    /// The first four rows start from 0.0 in registers: no fill of `acc`
+    /// and no load of it before they are added.
+    #[inline(always)]
+    fn col_leaf_new<S: Vf32>(&self, s: S, acc: &mut [f32], rows: &[&[f32]], r0: usize) {
+        if rows.len() < 4 {
+            acc.fill(0.0);
+            return self.col_leaf(s, acc, rows, r0);
+        }
+        self.col_quad::<S, true>(s, acc, &rows[..4]);
+        self.col_leaf(s, acc, &rows[4..], r0 + 4);
     }
     #[inline(always)]
     fn col_merge<S: Vf32>(&self, s: S, a: &mut [f32], b: &[f32]) {
         self.col_feed(s, a, b, 0);
+    }
+}
+
+impl SumF32 {
+    /// Adds four rows `q` into the column sums `acc` (`NEW`: into 0.0, what
+    /// `acc` holds unread), each column's rows one at a time in order: the
+    /// roundings of [`Reducer::col_feed`] row by row, with the partial sum
+    /// in a register across the four.
+    #[inline(always)]
+    fn col_quad<S: Vf32, const NEW: bool>(&self, s: S, acc: &mut [f32], q: &[&[f32]]) {
+        let (ah, at) = S::as_mut_simd_f32s(acc);
+        // Four calls, not `[0, 1, 2, 3].map(..)`: the map was an
+        // out-of-line call per pass, 12% of a small column sum's count.
+        let (h0, t0) = S::as_simd_f32s(q[0]);
+        let (h1, t1) = S::as_simd_f32s(q[1]);
+        let (h2, t2) = S::as_simd_f32s(q[2]);
+        let (h3, t3) = S::as_simd_f32s(q[3]);
+        let z = s.splat_f32s(0.0);
+        for ((((a, &x0), &x1), &x2), &x3) in ah.iter_mut().zip(h0).zip(h1).zip(h2).zip(h3) {
+            let a0 = if NEW { z } else { *a };
+            *a = s.add_f32s(s.add_f32s(s.add_f32s(s.add_f32s(a0, x0), x1), x2), x3);
+        }
+        for ((((a, &x0), &x1), &x2), &x3) in at.iter_mut().zip(t0).zip(t1).zip(t2).zip(t3) {
+            let a0 = if NEW { 0.0 } else { *a };
+            *a = a0 + x0 + x1 + x2 + x3;
+        }
     }
 }
 
@@ -1337,7 +1481,7 @@ mod tests {
         if xs.len() <= BLOCK {
             return Shape.leaf(pulp::Scalar::new(), xs, 0);
         }
-        let (l, r) = xs.split_at(split_point(xs.len()));
+        let (l, r) = xs.split_at(split_point(xs.len(), BLOCK));
         Shape.merge(recursive(l), recursive(r))
     }
 
@@ -1355,5 +1499,78 @@ mod tests {
             }
         }
         assert_eq!(tree(&Shape, &xs[..0], 0), 0);
+    }
+
+    #[test]
+    fn folding_pairs_builds_the_counters_tree() {
+        for n in 1..=70u64 {
+            let parts: Vec<u64> = (0..n).map(|k| k * 7919 % 1009).collect();
+            let mut walk = Pairwise::<u64, TREE_LEVELS>::new(parts[0]);
+            for &v in &parts[1..] {
+                walk.push(&mut ByReducer(&Shape), v);
+            }
+            let want = walk.finish(&mut ByReducer(&Shape));
+            let mut array = [0; 70];
+            array[..parts.len()].copy_from_slice(&parts);
+            let got = fold_pairs(&mut array, parts.len(), &mut ByReducer(&Shape));
+            assert_eq!(got, want, "{n} parts");
+        }
+    }
+
+    /// The column tree that `split_point` describes, for one column.
+    fn col_recursive(col: &[i64], r0: usize) -> u64 {
+        if col.len() <= ROW_BLOCK {
+            let mut acc = Shape.init();
+            for (k, &x) in col.iter().enumerate() {
+                acc = Shape.feed(acc, x, r0 + k);
+            }
+            return acc;
+        }
+        let mid = split_point(col.len(), ROW_BLOCK);
+        Shape.merge(
+            col_recursive(&col[..mid], r0),
+            col_recursive(&col[mid..], r0 + mid),
+        )
+    }
+
+    /// The column walk (its slots reused in every order) builds the same
+    /// tree, alone and with its top on three threads.
+    #[test]
+    fn column_walk_builds_the_split_point_tree() {
+        let w = 5;
+        let xs: Vec<i64> = (0..(70 * ROW_BLOCK * w) as i64)
+            .map(|i| i * 7 % 1009)
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for leaves in 1..=70 {
+            for cut in [0, 1, ROW_BLOCK - 1] {
+                let rows = leaves * ROW_BLOCK - cut;
+                let want: Vec<u64> = (0..w)
+                    .map(|c| {
+                        let col: Vec<i64> = (0..rows).map(|r| xs[r * w + c]).collect();
+                        col_recursive(&col, 0)
+                    })
+                    .collect();
+                for par in [false, true] {
+                    let mut got = vec![0; w];
+                    pool.install(|| {
+                        ColJob {
+                            red: &Shape,
+                            block: &xs[..rows * w],
+                            stride: w,
+                            i0: 0,
+                            dst: &mut got,
+                            rows,
+                            par,
+                        }
+                        .run()
+                    });
+                    assert_eq!(got, want, "{leaves} leaves, last short by {cut}, par {par}");
+                }
+            }
+        }
     }
 }

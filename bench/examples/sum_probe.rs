@@ -5,7 +5,9 @@
 //! (best of 8 calls); GB/s per distance, median and all rounds. Each round
 //! also times a plain loop over the same data (THREADS contiguous parts,
 //! four vector accumulators, no tree): the bandwidth reference in the same
-//! phase. The huge pages the process holds are printed (`AnonHugePages`).
+//! phase, once with 512-bit and once with 256-bit vectors (on a Zen 4 the
+//! 256-bit loop streams faster: `perf-artifacts/kernels-v16-sum-width.md`).
+//! The huge pages the process holds are printed (`AnonHugePages`).
 //!
 //! ```text
 //! cargo run --release -p ft-bench --example sum_probe -- THREADS ROUNDS DIST,DIST,...
@@ -46,7 +48,7 @@ fn main() {
     let cases: [(&str, &TensorImpl, Option<&[isize]>); 2] =
         [("sum()", &flat, None), ("sum(dim=1)", &square, Some(&[1]))];
     let mut gbps = vec![vec![]; dists.len() * cases.len()];
-    let mut plain = vec![];
+    let mut plain = [vec![], vec![]];
     let mut plain_sum = 0.0;
     let mut sums = vec![0.0f64; dists.len() * cases.len()];
     pool.install(|| {
@@ -65,13 +67,15 @@ fn main() {
                     gbps[k * cases.len() + w].push((n * 4) as f64 / best / 1e9);
                 }
             }
-            let mut best = f64::MAX;
-            for _ in 0..8 {
-                let t0 = Instant::now();
-                plain_sum = plain_par(&v, threads);
-                best = best.min(t0.elapsed().as_secs_f64());
+            for (w, wide) in [true, false].into_iter().enumerate() {
+                let mut best = f64::MAX;
+                for _ in 0..8 {
+                    let t0 = Instant::now();
+                    plain_sum = plain_par(&v, threads, wide);
+                    best = best.min(t0.elapsed().as_secs_f64());
+                }
+                plain[w].push((n * 4) as f64 / best / 1e9);
             }
-            plain.push((n * 4) as f64 / best / 1e9);
         }
     });
     println!("threads {threads}, {rounds} rounds, 64 MiB f32, GB/s (best of 8 per round)");
@@ -80,13 +84,15 @@ fn main() {
             println!("{l}");
         }
     }
-    plain.sort_by(f64::total_cmp);
-    let all: Vec<String> = plain.iter().map(|v| format!("{v:.1}")).collect();
-    println!(
-        "plain loop ({threads} contiguous parts, 4 accumulators, no tree) median {:5.1}  [{}]  sum {plain_sum:.1}",
-        plain[plain.len() / 2],
-        all.join(" ")
-    );
+    for (plain, bits) in plain.iter_mut().zip([512, 256]) {
+        plain.sort_by(f64::total_cmp);
+        let all: Vec<String> = plain.iter().map(|v| format!("{v:.1}")).collect();
+        println!(
+            "plain loop, {bits}-bit ({threads} contiguous parts, 4 accumulators, no tree) median {:5.1}  [{}]  sum {plain_sum:.1}",
+            plain[plain.len() / 2],
+            all.join(" ")
+        );
+    }
     for (k, &d) in dists.iter().enumerate() {
         let name = d.map_or("default".to_string(), |d| d.to_string());
         for (w, (case, _, _)) in cases.iter().enumerate() {
@@ -105,30 +111,31 @@ fn main() {
 
 /// [`plain_loop`] over `parts` contiguous parts, one per thread of the
 /// current pool (rayon's `join`).
-fn plain_par(v: &[f32], parts: usize) -> f32 {
+fn plain_par(v: &[f32], parts: usize, wide: bool) -> f32 {
     if parts <= 1 {
-        return plain_loop(v);
+        return plain_loop(v, wide);
     }
     let (l, r) = v.split_at(v.len() / parts);
-    let (a, b) = rayon::join(|| plain_loop(l), || plain_par(r, parts - 1));
+    let (a, b) = rayon::join(|| plain_loop(l, wide), || plain_par(r, parts - 1, wide));
     a + b
 }
 
 /// The bandwidth reference in the same process and phase: one pass over the
-/// data, four 16-lane accumulators, nothing else (vectorised by the
-/// compiler for the widest ISA here; not an accurate sum, only a rate).
-fn plain_loop(v: &[f32]) -> f32 {
+/// data, four vector accumulators, nothing else (vectorised by the
+/// compiler: 512-bit vectors if `wide` and the processor has AVX-512, else
+/// 256-bit; not an accurate sum, only a rate).
+fn plain_loop(v: &[f32], wide: bool) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
         fn avx512(v: &[f32]) -> f32 {
-            plain_body(v)
+            plain_body::<16>(v)
         }
         #[target_feature(enable = "avx2,fma")]
         fn avx2(v: &[f32]) -> f32 {
-            plain_body(v)
+            plain_body::<8>(v)
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if wide && std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the processor has AVX-512F (checked just above).
             return unsafe { avx512(v) };
         }
@@ -138,17 +145,18 @@ fn plain_loop(v: &[f32]) -> f32 {
             return unsafe { avx2(v) };
         }
     }
-    plain_body(v)
+    plain_body::<8>(v)
 }
 
+/// Four accumulators of `L` lanes over the data.
 #[inline(always)]
-fn plain_body(v: &[f32]) -> f32 {
-    let mut acc = [[0f32; 16]; 4];
-    let mut blocks = v.chunks_exact(64);
+fn plain_body<const L: usize>(v: &[f32]) -> f32 {
+    let mut acc = [[0f32; L]; 4];
+    let mut blocks = v.chunks_exact(4 * L);
     for b in &mut blocks {
         for (k, a) in acc.iter_mut().enumerate() {
             for (l, x) in a.iter_mut().enumerate() {
-                *x += b[16 * k + l];
+                *x += b[L * k + l];
             }
         }
     }

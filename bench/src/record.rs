@@ -20,6 +20,11 @@ pub struct Fingerprint {
     /// 1024 then 2048 on every processor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sum_prefetch: Option<usize>,
+    /// The ISA f32 row sums ran on (`ft_kernels::ops::reduce::sum_isa`:
+    /// AVX2 on an AVX-512 Zen 4 from `kernels-v16`); absent in records made
+    /// before it was kept (their sums ran on `isa`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sum_isa: String,
     pub isa: String,
     /// How bf16 products ran (`Amx`, `Dot`, `Widen`); absent in records
     /// made before it was kept.
@@ -61,15 +66,16 @@ fn cpu_name() -> String {
 
 /// What the tables' headers say of the machine and the paths taken, e.g.
 /// "AMD EPYC (AuthenticAMD family 0x19 model 0x11; avx512 ISA, bf16
-/// products: Dot, sum prefetch: 0)": the fingerprint's machine fields,
+/// products: Dot, sums on avx2, sum prefetch: 0)": the fingerprint's machine fields,
 /// without its git calls.
 pub fn machine() -> String {
     format!(
-        "{} ({}; {} ISA, bf16 products: {:?}, sum prefetch: {})",
+        "{} ({}; {} ISA, bf16 products: {:?}, sums on {}, sum prefetch: {})",
         cpu_name(),
         ft_kernels::cpu::cpu(),
         ft_kernels::isa(),
         ft_kernels::gemm::bf16_path(),
+        ft_kernels::ops::reduce::sum_isa(),
         ft_kernels::ops::reduce::sum_prefetch()
     )
 }
@@ -92,6 +98,7 @@ pub fn fingerprint() -> Fingerprint {
         cpu,
         cpu_id: ft_kernels::cpu::cpu().to_string(),
         sum_prefetch: Some(ft_kernels::ops::reduce::sum_prefetch()),
+        sum_isa: ft_kernels::ops::reduce::sum_isa().name().to_string(),
         isa: ft_kernels::isa().name().to_string(),
         bf16_path: format!("{:?}", ft_kernels::gemm::bf16_path()),
         threads_available: std::thread::available_parallelism()

@@ -77,6 +77,18 @@ impl Cpu {
     pub fn streams_want_prefetch(self) -> bool {
         self.vendor == Vendor::Amd && self.family >= 0x1a
     }
+
+    /// Whether one core reads a long stream (a row sum) faster with 256-bit
+    /// loads than with 512-bit ones, where it has AVX-512. Measured yes on
+    /// AMD Zen 4 (family 0x19, the only one of that family with AVX-512,
+    /// whose 512-bit operations are two 256-bit halves): a plain four-
+    /// accumulator loop over 64 MiB read 35-37.5 GB/s at 256 bits against
+    /// 27-29 at 512 in the same process, our row sums 30-33 against 20-23
+    /// (`perf-artifacts/kernels-v16-sum-width.md`; PyTorch runs its AVX2
+    /// kernels there). Zen 5 and Intel keep 512 bits: not measured.
+    pub fn streams_prefer_256(self) -> bool {
+        self.vendor == Vendor::Amd && self.family == 0x19
+    }
 }
 
 impl fmt::Display for Cpu {

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use ft_core::{DType, Generator, TensorImpl};
-use ft_kernels::NormP;
+use ft_kernels::{Isa, NormP, force_isa};
 
 /// Reference reduction of `vals` (row-major over `shape`) over `dims`:
 /// returns (out_shape without keepdim, groups of values per output).
@@ -390,16 +390,85 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
     ];
     // Inside the ISA lock: other tests switch ISAs, which changes results.
     for_each_isa(|isa| {
-        let one = with_threads(1, run);
-        for n in [2, 3] {
-            let other = with_threads(n, run);
-            for (k, name) in names.iter().enumerate() {
-                assert!(
-                    one[k] == other[k],
-                    "{name} on {isa}: 1 vs {n} threads differ"
-                );
+        each_sum_width(isa, |sum_isa| {
+            let one = with_threads(1, run);
+            for n in [2, 3] {
+                let other = with_threads(n, run);
+                for (k, name) in names.iter().enumerate() {
+                    assert!(
+                        one[k] == other[k],
+                        "{name} on {isa} (sums on {sum_isa}): 1 vs {n} threads differ"
+                    );
+                }
             }
+        })
+    });
+}
+
+/// Runs `f` with f32 row sums at each vector width `isa` offers (512 and
+/// 256 bits on AVX-512: `ft_kernels::ops::reduce::set_sum_width`; the one
+/// ISA elsewhere), passing the ISA the sums run on; the processor's width
+/// again after. Call it inside `for_each_isa`: the width changes results'
+/// bits, as the ISA does, so it is switched under the same lock.
+fn each_sum_width(isa: Isa, mut f: impl FnMut(Isa)) {
+    use ft_kernels::ops::reduce::{set_sum_width, sum_isa};
+    let widths: &[u32] = if isa == Isa::Avx512 {
+        &[512, 256]
+    } else {
+        &[512]
+    };
+    for &w in widths {
+        set_sum_width(Some(w));
+        f(sum_isa());
+    }
+    set_sum_width(None);
+}
+
+/// `set_sum_width(Some(256))` on AVX-512 runs f32 row sums (`sum`,
+/// `mean`) on the AVX2 body: the AVX2 ISA's bits, and at 512 bits others
+/// (more lanes, another tree). Column sums keep the active ISA. Runs where
+/// AVX-512 is among the ISAs tested.
+#[test]
+fn a_256_bit_sum_on_avx512_is_the_avx2_sum() {
+    use ft_kernels::ops::reduce::set_sum_width;
+    let mut g = Generator::new(5);
+    let flat = TensorImpl::randn(&[100_003], DType::F32, &mut g).unwrap();
+    let m = TensorImpl::randn(&[37, 5003], DType::F32, &mut g).unwrap();
+    let bits = |t: TensorImpl| -> Vec<u32> {
+        t.to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    let rows = || {
+        [
+            bits(ft_kernels::sum(&flat, None, false, None).unwrap()),
+            bits(ft_kernels::sum(&m, Some(&[1]), false, None).unwrap()),
+            bits(ft_kernels::mean(&m, Some(&[-1]), false, None).unwrap()),
+        ]
+    };
+    let cols = || bits(ft_kernels::sum(&m, Some(&[0]), false, None).unwrap());
+    for_each_isa(|isa| {
+        if isa != Isa::Avx512 {
+            return;
         }
+        set_sum_width(Some(256));
+        let (narrow, narrow_cols) = (rows(), cols());
+        set_sum_width(Some(512));
+        let (wide, wide_cols) = (rows(), cols());
+        force_isa(Isa::Avx2).unwrap();
+        let avx2 = rows();
+        force_isa(Isa::Avx512).unwrap();
+        set_sum_width(None);
+        for k in 0..3 {
+            assert_eq!(
+                narrow[k], avx2[k],
+                "row sum {k}: 256 bits on avx512 vs avx2"
+            );
+            assert_ne!(wide[k], avx2[k], "row sum {k}: 512 bits gave avx2's bits");
+        }
+        assert_eq!(narrow_cols, wide_cols, "column sums changed with the width");
     });
 }
 
@@ -414,18 +483,22 @@ fn float_sum_is_at_least_as_accurate_as_a_cascade_sum() {
     let x = TensorImpl::full(&[n], 0.1f64, DType::F32).unwrap();
     let exact = n as f64 * (0.1f32 as f64);
     for_each_isa(|isa| {
-        let got = ft_kernels::sum(&x, None, false, None)
-            .unwrap()
-            .to_vec::<f32>()
-            .unwrap()[0] as f64;
-        let rel = (got - exact).abs() / exact;
-        let depth = ft_kernels::ops::reduce::sum_rounding_depth(isa.f32_lanes(), n);
-        let bound = depth as f64 * f32::EPSILON as f64 / 2.0;
-        assert!(
-            rel <= bound,
-            "{isa}: relative error {rel:e} > {depth} half-ulps ({bound:e})"
-        );
-        eprintln!("{isa}: relative error {rel:e}, bound {bound:e} ({depth} roundings)");
+        each_sum_width(isa, |sum_isa| {
+            let got = ft_kernels::sum(&x, None, false, None)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap()[0] as f64;
+            let rel = (got - exact).abs() / exact;
+            let depth = ft_kernels::ops::reduce::sum_rounding_depth(sum_isa.f32_lanes(), n);
+            let bound = depth as f64 * f32::EPSILON as f64 / 2.0;
+            assert!(
+                rel <= bound,
+                "{isa} (sums on {sum_isa}): relative error {rel:e} > {depth} half-ulps ({bound:e})"
+            );
+            eprintln!(
+                "{isa} (sums on {sum_isa}): relative error {rel:e}, bound {bound:e} ({depth} roundings)"
+            );
+        });
     });
     let mut naive = 0f32;
     for _ in 0..n {
@@ -601,7 +674,7 @@ fn column_sums_match_reference_for_every_split() {
 
 /// The software prefetch ahead of an f32 sum's loads (on or off by
 /// processor, `ft_kernels::ops::reduce::set_sum_prefetch`) only asks for
-/// lines early: on every ISA, every distance gives a sum within the
+/// lines early: on every ISA and sum width, every distance gives a sum within the
 /// rounding bound of the f64 reference, and the same bits as no prefetch.
 /// Lengths cross sub-block, leaf and vector boundaries; distances include
 /// ones shorter than a vector pass and ones past the data's end.
@@ -615,35 +688,41 @@ fn sum_prefetch_distance_changes_no_result() {
         (&[3, 70_001], Some(&[-1])),
     ];
     for_each_isa(|isa| {
-        for (shape, dims) in cases {
-            let n: usize = shape.iter().product();
-            let vals = values(n, DType::F32, 0x5eed + n as u64);
-            let x = make(shape, &vals, DType::F32, Lay::Contiguous);
-            let row = *shape.last().unwrap();
-            let mut first: Option<Vec<u32>> = None;
-            for d in [0, 1, 16, 1000, SUM_PREFETCH, 1 << 30] {
-                set_sum_prefetch(Some(d));
-                assert_eq!(sum_prefetch(), d);
-                let got = ft_kernels::sum(&x, dims, false, None).unwrap();
-                let got = got.to_vec::<f32>().unwrap();
-                for (r, &g) in got.iter().enumerate() {
-                    let part = &vals[r * row..(r + 1) * row];
-                    let want: f64 = part.iter().sum();
-                    let mag: f64 = part.iter().map(|v| v.abs()).sum();
-                    let depth = ft_kernels::ops::reduce::sum_rounding_depth(isa.f32_lanes(), row);
-                    let bound = depth as f64 * f32::EPSILON as f64 / 2.0 * mag;
-                    assert!(
-                        (g as f64 - want).abs() <= bound,
-                        "{isa} {shape:?} prefetch {d}: row {r} {g} vs {want} (bound {bound:e})"
-                    );
-                }
-                let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
-                match &first {
-                    None => first = Some(bits),
-                    Some(b) => assert_eq!(b, &bits, "{isa} {shape:?}: prefetch {d} changed bits"),
+        each_sum_width(isa, |sum_isa| {
+            for (shape, dims) in cases {
+                let n: usize = shape.iter().product();
+                let vals = values(n, DType::F32, 0x5eed + n as u64);
+                let x = make(shape, &vals, DType::F32, Lay::Contiguous);
+                let row = *shape.last().unwrap();
+                let mut first: Option<Vec<u32>> = None;
+                for d in [0, 1, 16, 1000, SUM_PREFETCH, 1 << 30] {
+                    set_sum_prefetch(Some(d));
+                    assert_eq!(sum_prefetch(), d);
+                    let got = ft_kernels::sum(&x, dims, false, None).unwrap();
+                    let got = got.to_vec::<f32>().unwrap();
+                    for (r, &g) in got.iter().enumerate() {
+                        let part = &vals[r * row..(r + 1) * row];
+                        let want: f64 = part.iter().sum();
+                        let mag: f64 = part.iter().map(|v| v.abs()).sum();
+                        let depth =
+                            ft_kernels::ops::reduce::sum_rounding_depth(sum_isa.f32_lanes(), row);
+                        let bound = depth as f64 * f32::EPSILON as f64 / 2.0 * mag;
+                        assert!(
+                            (g as f64 - want).abs() <= bound,
+                            "{isa} (sums on {sum_isa}) {shape:?} prefetch {d}: row {r} {g} vs {want} (bound {bound:e})"
+                        );
+                    }
+                    let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+                    match &first {
+                        None => first = Some(bits),
+                        Some(b) => assert_eq!(
+                            b, &bits,
+                            "{isa} (sums on {sum_isa}) {shape:?}: prefetch {d} changed bits"
+                        ),
+                    }
                 }
             }
-        }
+        })
     });
     set_sum_prefetch(None);
 }

@@ -11,13 +11,13 @@
 //! never its shape. Pairwise summation bounds the rounding error by
 //! O(log n) ulps, like PyTorch's cascade sum.
 
-use crate::isa::{Job, dispatch};
+use crate::isa::{Isa, Job, dispatch, dispatch_with};
 use crate::iter::PAR_GRAIN;
 use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::layout::wrap_dim;
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Elements per leaf of the row tree.
 pub const BLOCK: usize = 2048;
@@ -114,6 +114,12 @@ trait Reducer: Sync {
     fn init(&self) -> Self::Acc;
     fn feed(&self, acc: Self::Acc, x: Self::In, index: usize) -> Self::Acc;
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// The ISA a row walk of this reducer runs on: the active one, or a
+    /// narrower one where that streams faster ([`SumF32`]).
+    #[inline(always)]
+    fn row_isa(&self) -> Isa {
+        crate::isa::isa()
+    }
     /// A leaf over contiguous elements; reducers with a SIMD body override.
     #[inline(always)]
     fn leaf<S: Vf32>(&self, _s: S, xs: &[Self::In], base: usize) -> Self::Acc {
@@ -551,7 +557,7 @@ impl<A: Copy, const LEVELS: usize> Pairwise<A, LEVELS> {
 }
 
 /// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets,
-/// walked in one pass on the active ISA.
+/// walked in one pass on the reducer's row ISA ([`Reducer::row_isa`]).
 fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
     struct TreeJob<'a, U, R> {
         red: &'a R,
@@ -576,7 +582,7 @@ fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
             tree.finish(&mut ByReducer(red))
         }
     }
-    dispatch(TreeJob { red, xs, base })
+    dispatch_with(red.row_isa(), TreeJob { red, xs, base })
 }
 
 /// [`tree`] with its subtrees on the caller and the pool ([`TreeTop`]).
@@ -711,6 +717,10 @@ impl Reducer for SumF32 {
     }
     fn merge(&self, a: f32, b: f32) -> f32 {
         a + b
+    }
+    #[inline(always)]
+    fn row_isa(&self) -> Isa {
+        sum_isa()
     }
     #[inline(always)]
     fn leaf<S: Vf32>(&self, s: S, xs: &[f32], _: usize) -> f32 {
@@ -850,6 +860,62 @@ pub fn sum_prefetch() -> usize {
             SUM_PREFETCH_NOW.load(Ordering::Relaxed)
         }
         d => d,
+    }
+}
+
+/// The vector width, in bits, f32 row sums use on AVX-512 (512 or 256); 0
+/// until chosen.
+static SUM_WIDTH_NOW: AtomicU32 = AtomicU32::new(0);
+
+/// Sets the vector width f32 row sums (`sum` and `mean` of f32, f16 and
+/// bf16 along contiguous rows) use when the active ISA is AVX-512: `Some(256)` runs them on the
+/// AVX2 body, `Some(512)` (or any other value) on the AVX-512 one, `None`
+/// the default: the environment's `FT_SUM_WIDTH=256|512` if set, else this
+/// processor's (256 where [`crate::cpu::Cpu::streams_prefer_256`], else
+/// 512). Other ISAs and reductions are not affected. The width changes the
+/// lanes of the sum's tree, so results differ in the last bits, as between
+/// ISAs; each width is the same bits for every thread count.
+///
+/// ```
+/// use ft_kernels::ops::reduce::{set_sum_width, sum_width};
+/// set_sum_width(Some(256));
+/// assert_eq!(sum_width(), 256);
+/// set_sum_width(None);
+/// # let _ = sum_width();
+/// ```
+pub fn set_sum_width(bits: Option<u32>) {
+    let from_env = || {
+        std::env::var("FT_SUM_WIDTH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let bits = bits.or_else(from_env).unwrap_or_else(|| {
+        if crate::cpu::cpu().streams_prefer_256() {
+            256
+        } else {
+            512
+        }
+    });
+    SUM_WIDTH_NOW.store(if bits == 256 { 256 } else { 512 }, Ordering::Relaxed);
+}
+
+/// The vector width f32 row sums use on AVX-512 now: 512 or 256 bits.
+pub fn sum_width() -> u32 {
+    match SUM_WIDTH_NOW.load(Ordering::Relaxed) {
+        0 => {
+            set_sum_width(None);
+            SUM_WIDTH_NOW.load(Ordering::Relaxed)
+        }
+        w => w,
+    }
+}
+
+/// The ISA f32 row sums run on now: the active one ([`crate::isa()`]),
+/// but AVX2 in its place where AVX-512 is active and [`sum_width`] is 256.
+pub fn sum_isa() -> Isa {
+    match crate::isa::isa() {
+        Isa::Avx512 if sum_width() == 256 => Isa::Avx2,
+        isa => isa,
     }
 }
 

@@ -498,7 +498,7 @@ fn torch(args: &Args) -> ExitCode {
         let per_round: Vec<f64> = row.map(|r| r.ratios(w.figure)).unwrap_or_default();
         let slow_rounds = row.map(slow).unwrap_or_default();
         let ratio = (!per_round.is_empty()).then(|| median(&per_round));
-        let (target, status) = targets::judge(&targets, w.id, m.threads, m.value, tval, ratio);
+        let (target, status) = targets::judge(&targets, w.id, w.figure, m.threads, m.value, tval, ratio);
         if status.starts_with("MISS") {
             misses += 1;
         }
@@ -604,7 +604,7 @@ const SLOW_PHASE: f64 = 1.12;
 impl Rounds {
     /// Ours over PyTorch's per round, > 1 when ours is faster.
     fn ratios(&self, figure: Figure) -> Vec<f64> {
-        let lower_better = matches!(figure, Figure::NsPerOp | Figure::UsPerChain);
+        let lower_better = figure.lower_is_better();
         self.ours
             .iter()
             .zip(&self.torch)

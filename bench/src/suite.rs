@@ -22,6 +22,11 @@ pub enum Figure {
 }
 
 impl Figure {
+    /// Whether a smaller figure is a faster run (times per op or chain).
+    pub fn lower_is_better(self) -> bool {
+        matches!(self, Figure::NsPerOp | Figure::UsPerChain)
+    }
+
     pub fn unit(self) -> &'static str {
         match self {
             Figure::GBps => "GB/s",

@@ -2,6 +2,8 @@
 //! at 2 threads a fixed figure per id; at 1 thread at least PyTorch's own
 //! 1-thread figure measured in the same run.
 
+use crate::suite::Figure;
+
 /// (id, comparison ">=" or "<=", value) parsed from the markdown table.
 pub type Target = (String, String, f64);
 
@@ -35,20 +37,22 @@ pub fn parse(md: &str) -> Vec<Target> {
 /// taken back to back) when the run has rounds, else by the two medians.
 /// The paired ratio is the fairer test on a machine whose speed drifts: a
 /// row whose median figures straddle PyTorch's by luck of the phases no
-/// longer reads "ok" beside a ratio under 1.
+/// longer reads "ok" beside a ratio under 1. Which way is faster comes from
+/// the id's `figure` at one thread and from its target's comparison at two;
+/// the two agree for every id (test `targets_compare_the_way_figures_improve`).
 pub fn judge(
     targets: &[Target],
     id: &str,
+    figure: Figure,
     threads: usize,
     ours: f64,
     torch: Option<f64>,
     paired: Option<f64>,
 ) -> (String, String) {
-    let lower_better = targets.iter().any(|t| t.0 == id && t.1 == "<=");
     if threads == 1 {
         let share = match (paired, torch) {
             (Some(r), _) => r,
-            (None, Some(t)) if lower_better => t / ours,
+            (None, Some(t)) if figure.lower_is_better() => t / ours,
             (None, Some(t)) => ours / t,
             (None, None) => return ("≥ PyTorch 1T".into(), "no PyTorch figure".into()),
         };
@@ -94,23 +98,40 @@ mod tests {
         );
     }
 
+    /// A target reads `<=` exactly where its workload's figure improves
+    /// downwards, so the 1T and 2T verdicts agree on which way is faster.
+    #[test]
+    fn targets_compare_the_way_figures_improve() {
+        let t = load();
+        for w in crate::suite::all() {
+            let op = &t.iter().find(|x| x.0 == w.id).expect("a target").1;
+            assert_eq!(
+                op == "<=",
+                w.figure.lower_is_better(),
+                "{}: target {op} but figure {}",
+                w.id,
+                w.figure.unit()
+            );
+        }
+    }
+
     #[test]
     fn judge_marks_misses() {
         let t = load();
-        assert_eq!(judge(&t, "add_f32_16m", 2, 31.0, Some(7.7), None).1, "ok");
+        assert_eq!(judge(&t, "add_f32_16m", Figure::GBps, 2, 31.0, Some(7.7), None).1, "ok");
         assert!(
-            judge(&t, "add_f32_16m", 2, 15.0, Some(7.7), None)
+            judge(&t, "add_f32_16m", Figure::GBps, 2, 15.0, Some(7.7), None)
                 .1
                 .starts_with("MISS")
         );
         assert!(
-            judge(&t, "add_f32_16m", 1, 4.0, Some(5.3), None)
+            judge(&t, "add_f32_16m", Figure::GBps, 1, 4.0, Some(5.3), None)
                 .1
                 .starts_with("MISS")
         );
         // Lower is better for latencies: 60 ns against PyTorch's 1000 is ok.
         assert_eq!(
-            judge(&t, "small_add_latency", 1, 60.0, Some(1000.0), None).1,
+            judge(&t, "small_add_latency", Figure::NsPerOp, 1, 60.0, Some(1000.0), None).1,
             "ok"
         );
     }
@@ -121,17 +142,17 @@ mod tests {
         let t = load();
         // Medians say ahead (25.8 vs 24.9), the rounds say behind.
         assert_eq!(
-            judge(&t, "sum_f32_16m", 1, 25.8, Some(24.9), Some(0.90)).1,
+            judge(&t, "sum_f32_16m", Figure::GBps, 1, 25.8, Some(24.9), Some(0.90)).1,
             "MISS (90%)"
         );
         // Medians say behind, the rounds say ahead.
         assert_eq!(
-            judge(&t, "sum_f32_16m", 1, 24.0, Some(24.9), Some(1.02)).1,
+            judge(&t, "sum_f32_16m", Figure::GBps, 1, 24.0, Some(24.9), Some(1.02)).1,
             "ok"
         );
         // The 2T verdict is the absolute target's either way.
         assert_eq!(
-            judge(&t, "sum_f32_16m", 2, 50.0, Some(60.0), Some(0.8)).1,
+            judge(&t, "sum_f32_16m", Figure::GBps, 2, 50.0, Some(60.0), Some(0.8)).1,
             "ok"
         );
     }

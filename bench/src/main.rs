@@ -498,7 +498,8 @@ fn torch(args: &Args) -> ExitCode {
         let per_round: Vec<f64> = row.map(|r| r.ratios(w.figure)).unwrap_or_default();
         let slow_rounds = row.map(slow).unwrap_or_default();
         let ratio = (!per_round.is_empty()).then(|| median(&per_round));
-        let (target, status) = targets::judge(&targets, w.id, w.figure, m.threads, m.value, tval, ratio);
+        let (target, status) =
+            targets::judge(&targets, w.id, w.figure, m.threads, m.value, tval, ratio);
         if status.starts_with("MISS") {
             misses += 1;
         }

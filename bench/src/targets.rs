@@ -115,45 +115,42 @@ mod tests {
         }
     }
 
+    /// The status `judge` gives.
+    fn status(
+        id: &str,
+        figure: Figure,
+        threads: usize,
+        ours: f64,
+        torch: f64,
+        paired: Option<f64>,
+    ) -> String {
+        judge(&load(), id, figure, threads, ours, Some(torch), paired).1
+    }
+
     #[test]
     fn judge_marks_misses() {
-        let t = load();
-        assert_eq!(judge(&t, "add_f32_16m", Figure::GBps, 2, 31.0, Some(7.7), None).1, "ok");
-        assert!(
-            judge(&t, "add_f32_16m", Figure::GBps, 2, 15.0, Some(7.7), None)
-                .1
-                .starts_with("MISS")
-        );
-        assert!(
-            judge(&t, "add_f32_16m", Figure::GBps, 1, 4.0, Some(5.3), None)
-                .1
-                .starts_with("MISS")
-        );
-        // Lower is better for latencies: 60 ns against PyTorch's 1000 is ok.
         assert_eq!(
-            judge(&t, "small_add_latency", Figure::NsPerOp, 1, 60.0, Some(1000.0), None).1,
+            status("add_f32_16m", Figure::GBps, 2, 31.0, 7.7, None),
             "ok"
         );
+        assert!(status("add_f32_16m", Figure::GBps, 2, 15.0, 7.7, None).starts_with("MISS"));
+        assert!(status("add_f32_16m", Figure::GBps, 1, 4.0, 5.3, None).starts_with("MISS"));
+        // Lower is better for latencies: 60 ns against PyTorch's 1000 is ok.
+        let latency = status("small_add_latency", Figure::NsPerOp, 1, 60.0, 1000.0, None);
+        assert_eq!(latency, "ok");
     }
 
     /// At one thread the paired per-round ratio decides, not the medians.
     #[test]
     fn judge_takes_the_paired_ratio_at_one_thread() {
-        let t = load();
         // Medians say ahead (25.8 vs 24.9), the rounds say behind.
-        assert_eq!(
-            judge(&t, "sum_f32_16m", Figure::GBps, 1, 25.8, Some(24.9), Some(0.90)).1,
-            "MISS (90%)"
-        );
+        let behind = status("sum_f32_16m", Figure::GBps, 1, 25.8, 24.9, Some(0.90));
+        assert_eq!(behind, "MISS (90%)");
         // Medians say behind, the rounds say ahead.
-        assert_eq!(
-            judge(&t, "sum_f32_16m", Figure::GBps, 1, 24.0, Some(24.9), Some(1.02)).1,
-            "ok"
-        );
+        let ahead = status("sum_f32_16m", Figure::GBps, 1, 24.0, 24.9, Some(1.02));
+        assert_eq!(ahead, "ok");
         // The 2T verdict is the absolute target's either way.
-        assert_eq!(
-            judge(&t, "sum_f32_16m", Figure::GBps, 2, 50.0, Some(60.0), Some(0.8)).1,
-            "ok"
-        );
+        let two = status("sum_f32_16m", Figure::GBps, 2, 50.0, 60.0, Some(0.8));
+        assert_eq!(two, "ok");
     }
 }

@@ -836,12 +836,7 @@ static SUM_PREFETCH_NOW: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// # let _ = sum_prefetch();
 /// ```
 pub fn set_sum_prefetch(elements: Option<usize>) {
-    let from_env = || {
-        std::env::var("FT_SUM_PREFETCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-    };
-    let d = elements.or_else(from_env).unwrap_or_else(|| {
+    let d = setting(elements, "FT_SUM_PREFETCH", || {
         if crate::cpu::cpu().streams_want_prefetch() {
             SUM_PREFETCH
         } else {
@@ -868,9 +863,9 @@ pub fn sum_prefetch() -> usize {
 static SUM_WIDTH_NOW: AtomicU32 = AtomicU32::new(0);
 
 /// Sets the vector width f32 row sums (`sum` and `mean` of f32, f16 and
-/// bf16 along contiguous rows) use when the active ISA is AVX-512: `Some(256)` runs them on the
-/// AVX2 body, `Some(512)` (or any other value) on the AVX-512 one, `None`
-/// the default: the environment's `FT_SUM_WIDTH=256|512` if set, else this
+/// bf16 along contiguous rows) use when the active ISA is AVX-512:
+/// `Some(256)` runs them on the AVX2 body, `Some(512)` (or any other
+/// value) on the AVX-512 one, `None` the default: the environment's `FT_SUM_WIDTH=256|512` if set, else this
 /// processor's (256 where [`crate::cpu::Cpu::streams_prefer_256`], else
 /// 512). Other ISAs and reductions are not affected. The width changes the
 /// lanes of the sum's tree, so results differ in the last bits, as between
@@ -884,12 +879,7 @@ static SUM_WIDTH_NOW: AtomicU32 = AtomicU32::new(0);
 /// # let _ = sum_width();
 /// ```
 pub fn set_sum_width(bits: Option<u32>) {
-    let from_env = || {
-        std::env::var("FT_SUM_WIDTH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-    };
-    let bits = bits.or_else(from_env).unwrap_or_else(|| {
+    let bits = setting(bits, "FT_SUM_WIDTH", || {
         if crate::cpu::cpu().streams_prefer_256() {
             256
         } else {
@@ -897,6 +887,14 @@ pub fn set_sum_width(bits: Option<u32>) {
         }
     });
     SUM_WIDTH_NOW.store(if bits == 256 { 256 } else { 512 }, Ordering::Relaxed);
+}
+
+/// A tuning setting: `given`, else the environment variable `var` if it
+/// parses, else this processor's `default`.
+fn setting<T: std::str::FromStr>(given: Option<T>, var: &str, default: impl FnOnce() -> T) -> T {
+    given
+        .or_else(|| std::env::var(var).ok()?.trim().parse().ok())
+        .unwrap_or_else(default)
 }
 
 /// The vector width f32 row sums use on AVX-512 now: 512 or 256 bits.

@@ -95,6 +95,14 @@ pub const COUNTED: &[Counted] = &[
         setup: || sum_call(&[256, 256], Some(&[0])),
     },
     Counted {
+        id: "max_dim1_f32_256",
+        what: "[256, 256].max(dim=1), values and indices",
+        setup: || {
+            let a = input(&[256, 256], 1);
+            Box::new(move || ft_kernels::max_dim(&a, 1, false).expect("max").1)
+        },
+    },
+    Counted {
         id: "softmax_f32_64x1024",
         what: "softmax([64, 1024], -1)",
         setup: || softmax_call(&[64, 1024]),

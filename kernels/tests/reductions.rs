@@ -405,6 +405,96 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
     });
 }
 
+/// max/min with indices along f32, f16 and bf16 rows (the SIMD leaf of
+/// `ExtremeF32`) against PyTorch's rule, element by element: the first NaN
+/// if any, else the first element of the largest (smallest) value, `-0.0`
+/// and `0.0` counted equal and the element's own sign kept. Rows cross
+/// vector, leaf (2048) and chunk boundaries; values are few (ties
+/// everywhere) and include infinities, zeros of both signs and NaNs.
+#[test]
+fn max_and_min_along_rows_find_pytorchs_element() {
+    let lens = [1, 2, 7, 15, 16, 17, 33, 64, 255, 2047, 2048, 2049, 5003];
+    let pool = [
+        0.0f32,
+        -0.0,
+        1.5,
+        -1.5,
+        3.0,
+        -3.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    /// (bits of the value, index) by PyTorch's rule.
+    fn want(row: &[f32], max: bool) -> (u32, i64) {
+        if let Some(i) = row.iter().position(|v| v.is_nan()) {
+            return (f32::NAN.to_bits(), i as i64);
+        }
+        let mut best = 0;
+        for (k, &v) in row.iter().enumerate() {
+            if (max && v > row[best]) || (!max && v < row[best]) {
+                best = k;
+            }
+        }
+        (row[best].to_bits(), best as i64)
+    }
+    for_each_isa(|isa| {
+        let mut seed = 0x9e37_79b9u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for &n in &lens {
+            for case in 0..6 {
+                // case 0-1: no NaN; 2-3: one NaN somewhere; 4: NaN last;
+                // 5: -inf only but one value.
+                let mut row: Vec<f32> = (0..n)
+                    .map(|_| pool[(next() % if case < 4 { 8 } else { 6 }) as usize])
+                    .collect();
+                match case {
+                    2 | 3 => row[(next() % n as u64) as usize] = f32::NAN,
+                    4 => row[n - 1] = f32::NAN,
+                    5 => {
+                        row.fill(f32::NEG_INFINITY);
+                        row[(next() % n as u64) as usize] = -0.0;
+                    }
+                    _ => {}
+                }
+                for dt in [DType::F32, DType::BF16, DType::F16] {
+                    let x = ft_kernels::cast(&TensorImpl::from_slice(&row, &[1, n]).unwrap(), dt)
+                        .unwrap();
+                    for max in [true, false] {
+                        let (v, i) = if max {
+                            ft_kernels::max_dim(&x, 1, false).unwrap()
+                        } else {
+                            ft_kernels::min_dim(&x, 1, false).unwrap()
+                        };
+                        let got = (
+                            ft_kernels::cast(&v, DType::F32)
+                                .unwrap()
+                                .to_vec::<f32>()
+                                .unwrap()[0],
+                            i.to_vec::<i64>().unwrap()[0],
+                        );
+                        let (bits, idx) = want(&row, max);
+                        let same = if f32::from_bits(bits).is_nan() {
+                            got.0.is_nan()
+                        } else {
+                            got.0.to_bits() == bits
+                        };
+                        assert!(
+                            same && got.1 == idx,
+                            "{isa} {dt:?} n {n} case {case} max {max}: got {got:?}, want ({}, {idx})",
+                            f32::from_bits(bits)
+                        );
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Runs `f` with f32 row sums at each vector width `isa` offers (512 and
 /// 256 bits on AVX-512: `ft_kernels::ops::reduce::set_sum_width`; the one
 /// ISA elsewhere), passing the ISA the sums run on; the processor's width

@@ -198,9 +198,12 @@ fn reduce_on<U: Element, R: Reducer>(
 ) {
     if g.i == 1 {
         // Rows.
-        let row = |o: usize| tree(red, &data[o * g.r..(o + 1) * g.r], 0);
+        // The ISA once per reduction, not per row (`sum_dim1_f32_256`: +6
+        // instructions per row when each row asked).
+        let isa = red.row_isa();
+        let row = |o: usize| tree(isa, red, &data[o * g.r..(o + 1) * g.r], 0);
         if par && g.o == 1 {
-            out[0] = tree_par(red, data);
+            out[0] = tree_par(isa, red, data);
         } else if par {
             let chunk = g.o.div_ceil(rayon::current_num_threads() * 4);
             crate::par::chunks_mut(out, chunk, |k, dst| {
@@ -557,8 +560,8 @@ impl<A: Copy, const LEVELS: usize> Pairwise<A, LEVELS> {
 }
 
 /// Pairwise tree over a row: leaves of `BLOCK` elements at fixed offsets,
-/// walked in one pass on the reducer's row ISA ([`Reducer::row_isa`]).
-fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
+/// walked in one pass on `isa` (the reducer's [`Reducer::row_isa`]).
+fn tree<U: Element, R: Reducer>(isa: Isa, red: &R, xs: &[U], base: usize) -> R::Acc {
     struct TreeJob<'a, U, R> {
         red: &'a R,
         xs: &'a [U],
@@ -582,14 +585,14 @@ fn tree<U: Element, R: Reducer>(red: &R, xs: &[U], base: usize) -> R::Acc {
             tree.finish(&mut ByReducer(red))
         }
     }
-    dispatch_with(red.row_isa(), TreeJob { red, xs, base })
+    dispatch_with(isa, TreeJob { red, xs, base })
 }
 
 /// [`tree`] with its subtrees on the caller and the pool ([`TreeTop`]).
-fn tree_par<U: Element, R: Reducer>(red: &R, xs: &[U]) -> R::Acc {
+fn tree_par<U: Element, R: Reducer>(isa: Isa, red: &R, xs: &[U]) -> R::Acc {
     TreeTop::new(BLOCK).run(
         xs.len(),
-        |off, len| tree(red, &xs[off..off + len], off),
+        |off, len| tree(isa, red, &xs[off..off + len], off),
         |a, b| red.merge(a, b),
     )
 }
@@ -1032,6 +1035,116 @@ impl Reducer for Extreme {
     }
 }
 
+/// [`Extreme`] over f32 (and f16/bf16, widened exactly) with a SIMD leaf:
+/// one pass for the leaf's largest (smallest) value and whether it holds
+/// a NaN, then a pass for the first element equal to it (the first NaN):
+/// PyTorch's value and index, the first occurrence on ties (`-0.0` and
+/// `0.0` are equal, so the first zero and its sign).
+struct ExtremeF32 {
+    max: bool,
+}
+
+impl Reducer for ExtremeF32 {
+    type In = f32;
+    type Acc = (f64, i64);
+    fn init(&self) -> (f64, i64) {
+        Extreme { max: self.max }.init()
+    }
+    #[inline(always)]
+    fn feed(&self, acc: (f64, i64), x: f32, index: usize) -> (f64, i64) {
+        self.merge(acc, (x as f64, index as i64))
+    }
+    #[inline(always)]
+    fn merge(&self, a: (f64, i64), b: (f64, i64)) -> (f64, i64) {
+        Extreme { max: self.max }.merge(a, b)
+    }
+    #[inline(always)]
+    fn leaf<S: Vf32>(&self, s: S, xs: &[f32], base: usize) -> (f64, i64) {
+        let (head, tail) = S::as_simd_f32s(xs);
+        // Pass 1: the extreme of the non-NaN elements, and NaN seen.
+        let start = if self.max {
+            f32::NEG_INFINITY
+        } else {
+            f32::INFINITY
+        };
+        let mut m = [s.splat_f32s(start); 2];
+        let mut nan = [s.splat_f32s(0.0); 2];
+        let mut pairs = head.chunks_exact(2);
+        for c in &mut pairs {
+            for k in 0..2 {
+                // A NaN lane of `c[k]` leaves `m` as it was: x86's `maxps`
+                // returns its second operand when either is NaN.
+                m[k] = if self.max {
+                    s.max_f32s(c[k], m[k])
+                } else {
+                    s.min_f32s(c[k], m[k])
+                };
+                // A NaN lane of `c[k]` replaces the 0.0 in `nan`.
+                nan[k] = s.select_f32s(s.equal_f32s(c[k], c[k]), nan[k], c[k]);
+            }
+        }
+        for &v in pairs.remainder() {
+            m[0] = if self.max {
+                s.max_f32s(v, m[0])
+            } else {
+                s.min_f32s(v, m[0])
+            };
+            nan[0] = s.select_f32s(s.equal_f32s(v, v), nan[0], v);
+        }
+        let both = if self.max {
+            s.max_f32s(m[0], m[1])
+        } else {
+            s.min_f32s(m[0], m[1])
+        };
+        let mut best = if self.max {
+            s.reduce_max_f32s(both)
+        } else {
+            s.reduce_min_f32s(both)
+        };
+        // Zeros and NaNs only: the sum is NaN iff one was seen.
+        let mut any_nan = s.reduce_sum_f32s(s.add_f32s(nan[0], nan[1])).is_nan();
+        for &v in tail {
+            any_nan |= v.is_nan();
+            if (self.max && v > best) || (!self.max && v < best) {
+                best = v;
+            }
+        }
+        // Pass 2: the first element equal to it, or the first NaN (rare:
+        // element by element). The leaf is in L1 by now; a vector with a
+        // match is searched lane by lane.
+        if any_nan {
+            return first_match(xs, 0, true, best, base, self.init());
+        }
+        let lanes = std::mem::size_of::<F<S>>() / 4;
+        let want = s.splat_f32s(best);
+        for (v, &x) in head.iter().enumerate() {
+            if s.first_true_m32s(s.equal_f32s(x, want)) < lanes {
+                return first_match(xs, v * lanes, false, best, base, self.init());
+            }
+        }
+        first_match(xs, head.len() * lanes, false, best, base, self.init())
+    }
+}
+
+/// The first element of `xs[from..]` that is NaN (`nan`) or equal to
+/// `best`, with its index past `base`; `none` if no element is.
+#[inline(always)]
+fn first_match(
+    xs: &[f32],
+    from: usize,
+    nan: bool,
+    best: f32,
+    base: usize,
+    none: (f64, i64),
+) -> (f64, i64) {
+    for (k, &x) in xs.iter().enumerate().skip(from) {
+        if if nan { x.is_nan() } else { x == best } {
+            return (x as f64, (base + k) as i64);
+        }
+    }
+    none
+}
+
 /// Max/min over integers exactly (i64 values).
 struct ExtremeInt {
     max: bool,
@@ -1352,8 +1465,13 @@ fn extreme(
         let (v, i): (Vec<i64>, Vec<i64>) =
             run_reducer(&g, &ExtremeInt { max })?.into_iter().unzip();
         (cast_vec(v, x.dtype(), &g.out_shape)?, i)
-    } else {
+    } else if x.dtype() == DType::F64 {
         let (v, i): (Vec<f64>, Vec<i64>) = run_reducer(&g, &Extreme { max })?.into_iter().unzip();
+        (cast_vec(v, x.dtype(), &g.out_shape)?, i)
+    } else {
+        // f32, f16, bf16: exact in f32.
+        let (v, i): (Vec<f64>, Vec<i64>) =
+            run_reducer(&g, &ExtremeF32 { max })?.into_iter().unzip();
         (cast_vec(v, x.dtype(), &g.out_shape)?, i)
     };
     Ok((values, write_out(idx, &g.out_shape)?))
@@ -1556,13 +1674,13 @@ mod tests {
             for cut in [0, 1, BLOCK / 2, BLOCK - 1] {
                 let n = leaves * BLOCK - cut;
                 assert_eq!(
-                    tree(&Shape, &xs[..n], 0),
+                    tree(Isa::Scalar, &Shape, &xs[..n], 0),
                     recursive(&xs[..n]),
                     "{leaves} leaves, last short by {cut}"
                 );
             }
         }
-        assert_eq!(tree(&Shape, &xs[..0], 0), 0);
+        assert_eq!(tree(Isa::Scalar, &Shape, &xs[..0], 0), 0);
     }
 
     #[test]

@@ -314,7 +314,7 @@ fn col_walk<U: Element, R: Reducer>(j: &ColJob<'_, U, R>, r0: usize, r1: usize) 
             let leaves = (r1 - r0).div_ceil(ROW_BLOCK);
             let mut slots = ColSlots::new(s, j.red, j.dst.len(), leaves);
             let first = slots.leaf(j, r0, r1.min(r0 + ROW_BLOCK));
-            let mut tree = Pairwise::<usize, TREE_LEVELS>::new(first);
+            let mut tree = Pairwise::new(first);
             for r in (r0 + ROW_BLOCK..r1).step_by(ROW_BLOCK) {
                 let h = slots.leaf(j, r, r1.min(r + ROW_BLOCK));
                 tree.push(&mut slots, h);
@@ -506,28 +506,25 @@ fn fold_pairs<A: Copy, const N: usize>(parts: &mut [A; N], n: usize, m: &mut imp
     parts[0]
 }
 
-/// Levels enough for a counter over any count of leaves.
-const TREE_LEVELS: usize = usize::BITS as usize;
-
 /// The pairwise tree over leaves pushed in order, with its left subtrees
 /// of a power-of-two count of leaves: the tree [`split_point`] cuts (and
 /// the one adjacent pairs with the odd one carried up build). A binary
-/// counter over at most `2^LEVELS - 1` leaves: `stack[d]` holds the value
+/// counter: `stack[d]` holds the value
 /// of the latest complete subtree of `2^d` leaves, so every merge is the
 /// tree's and the walk reads its leaves in memory order. (Plain methods and
 /// [`Merge`] types, not closures: a closure is compiled without the ISA's
 /// target features of the kernel around it.)
-struct Pairwise<A, const LEVELS: usize> {
-    stack: [A; LEVELS],
+struct Pairwise<A> {
+    stack: [A; usize::BITS as usize],
     count: usize,
 }
 
-impl<A: Copy, const LEVELS: usize> Pairwise<A, LEVELS> {
+impl<A: Copy> Pairwise<A> {
     /// A walk whose first leaf has the value `first`.
     #[inline(always)]
     fn new(first: A) -> Self {
         Pairwise {
-            stack: [first; LEVELS],
+            stack: [first; usize::BITS as usize],
             count: 1,
         }
     }
@@ -577,7 +574,7 @@ fn tree<U: Element, R: Reducer>(isa: Isa, red: &R, xs: &[U], base: usize) -> R::
             }
             let mut leaves = xs.chunks(BLOCK);
             let first = leaf(s, red, leaves.next().unwrap_or(xs), base);
-            let mut tree = Pairwise::<_, TREE_LEVELS>::new(first);
+            let mut tree = Pairwise::new(first);
             for (k, x) in leaves.enumerate() {
                 let v = leaf(s, red, x, base + (k + 1) * BLOCK);
                 tree.push(&mut ByReducer(red), v);
@@ -868,9 +865,9 @@ static SUM_WIDTH_NOW: AtomicU32 = AtomicU32::new(0);
 /// Sets the vector width f32 row sums (`sum` and `mean` of f32, f16 and
 /// bf16 along contiguous rows) use when the active ISA is AVX-512:
 /// `Some(256)` runs them on the AVX2 body, `Some(512)` (or any other
-/// value) on the AVX-512 one, `None` the default: the environment's `FT_SUM_WIDTH=256|512` if set, else this
-/// processor's (256 where [`crate::cpu::Cpu::streams_prefer_256`], else
-/// 512). Other ISAs and reductions are not affected. The width changes the
+/// value) on the AVX-512 one, `None` the default: the environment's
+/// `FT_SUM_WIDTH=256|512` if set, else this processor's (256 where
+/// [`crate::cpu::Cpu::streams_prefer_256`], else 512). Other ISAs and reductions are not affected. The width changes the
 /// lanes of the sum's tree, so results differ in the last bits, as between
 /// ISAs; each width is the same bits for every thread count.
 ///
@@ -1072,30 +1069,16 @@ impl Reducer for ExtremeF32 {
         let mut pairs = head.chunks_exact(2);
         for c in &mut pairs {
             for k in 0..2 {
-                // A NaN lane of `c[k]` leaves `m` as it was: x86's `maxps`
-                // returns its second operand when either is NaN.
-                m[k] = if self.max {
-                    s.max_f32s(c[k], m[k])
-                } else {
-                    s.min_f32s(c[k], m[k])
-                };
+                m[k] = self.pick(s, c[k], m[k]);
                 // A NaN lane of `c[k]` replaces the 0.0 in `nan`.
                 nan[k] = s.select_f32s(s.equal_f32s(c[k], c[k]), nan[k], c[k]);
             }
         }
         for &v in pairs.remainder() {
-            m[0] = if self.max {
-                s.max_f32s(v, m[0])
-            } else {
-                s.min_f32s(v, m[0])
-            };
+            m[0] = self.pick(s, v, m[0]);
             nan[0] = s.select_f32s(s.equal_f32s(v, v), nan[0], v);
         }
-        let both = if self.max {
-            s.max_f32s(m[0], m[1])
-        } else {
-            s.min_f32s(m[0], m[1])
-        };
+        let both = self.pick(s, m[0], m[1]);
         let mut best = if self.max {
             s.reduce_max_f32s(both)
         } else {
@@ -1123,6 +1106,21 @@ impl Reducer for ExtremeF32 {
             }
         }
         first_match(xs, head.len() * lanes, false, best, base, self.init())
+    }
+}
+
+impl ExtremeF32 {
+    /// Lane by lane the larger (smaller) of `x` and `m`, or `m` where `x`
+    /// is NaN on x86 (`maxps`/`minps` return their second operand when
+    /// either is NaN; elsewhere a NaN may win, and pass 2 then looks for
+    /// NaN anyway).
+    #[inline(always)]
+    fn pick<S: Vf32>(&self, s: S, x: F<S>, m: F<S>) -> F<S> {
+        if self.max {
+            s.max_f32s(x, m)
+        } else {
+            s.min_f32s(x, m)
+        }
     }
 }
 
@@ -1687,7 +1685,7 @@ mod tests {
     fn folding_pairs_builds_the_counters_tree() {
         for n in 1..=70u64 {
             let parts: Vec<u64> = (0..n).map(|k| k * 7919 % 1009).collect();
-            let mut walk = Pairwise::<u64, TREE_LEVELS>::new(parts[0]);
+            let mut walk = Pairwise::new(parts[0]);
             for &v in &parts[1..] {
                 walk.push(&mut ByReducer(&Shape), v);
             }

@@ -1,5 +1,5 @@
-//! f32 row sums over 64 MiB (`sum_f32_16m`'s `[16777216]` and
-//! `sum_dim1_f32`'s `[4096, 4096]` over dim 1) with several software
+//! f32 sums over 64 MiB (`sum_f32_16m`'s `[16777216]`, `sum_dim1_f32`'s
+//! `[4096, 4096]` over dim 1 and `sum_dim0_f32`'s over dim 0) with several software
 //! prefetch distances, alternating in one process so that the VM's phases
 //! fall on all of them alike: each round times every distance in turn
 //! (best of 8 calls); GB/s per distance, median and all rounds. Each round
@@ -45,8 +45,11 @@ fn main() {
         .num_threads(threads)
         .build()
         .expect("pool");
-    let cases: [(&str, &TensorImpl, Option<&[isize]>); 2] =
-        [("sum()", &flat, None), ("sum(dim=1)", &square, Some(&[1]))];
+    let cases: [(&str, &TensorImpl, Option<&[isize]>); 3] = [
+        ("sum()", &flat, None),
+        ("sum(dim=1)", &square, Some(&[1])),
+        ("sum(dim=0)", &square, Some(&[0])),
+    ];
     let mut gbps = vec![vec![]; dists.len() * cases.len()];
     let mut plain = [vec![], vec![]];
     let mut plain_sum = 0.0;

@@ -103,6 +103,22 @@ pub const COUNTED: &[Counted] = &[
         },
     },
     Counted {
+        id: "max_dim0_f32_256",
+        what: "[256, 256].max(dim=0), values and indices",
+        setup: || {
+            let a = input(&[256, 256], 1);
+            Box::new(move || ft_kernels::max_dim(&a, 0, false).expect("max").1)
+        },
+    },
+    Counted {
+        id: "sum_dim0_bf16_256",
+        what: "[256, 256] bf16 .sum(dim=0) (f32 accumulators)",
+        setup: || {
+            let a = ft_kernels::cast(&input(&[256, 256], 1), ft_core::DType::BF16).expect("cast");
+            Box::new(move || ft_kernels::sum(&a, Some(&[0]), false, None).expect("sum"))
+        },
+    },
+    Counted {
         id: "softmax_f32_64x1024",
         what: "softmax([64, 1024], -1)",
         setup: || softmax_call(&[64, 1024]),

@@ -357,6 +357,7 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
     let mut g = Generator::new(11);
     let x = TensorImpl::rand(&[1 << 20], DType::F32, &mut g).unwrap();
     let m = TensorImpl::randn(&[515, 1031], DType::F32, &mut g).unwrap();
+    let m16 = ft_kernels::cast(&m, DType::BF16).unwrap();
     let run = || {
         let mut bits: Vec<Vec<u64>> = Vec::new();
         let mut push = |t: TensorImpl| {
@@ -376,6 +377,10 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
         push(ft_kernels::logsumexp(&m, Some(&[0]), false).unwrap());
         push(ft_kernels::norm(&x, NormP::Two, None, false).unwrap());
         push(ft_kernels::softmax(&m, -1).unwrap());
+        push(ft_kernels::sum(&m16, Some(&[1]), false, None).unwrap());
+        push(ft_kernels::sum(&m16, Some(&[0]), false, None).unwrap());
+        push(ft_kernels::max_dim(&m, 0, false).unwrap().1);
+        push(ft_kernels::max_dim(&m16, 0, false).unwrap().0);
         bits
     };
     let names = [
@@ -387,6 +392,10 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
         "logsumexp",
         "norm",
         "softmax",
+        "bf16 sum dim 1",
+        "bf16 sum dim 0",
+        "argmax dim 0",
+        "bf16 max dim 0",
     ];
     // Inside the ISA lock: other tests switch ISAs, which changes results.
     for_each_isa(|isa| {
@@ -486,6 +495,94 @@ fn max_and_min_along_rows_find_pytorchs_element() {
                         assert!(
                             same && got.1 == idx,
                             "{isa} {dt:?} n {n} case {case} max {max}: got {got:?}, want ({}, {idx})",
+                            f32::from_bits(bits)
+                        );
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn max_and_min_down_columns_find_pytorchs_element() {
+    // Columns: lane tails on every ISA; rows: within a leaf, across leaves.
+    let shapes = [(1, 5), (3, 16), (16, 17), (17, 37), (40, 67), (100, 33)];
+    let pool = [
+        0.0f32,
+        -0.0,
+        1.5,
+        -1.5,
+        3.0,
+        -3.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    /// (bits of the value, row) of column `c` by PyTorch's rule.
+    fn want(m: &[f32], rows: usize, cols: usize, c: usize, max: bool) -> (u32, i64) {
+        let col: Vec<f32> = (0..rows).map(|r| m[r * cols + c]).collect();
+        if let Some(i) = col.iter().position(|v| v.is_nan()) {
+            return (f32::NAN.to_bits(), i as i64);
+        }
+        let mut best = 0;
+        for (k, &v) in col.iter().enumerate() {
+            if (max && v > col[best]) || (!max && v < col[best]) {
+                best = k;
+            }
+        }
+        (col[best].to_bits(), best as i64)
+    }
+    for_each_isa(|isa| {
+        let mut seed = 0x2545_f491u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for &(rows, cols) in &shapes {
+            let mut m: Vec<f32> = (0..rows * cols)
+                .map(|_| pool[(next() % 8) as usize])
+                .collect();
+            // NaN in a third of the columns, at a random row (twice in some).
+            for c in (0..cols).step_by(3) {
+                for _ in 0..1 + c % 2 {
+                    m[(next() % rows as u64) as usize * cols + c] = f32::NAN;
+                }
+            }
+            // A column of -inf but one -0.0.
+            if cols > 1 {
+                for r in 0..rows {
+                    m[r * cols + 1] = f32::NEG_INFINITY;
+                }
+                m[(next() % rows as u64) as usize * cols + 1] = -0.0;
+            }
+            for dt in [DType::F32, DType::BF16, DType::F16] {
+                let x = ft_kernels::cast(&TensorImpl::from_slice(&m, &[rows, cols]).unwrap(), dt)
+                    .unwrap();
+                for max in [true, false] {
+                    let (v, i) = if max {
+                        ft_kernels::max_dim(&x, 0, false).unwrap()
+                    } else {
+                        ft_kernels::min_dim(&x, 0, false).unwrap()
+                    };
+                    let vals = ft_kernels::cast(&v, DType::F32)
+                        .unwrap()
+                        .to_vec::<f32>()
+                        .unwrap();
+                    let idx = i.to_vec::<i64>().unwrap();
+                    for c in 0..cols {
+                        let (bits, at) = want(&m, rows, cols, c, max);
+                        let same = if f32::from_bits(bits).is_nan() {
+                            vals[c].is_nan()
+                        } else {
+                            vals[c].to_bits() == bits
+                        };
+                        assert!(
+                            same && idx[c] == at,
+                            "{isa} {dt:?} [{rows}, {cols}] column {c} max {max}: got ({}, {}), want ({}, {at})",
+                            vals[c],
+                            idx[c],
                             f32::from_bits(bits)
                         );
                     }
@@ -706,7 +803,9 @@ fn column_sums_match_reference_for_every_split() {
         (&[4099, 17], 0),
     ];
     for_each_isa(|isa| {
-        for dtype in [DType::F32, DType::F64] {
+        // f16 and bf16 go through the leaf's conversion (128 columns at a
+        // time) and come back rounded to their dtype.
+        for dtype in [DType::F32, DType::F64, DType::BF16, DType::F16] {
             for (k, &(shape, dim)) in cases.iter().enumerate() {
                 let n: usize = shape.iter().product();
                 let v: Vec<f64> = values(n, dtype, 300 + k as u64)
@@ -722,10 +821,16 @@ fn column_sums_match_reference_for_every_split() {
                 );
                 let leaves = r.div_ceil(ROW_BLOCK).max(1);
                 let depth = ROW_BLOCK + leaves.next_power_of_two().trailing_zeros() as usize;
-                let eps = if dtype == DType::F32 {
-                    f32::EPSILON as f64
-                } else {
+                let eps = if dtype == DType::F64 {
                     f64::EPSILON
+                } else {
+                    f32::EPSILON as f64
+                };
+                // The f32 sum's rounding to the output dtype: half an ulp.
+                let out_half_ulp = match dtype {
+                    DType::BF16 => 2f64.powi(-8),
+                    DType::F16 => 2f64.powi(-11),
+                    _ => 0.0,
                 };
                 let mut first: Option<Vec<u64>> = None;
                 for threads in [1, 2, 3] {
@@ -741,8 +846,9 @@ fn column_sums_match_reference_for_every_split() {
                             let want: f64 = col.clone().sum();
                             let mass: f64 = col.map(f64::abs).sum();
                             let err = (got[oo * i + ii] - want).abs();
+                            let rounding = out_half_ulp * want.abs() + 2f64.powi(-24);
                             assert!(
-                                err <= depth as f64 * eps * mass,
+                                err <= depth as f64 * eps * mass + rounding,
                                 "{isa} {dtype} {shape:?} dim {dim} {threads}T ({oo}, {ii}): {} vs {want}",
                                 got[oo * i + ii]
                             );

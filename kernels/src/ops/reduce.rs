@@ -336,6 +336,8 @@ struct ColSlots<'a, S, R: Reducer> {
     buf: Vec<R::Acc>,
     /// Bit `k` set: slot `k` is free.
     free: u64,
+    /// Rows converted to the reducer's input type ([`col_leaf`]).
+    conv: Vec<R::In>,
 }
 
 impl<'a, S: Vf32, R: Reducer> ColSlots<'a, S, R> {
@@ -351,6 +353,7 @@ impl<'a, S: Vf32, R: Reducer> ColSlots<'a, S, R> {
             w,
             buf: vec![red.init(); n * w],
             free: u64::MAX >> (64 - n),
+            conv: Vec::new(),
         }
     }
 
@@ -366,6 +369,7 @@ impl<'a, S: Vf32, R: Reducer> ColSlots<'a, S, R> {
             r0,
             r1,
             &mut self.buf[h * self.w..(h + 1) * self.w],
+            &mut self.conv,
         );
         h
     }
@@ -396,7 +400,7 @@ impl<S: Vf32, R: Reducer> Merge<usize> for ColSlots<'_, S, R> {
 
 /// Rows `[r0, r1)` (at most [`ROW_BLOCK`]) of a column job reduced into
 /// `acc` (whatever it held) in order, converted to the reducer's input
-/// type, on ISA `s`.
+/// type (in `conv`, kept from leaf to leaf), on ISA `s`.
 #[inline(always)]
 fn col_leaf<S: Vf32, U: Element, R: Reducer>(
     s: S,
@@ -404,30 +408,35 @@ fn col_leaf<S: Vf32, U: Element, R: Reducer>(
     r0: usize,
     r1: usize,
     acc: &mut [R::Acc],
+    conv: &mut Vec<R::In>,
 ) {
     let w = acc.len();
     let row = |r: usize| &j.block[r * j.stride + j.i0..r * j.stride + j.i0 + w];
     if U::DTYPE == <R::In as Element>::DTYPE {
         let mut rows: [&[R::In]; ROW_BLOCK] = [&[]; ROW_BLOCK];
         for (k, r) in (r0..r1).enumerate() {
-            let x = row(r);
-            // SAFETY: equal dtypes mean U and R::In are the same type
-            // (one Element type per dtype).
-            rows[k] = unsafe { &*(x as *const [U] as *const [R::In]) };
+            rows[k] = as_same(row(r)).expect("equal dtypes");
         }
         j.red.col_leaf_new(s, acc, &rows[..r1 - r0], r0);
         return;
     }
-    acc.fill(j.red.init());
-    let mut conv = [<R::In as Element>::zero(); 256];
-    for r in r0..r1 {
-        for (ci, chunk) in row(r).chunks(256).enumerate() {
-            for (c, &x) in conv.iter_mut().zip(chunk) {
-                *c = cast::<U, R::In>(x);
-            }
-            let a = &mut acc[ci * 256..ci * 256 + chunk.len()];
-            j.red.col_feed(s, a, &conv[..chunk.len()], r);
+    // Another input type: converted `CONV` columns at a time, all the
+    // leaf's rows of them, so the reducer's (SIMD) leaf serves it too.
+    // `conv` is the walk's, set once: zeroing it per leaf cost as much as
+    // a bf16 column sum's leaves.
+    const CONV: usize = 128;
+    if conv.is_empty() {
+        conv.resize(ROW_BLOCK * CONV, <R::In as Element>::zero());
+    }
+    for c0 in (0..w).step_by(CONV) {
+        let c1 = (c0 + CONV).min(w);
+        let mut rows: [&[R::In]; ROW_BLOCK] = [&[]; ROW_BLOCK];
+        for ((dst, r), rows_k) in conv.chunks_exact_mut(CONV).zip(r0..r1).zip(rows.iter_mut()) {
+            convert(&row(r)[c0..c1], &mut dst[..c1 - c0]);
+            *rows_k = &dst[..c1 - c0];
         }
+        j.red
+            .col_leaf_new(s, &mut acc[c0..c1], &rows[..r1 - r0], r0);
     }
 }
 
@@ -671,22 +680,83 @@ impl TreeTop {
 /// One leaf, converted to the reducer's input type, on ISA `s`.
 #[inline(always)]
 fn leaf<S: Vf32, U: Element, R: Reducer>(s: S, red: &R, xs: &[U], base: usize) -> R::Acc {
-    if U::DTYPE == <R::In as Element>::DTYPE {
-        // SAFETY: the dtypes are equal, so U and R::In are the same type
-        // (one Element type per dtype).
-        let xs: &[R::In] = unsafe { &*(xs as *const [U] as *const [R::In]) };
+    if let Some(xs) = as_same::<U, R::In>(xs) {
         return red.leaf(s, xs, base);
     }
-    let mut buf = [<R::In as Element>::zero(); 256];
-    let mut acc = red.init();
-    for (c, chunk) in xs.chunks(256).enumerate() {
-        for (b, &x) in buf.iter_mut().zip(chunk) {
-            *b = cast::<U, R::In>(x);
+    // The whole leaf converted, then reduced as one: the tree of the
+    // reducer's own input type (f16 and bf16 sums are f32 sums' tree).
+    debug_assert!(xs.len() <= BLOCK);
+    let mut buf = [<R::In as Element>::zero(); BLOCK];
+    let buf = &mut buf[..xs.len()];
+    convert(xs, buf);
+    red.leaf(s, buf, base)
+}
+
+/// `xs` as a slice of `T` if `U` is `T`.
+#[inline(always)]
+fn as_same<U: Element, T: Element>(xs: &[U]) -> Option<&[T]> {
+    // SAFETY: equal dtypes mean U and T are the same type (one Element
+    // type per dtype), so the slice is reinterpreted as itself.
+    (U::DTYPE == T::DTYPE).then(|| unsafe { &*(xs as *const [U] as *const [T]) })
+}
+
+/// [`as_same`] for a mutable slice.
+#[inline(always)]
+fn as_same_mut<U: Element, T: Element>(xs: &mut [U]) -> Option<&mut [T]> {
+    // SAFETY: as in `as_same`: U and T are the same type.
+    (U::DTYPE == T::DTYPE).then(|| unsafe { &mut *(xs as *mut [U] as *mut [T]) })
+}
+
+/// `dst[i] = cast(src[i])` (equal lengths), f16 and bf16 to f32 in loops
+/// without branches the compiler vectorizes for the ISA it is inlined in
+/// (element by element through f64, 22 instructions per bf16 element,
+/// they cost a reduction of them more than the reduction; half's slice
+/// conversion only uses F16C where the whole crate is built for it).
+#[inline(always)]
+fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
+    debug_assert_eq!(src.len(), dst.len());
+    if let Some(d) = as_same_mut::<T, f32>(dst) {
+        if let Some(s) = as_same::<U, half::bf16>(src) {
+            for (d, x) in d.iter_mut().zip(s) {
+                // half's `to_f32`: NaN keeps its payload and is made quiet.
+                let b = x.to_bits();
+                let quiet = if b & 0x7fff > 0x7f80 { 0x40 } else { 0 };
+                *d = f32::from_bits(((b | quiet) as u32) << 16);
+            }
+            return;
         }
-        let part = red.leaf(s, &buf[..chunk.len()], base + c * 256);
-        acc = red.merge(acc, part);
+        if let Some(s) = as_same::<U, half::f16>(src) {
+            for (d, x) in d.iter_mut().zip(s) {
+                *d = f16_to_f32(x.to_bits());
+            }
+            return;
+        }
     }
-    acc
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = cast::<U, T>(x);
+    }
+}
+
+/// The f32 of f16 bits, as half's `to_f32` (subnormals exact, NaN's
+/// payload kept and made quiet), with selects instead of branches.
+#[inline(always)]
+fn f16_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let em = h & 0x7fff;
+    // Normal: the exponent rebiased from 15 to 127.
+    let normal = (em << 13) + ((127 - 15) << 23);
+    // Subnormal (and zero): the mantissa times 2^-24, exact in f32.
+    let sub = (em as f32 * f32::from_bits(0x3380_0000)).to_bits();
+    let quiet = if em > 0x7c00 { 0x0040_0000 } else { 0 };
+    let inf_nan = (em << 13) | 0x7f80_0000 | quiet;
+    let bits = if em >= 0x7c00 {
+        inf_nan
+    } else if em < 0x0400 {
+        sub
+    } else {
+        normal
+    };
+    f32::from_bits(bits | (h & 0x8000) << 16)
 }
 
 // ------------------------------------------------------------ reducers
@@ -1107,9 +1177,80 @@ impl Reducer for ExtremeF32 {
         }
         first_match(xs, head.len() * lanes, false, best, base, self.init())
     }
+    #[inline(always)]
+    fn col_leaf<S: Vf32>(&self, s: S, acc: &mut [(f64, i64)], rows: &[&[f32]], r0: usize) {
+        self.col_rows(s, rows, r0, |c, b| acc[c] = self.merge(acc[c], b));
+    }
+    #[inline(always)]
+    fn col_leaf_new<S: Vf32>(&self, s: S, acc: &mut [(f64, i64)], rows: &[&[f32]], r0: usize) {
+        if rows.is_empty() {
+            return acc.fill(self.init());
+        }
+        self.col_rows(s, rows, r0, |c, b| acc[c] = b);
+    }
 }
 
 impl ExtremeF32 {
+    /// Rows `rows` (at most [`ROW_BLOCK`], rows `r0, r0 + 1, ...` of a
+    /// column reduction) reduced column by column, lanes across columns:
+    /// each column's first NaN, else its first largest (smallest) element,
+    /// what feeding the rows one at a time finds. `put(c, v)` receives
+    /// column `c`'s value and row.
+    #[inline(always)]
+    fn col_rows<S: Vf32>(
+        &self,
+        s: S,
+        rows: &[&[f32]],
+        r0: usize,
+        mut put: impl FnMut(usize, (f64, i64)),
+    ) {
+        let Some((first, rest)) = rows.split_first() else {
+            return;
+        };
+        let (h0, t0) = S::as_simd_f32s(first);
+        let mut heads: [&[F<S>]; ROW_BLOCK] = [&[]; ROW_BLOCK];
+        for (h, row) in heads.iter_mut().zip(rest) {
+            *h = &S::as_simd_f32s(row).0[..h0.len()];
+        }
+        let heads = &heads[..rest.len()];
+        const MAX_LANES: usize = 16;
+        let lanes = std::mem::size_of::<F<S>>() / 4;
+        let (mut vals, mut rows_at) = ([0f32; MAX_LANES], [0f32; MAX_LANES]);
+        for (v, &x0) in h0.iter().enumerate() {
+            let (mut m, mut at) = (x0, s.splat_f32s(0.0));
+            for (k, h) in heads.iter().enumerate() {
+                let x = h[v];
+                // x wins where it is larger (smaller), or NaN where m is not.
+                let beats = if self.max {
+                    s.less_than_f32s(m, x)
+                } else {
+                    s.less_than_f32s(x, m)
+                };
+                let m_num = s.equal_f32s(m, m);
+                let x_nan = s.and_m32s(s.xor_m32s(s.equal_f32s(x, x), m_num), m_num);
+                let take = s.or_m32s(beats, x_nan);
+                m = s.select_f32s(take, x, m);
+                at = s.select_f32s(take, s.splat_f32s((k + 1) as f32), at);
+            }
+            S::as_mut_simd_f32s(&mut vals[..lanes]).0[0] = m;
+            S::as_mut_simd_f32s(&mut rows_at[..lanes]).0[0] = at;
+            for l in 0..lanes {
+                put(
+                    v * lanes + l,
+                    (vals[l] as f64, (r0 + rows_at[l] as usize) as i64),
+                );
+            }
+        }
+        let done = h0.len() * lanes;
+        for c in 0..t0.len() {
+            let mut acc = self.init();
+            for (k, row) in rows.iter().enumerate() {
+                acc = self.feed(acc, row[done + c], r0 + k);
+            }
+            put(done + c, acc);
+        }
+    }
+
     /// Lane by lane the larger (smaller) of `x` and `m`, or `m` where `x`
     /// is NaN on x86 (`maxps`/`minps` return their second operand when
     /// either is NaN; elsewhere a NaN may win, and pass 2 then looks for
@@ -1679,6 +1820,22 @@ mod tests {
             }
         }
         assert_eq!(tree(Isa::Scalar, &Shape, &xs[..0], 0), 0);
+    }
+
+    #[test]
+    fn sixteen_bit_floats_widen_as_half_does() {
+        use half::{bf16, f16};
+        let all: Vec<u16> = (0..=u16::MAX).collect();
+        let (mut wide, mut bwide) = (vec![0f32; all.len()], vec![0f32; all.len()]);
+        let h: Vec<f16> = all.iter().map(|&b| f16::from_bits(b)).collect();
+        let b: Vec<bf16> = all.iter().map(|&b| bf16::from_bits(b)).collect();
+        convert(&h, &mut wide);
+        convert(&b, &mut bwide);
+        for (k, &bits) in all.iter().enumerate() {
+            let (want, bwant) = (h[k].to_f32(), b[k].to_f32());
+            assert_eq!(wide[k].to_bits(), want.to_bits(), "f16 {bits:#06x}");
+            assert_eq!(bwide[k].to_bits(), bwant.to_bits(), "bf16 {bits:#06x}");
+        }
     }
 
     #[test]

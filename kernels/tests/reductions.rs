@@ -664,6 +664,74 @@ fn a_256_bit_sum_on_avx512_is_the_avx2_sum() {
 /// dozen or two with vectors), so the error is O(log n) like PyTorch's
 /// cascade sum and not the O(n) of a plain loop. The data is the worst
 /// case for rounding (every add rounds the same way).
+/// f16 and bf16 row sums widen their elements as they load them: within
+/// the f32 tree's rounding bound of the f64 sum, and the very sums of the
+/// widened rows, on every ISA and sum width.
+/// Lengths cross sub-block (256), leaf (2048) and vector boundaries.
+#[test]
+fn half_row_sums_widen_as_they_load() {
+    let lens = [
+        1, 7, 16, 63, 139, 255, 256, 257, 300, 1000, 2047, 2048, 2049, 2187, 5003,
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    // Values over many binades (bf16: 40, f16: 24), both signs: sums of
+    // few-bit values near 1 would be exact in f32 whatever the order.
+    let mut values = |n: usize, binades: u64| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                let r = next();
+                let m = (r % 1000) as f32 / 1000.0 + 0.5;
+                let e = ((r >> 20) % binades) as i32 - binades as i32 / 2;
+                let sign = if (r >> 40) & 1 == 1 { -1.0 } else { 1.0 };
+                sign * m * 2f32.powi(e)
+            })
+            .collect()
+    };
+    for_each_isa(|isa| {
+        each_sum_width(isa, |sum_isa| {
+            for &n in &lens {
+                for (dt, binades) in [(DType::BF16, 40), (DType::F16, 24)] {
+                    let x = ft_kernels::cast(
+                        &TensorImpl::from_slice(&values(3 * n, binades), &[3, n]).unwrap(),
+                        dt,
+                    )
+                    .unwrap();
+                    let xv = x.to_vec_f64().unwrap();
+                    // In f32 (`dtype=`): the output's rounding would hide
+                    // the sums' last bits.
+                    let got = ft_kernels::sum(&x, Some(&[1]), false, Some(DType::F32)).unwrap();
+                    let wide = ft_kernels::cast(&x, DType::F32).unwrap();
+                    let same = ft_kernels::sum(&wide, Some(&[1]), false, None).unwrap();
+                    let (got, same) = (got.to_vec_f64().unwrap(), same.to_vec_f64().unwrap());
+                    let depth = ft_kernels::ops::reduce::sum_rounding_depth(sum_isa.f32_lanes(), n);
+                    for r in 0..3 {
+                        let row = &xv[r * n..(r + 1) * n];
+                        let want: f64 = row.iter().sum();
+                        let mass: f64 = row.iter().map(|v| v.abs()).sum();
+                        let bound = depth as f64 * f32::EPSILON as f64 / 2.0 * mass;
+                        assert!(
+                            (got[r] - want).abs() <= bound,
+                            "{isa} (sums on {sum_isa}) {dt:?} n {n} row {r}: {} vs {want}",
+                            got[r]
+                        );
+                        assert_eq!(
+                            got[r].to_bits(),
+                            same[r].to_bits(),
+                            "{isa} (sums on {sum_isa}) {dt:?} n {n} row {r}: not the widened row's sum"
+                        );
+                    }
+                }
+            }
+        })
+    });
+}
+
 #[test]
 fn float_sum_is_at_least_as_accurate_as_a_cascade_sum() {
     let n = 1 << 24;

@@ -129,6 +129,12 @@ trait Reducer: Sync {
         }
         acc
     }
+    /// A leaf of f16 or bf16 elements read without a widened copy, where
+    /// the reducer can ([`SumF32`]); `None`: widen the leaf first.
+    #[inline(always)]
+    fn leaf_half<S: Vf32>(&self, _s: S, _xs: Half<'_>, _base: usize) -> Option<Self::Acc> {
+        None
+    }
     /// Feeds row `r` into one accumulator per column.
     #[inline(always)]
     fn col_feed<S: Vf32>(&self, _s: S, acc: &mut [Self::Acc], row: &[Self::In], r: usize) {
@@ -683,6 +689,14 @@ fn leaf<S: Vf32, U: Element, R: Reducer>(s: S, red: &R, xs: &[U], base: usize) -
     if let Some(xs) = as_same::<U, R::In>(xs) {
         return red.leaf(s, xs, base);
     }
+    let half = match (as_same::<U, half::bf16>(xs), as_same::<U, half::f16>(xs)) {
+        (Some(b), _) => red.leaf_half(s, Half::Bf16(b), base),
+        (_, Some(h)) => red.leaf_half(s, Half::F16(h), base),
+        _ => None,
+    };
+    if let Some(acc) = half {
+        return acc;
+    }
     // The whole leaf converted, then reduced as one: the tree of the
     // reducer's own input type (f16 and bf16 sums are f32 sums' tree).
     debug_assert!(xs.len() <= BLOCK);
@@ -718,10 +732,7 @@ fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
     if let Some(d) = as_same_mut::<T, f32>(dst) {
         if let Some(s) = as_same::<U, half::bf16>(src) {
             for (d, x) in d.iter_mut().zip(s) {
-                // half's `to_f32`: NaN keeps its payload and is made quiet.
-                let b = x.to_bits();
-                let quiet = if b & 0x7fff > 0x7f80 { 0x40 } else { 0 };
-                *d = f32::from_bits(((b | quiet) as u32) << 16);
+                *d = bf16_to_f32(x.to_bits());
             }
             return;
         }
@@ -735,6 +746,21 @@ fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
     for (d, &x) in dst.iter_mut().zip(src) {
         *d = cast::<U, T>(x);
     }
+}
+
+/// f16 or bf16 elements.
+#[derive(Clone, Copy)]
+enum Half<'a> {
+    F16(&'a [half::f16]),
+    Bf16(&'a [half::bf16]),
+}
+
+/// The f32 of bf16 bits, as half's `to_f32` (NaN keeps its payload and is
+/// made quiet), without a branch.
+#[inline(always)]
+fn bf16_to_f32(b: u16) -> f32 {
+    let quiet = if b & 0x7fff > 0x7f80 { 0x40 } else { 0 };
+    f32::from_bits(((b | quiet) as u32) << 16)
 }
 
 /// The f32 of f16 bits, as half's `to_f32` (subnormals exact, NaN's
@@ -808,6 +834,16 @@ impl Reducer for SumF32 {
             n += 1;
         }
         s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))
+    }
+    /// f16 and bf16 widened as they are loaded (no copy of the leaf): the
+    /// same sub-blocks, accumulators and lanes as [`Self::leaf`] of the
+    /// widened leaf, so the same sums, without the prefetch.
+    #[inline(always)]
+    fn leaf_half<S: Vf32>(&self, s: S, xs: Half<'_>, _: usize) -> Option<f32> {
+        Some(match xs {
+            Half::Bf16(xs) => sum_leaf_widened(s, xs, |x| bf16_to_f32(x.to_bits())),
+            Half::F16(xs) => sum_leaf_widened(s, xs, |x| f16_to_f32(x.to_bits())),
+        })
     }
     #[inline(always)]
     fn col_feed<S: Vf32>(&self, s: S, acc: &mut [f32], row: &[f32], _: usize) {
@@ -985,6 +1021,49 @@ pub fn sum_isa() -> Isa {
         Isa::Avx512 if sum_width() == 256 => Isa::Avx2,
         isa => isa,
     }
+}
+
+/// [`SumF32::leaf`] of `xs` widened to f32 by `widen`, element by element
+/// as they are loaded (the compiler vectorizes the widening and the adds).
+#[inline(always)]
+fn sum_leaf_widened<S: Vf32, H: Copy>(s: S, xs: &[H], widen: impl Fn(H) -> f32 + Copy) -> f32 {
+    let mut parts = [s.splat_f32s(0.0); BLOCK / SUM_SUB];
+    let mut n = 0;
+    for sub in xs.chunks(SUM_SUB) {
+        parts[n] = sum_sub_widened(s, sub, widen);
+        n += 1;
+    }
+    s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))
+}
+
+/// [`sum_sub`] (without prefetch) of `xs` widened by `widen`: element `i`
+/// of a pass of `4 * lanes` goes to accumulator `i / lanes`, lane
+/// `i % lanes`; left-over whole vectors to accumulators 0, 1, 2, a partial
+/// one to accumulator 3, as there. (The lanes a partial load leaves at 0.0
+/// add nothing: an accumulator starting at +0.0 is never -0.0.)
+#[inline(always)]
+fn sum_sub_widened<S: Vf32, H: Copy>(s: S, xs: &[H], widen: impl Fn(H) -> f32) -> F<S> {
+    /// Four accumulators of at most 16 lanes.
+    const MAX: usize = 64;
+    let lanes = std::mem::size_of::<F<S>>() / 4;
+    let w = 4 * lanes;
+    let mut acc = [0f32; MAX];
+    let mut passes = xs.chunks_exact(w);
+    for c in &mut passes {
+        for (a, &x) in acc[..w].iter_mut().zip(c) {
+            *a += widen(x);
+        }
+    }
+    let rem = passes.remainder();
+    let whole = rem.len() / lanes * lanes;
+    for (a, &x) in acc.iter_mut().zip(&rem[..whole]) {
+        *a += widen(x);
+    }
+    for (a, &x) in acc[3 * lanes..].iter_mut().zip(&rem[whole..]) {
+        *a += widen(x);
+    }
+    let v = |k: usize| S::as_simd_f32s(&acc[k * lanes..(k + 1) * lanes]).0[0];
+    s.add_f32s(s.add_f32s(v(0), v(1)), s.add_f32s(v(2), v(3)))
 }
 
 /// One sub-block as a vector of partial sums (four accumulators), with a

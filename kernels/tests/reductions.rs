@@ -414,6 +414,44 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
     });
 }
 
+/// Values max/min tests draw from: zeros of both signs, infinities, few
+/// finite values (ties everywhere).
+const EXTREME_POOL: [f32; 8] = [
+    0.0,
+    -0.0,
+    1.5,
+    -1.5,
+    3.0,
+    -3.0,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+];
+
+/// PyTorch's max (min) of `xs` with its index: the first NaN if any, else
+/// the first element of the largest (smallest) value; (bits, index).
+fn pytorch_extreme(xs: &[f32], max: bool) -> (u32, i64) {
+    if let Some(i) = xs.iter().position(|v| v.is_nan()) {
+        return (f32::NAN.to_bits(), i as i64);
+    }
+    let mut best = 0;
+    for (k, &v) in xs.iter().enumerate() {
+        if (max && v > xs[best]) || (!max && v < xs[best]) {
+            best = k;
+        }
+    }
+    (xs[best].to_bits(), best as i64)
+}
+
+/// A xorshift64 stream from `seed` (not 0).
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// max/min with indices along f32, f16 and bf16 rows (the SIMD leaf of
 /// `ExtremeF32`) against PyTorch's rule, element by element: the first NaN
 /// if any, else the first element of the largest (smallest) value, `-0.0`
@@ -423,37 +461,9 @@ fn reductions_are_bitwise_identical_across_thread_counts() {
 #[test]
 fn max_and_min_along_rows_find_pytorchs_element() {
     let lens = [1, 2, 7, 15, 16, 17, 33, 64, 255, 2047, 2048, 2049, 5003];
-    let pool = [
-        0.0f32,
-        -0.0,
-        1.5,
-        -1.5,
-        3.0,
-        -3.0,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-    ];
-    /// (bits of the value, index) by PyTorch's rule.
-    fn want(row: &[f32], max: bool) -> (u32, i64) {
-        if let Some(i) = row.iter().position(|v| v.is_nan()) {
-            return (f32::NAN.to_bits(), i as i64);
-        }
-        let mut best = 0;
-        for (k, &v) in row.iter().enumerate() {
-            if (max && v > row[best]) || (!max && v < row[best]) {
-                best = k;
-            }
-        }
-        (row[best].to_bits(), best as i64)
-    }
+    let pool = EXTREME_POOL;
     for_each_isa(|isa| {
-        let mut seed = 0x9e37_79b9u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9);
         for &n in &lens {
             for case in 0..6 {
                 // case 0-1: no NaN; 2-3: one NaN somewhere; 4: NaN last;
@@ -486,7 +496,7 @@ fn max_and_min_along_rows_find_pytorchs_element() {
                                 .unwrap()[0],
                             i.to_vec::<i64>().unwrap()[0],
                         );
-                        let (bits, idx) = want(&row, max);
+                        let (bits, idx) = pytorch_extreme(&row, max);
                         let same = if f32::from_bits(bits).is_nan() {
                             got.0.is_nan()
                         } else {
@@ -508,38 +518,9 @@ fn max_and_min_along_rows_find_pytorchs_element() {
 fn max_and_min_down_columns_find_pytorchs_element() {
     // Columns: lane tails on every ISA; rows: within a leaf, across leaves.
     let shapes = [(1, 5), (3, 16), (16, 17), (17, 37), (40, 67), (100, 33)];
-    let pool = [
-        0.0f32,
-        -0.0,
-        1.5,
-        -1.5,
-        3.0,
-        -3.0,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-    ];
-    /// (bits of the value, row) of column `c` by PyTorch's rule.
-    fn want(m: &[f32], rows: usize, cols: usize, c: usize, max: bool) -> (u32, i64) {
-        let col: Vec<f32> = (0..rows).map(|r| m[r * cols + c]).collect();
-        if let Some(i) = col.iter().position(|v| v.is_nan()) {
-            return (f32::NAN.to_bits(), i as i64);
-        }
-        let mut best = 0;
-        for (k, &v) in col.iter().enumerate() {
-            if (max && v > col[best]) || (!max && v < col[best]) {
-                best = k;
-            }
-        }
-        (col[best].to_bits(), best as i64)
-    }
+    let pool = EXTREME_POOL;
     for_each_isa(|isa| {
-        let mut seed = 0x2545_f491u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491);
         for &(rows, cols) in &shapes {
             let mut m: Vec<f32> = (0..rows * cols)
                 .map(|_| pool[(next() % 8) as usize])
@@ -572,7 +553,8 @@ fn max_and_min_down_columns_find_pytorchs_element() {
                         .unwrap();
                     let idx = i.to_vec::<i64>().unwrap();
                     for c in 0..cols {
-                        let (bits, at) = want(&m, rows, cols, c, max);
+                        let col: Vec<f32> = (0..rows).map(|r| m[r * cols + c]).collect();
+                        let (bits, at) = pytorch_extreme(&col, max);
                         let same = if f32::from_bits(bits).is_nan() {
                             vals[c].is_nan()
                         } else {
@@ -673,13 +655,7 @@ fn half_row_sums_widen_as_they_load() {
     let lens = [
         1, 7, 16, 63, 139, 255, 256, 257, 300, 1000, 2047, 2048, 2049, 2187, 5003,
     ];
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     // Values over many binades (bf16: 40, f16: 24), both signs: sums of
     // few-bit values near 1 would be exact in f32 whatever the order.
     let mut values = |n: usize, binades: u64| -> Vec<f32> {

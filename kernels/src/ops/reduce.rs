@@ -689,12 +689,7 @@ fn leaf<S: Vf32, U: Element, R: Reducer>(s: S, red: &R, xs: &[U], base: usize) -
     if let Some(xs) = as_same::<U, R::In>(xs) {
         return red.leaf(s, xs, base);
     }
-    let half = match (as_same::<U, half::bf16>(xs), as_same::<U, half::f16>(xs)) {
-        (Some(b), _) => red.leaf_half(s, Half::Bf16(b), base),
-        (_, Some(h)) => red.leaf_half(s, Half::F16(h), base),
-        _ => None,
-    };
-    if let Some(acc) = half {
+    if let Some(acc) = Half::of(xs).and_then(|h| red.leaf_half(s, h, base)) {
         return acc;
     }
     // The whole leaf converted, then reduced as one: the tree of the
@@ -729,19 +724,8 @@ fn as_same_mut<U: Element, T: Element>(xs: &mut [U]) -> Option<&mut [T]> {
 #[inline(always)]
 fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
     debug_assert_eq!(src.len(), dst.len());
-    if let Some(d) = as_same_mut::<T, f32>(dst) {
-        if let Some(s) = as_same::<U, half::bf16>(src) {
-            for (d, x) in d.iter_mut().zip(s) {
-                *d = bf16_to_f32(x.to_bits());
-            }
-            return;
-        }
-        if let Some(s) = as_same::<U, half::f16>(src) {
-            for (d, x) in d.iter_mut().zip(s) {
-                *d = f16_to_f32(x.to_bits());
-            }
-            return;
-        }
+    if let (Some(d), Some(h)) = (as_same_mut::<T, f32>(dst), Half::of(src)) {
+        return h.widen_into(d);
     }
     for (d, &x) in dst.iter_mut().zip(src) {
         *d = cast::<U, T>(x);
@@ -753,6 +737,33 @@ fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
 enum Half<'a> {
     F16(&'a [half::f16]),
     Bf16(&'a [half::bf16]),
+}
+
+impl<'a> Half<'a> {
+    /// `xs` if its elements are f16 or bf16.
+    #[inline(always)]
+    fn of<U: Element>(xs: &'a [U]) -> Option<Self> {
+        as_same(xs)
+            .map(Half::Bf16)
+            .or_else(|| as_same(xs).map(Half::F16))
+    }
+
+    /// `dst[i]` = element `i` as f32 (equal lengths).
+    #[inline(always)]
+    fn widen_into(self, dst: &mut [f32]) {
+        match self {
+            Half::Bf16(xs) => {
+                for (d, x) in dst.iter_mut().zip(xs) {
+                    *d = bf16_to_f32(x.to_bits());
+                }
+            }
+            Half::F16(xs) => {
+                for (d, x) in dst.iter_mut().zip(xs) {
+                    *d = f16_to_f32(x.to_bits());
+                }
+            }
+        }
+    }
 }
 
 /// The f32 of bf16 bits, as half's `to_f32` (NaN keeps its payload and is

@@ -1,12 +1,14 @@
-//! Reductions outside the suite's workloads over a `[4096, 4096]` input:
-//! `max(dim=0)` and `max(dim=1)` of f32 (values and indices), `sum(dim=0)`
-//! and `sum(dim=1)` of bf16 and f16. Each round times every case in turn
-//! (best of 5 calls); GB/s of input read, median and all rounds, and a
-//! checksum of each output (so two builds can be compared: same input,
-//! same numbers).
+//! Ops outside the suite's workloads, by sets. `reduce` (the default),
+//! over a `[4096, 4096]` input: `max(dim=0)` and `max(dim=1)` of f32
+//! (values and indices), `sum(dim=0)` and `sum(dim=1)` of bf16 and f16.
+//! `half`, f16 and bf16 elementwise over `[4096, 1024]`: `a + b`,
+//! `exp(a)`, and the casts to and from f32. Each round times every case in
+//! turn (best of 5 calls); GB/s of bytes read and written, median and all
+//! rounds, and a checksum of each output (so two builds can be compared:
+//! same input, same numbers).
 //!
 //! ```text
-//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS
+//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half]
 //! ```
 use ft_core::{DType, TensorImpl};
 use std::time::Instant;
@@ -14,7 +16,56 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-type Case = (&'static str, DType, fn(&TensorImpl) -> TensorImpl);
+/// A case: its name, its inputs' dtypes, and the op.
+type Case = (
+    &'static str,
+    &'static [DType],
+    fn(&[TensorImpl]) -> TensorImpl,
+);
+
+const REDUCE: [Case; 6] = [
+    ("max(dim=0) f32", &[DType::F32], |t| {
+        ft_kernels::max_dim(&t[0], 0, false).expect("max").1
+    }),
+    ("max(dim=1) f32", &[DType::F32], |t| {
+        ft_kernels::max_dim(&t[0], 1, false).expect("max").1
+    }),
+    ("sum(dim=0) bf16", &[DType::BF16], |t| {
+        ft_kernels::sum(&t[0], Some(&[0]), false, None).expect("sum")
+    }),
+    ("sum(dim=1) bf16", &[DType::BF16], |t| {
+        ft_kernels::sum(&t[0], Some(&[1]), false, None).expect("sum")
+    }),
+    ("sum(dim=0) f16", &[DType::F16], |t| {
+        ft_kernels::sum(&t[0], Some(&[0]), false, None).expect("sum")
+    }),
+    ("sum(dim=1) f16", &[DType::F16], |t| {
+        ft_kernels::sum(&t[0], Some(&[1]), false, None).expect("sum")
+    }),
+];
+
+const HALF: [Case; 8] = [
+    ("a + b bf16", &[DType::BF16, DType::BF16], add),
+    ("a + b f16", &[DType::F16, DType::F16], add),
+    ("exp bf16", &[DType::BF16], exp),
+    ("exp f16", &[DType::F16], exp),
+    ("f32 to bf16", &[DType::F32], |t| to(t, DType::BF16)),
+    ("f32 to f16", &[DType::F32], |t| to(t, DType::F16)),
+    ("bf16 to f32", &[DType::BF16], |t| to(t, DType::F32)),
+    ("f16 to f32", &[DType::F16], |t| to(t, DType::F32)),
+];
+
+fn add(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::add(&t[0], &t[1], ft_core::Scalar::Int(1)).expect("add")
+}
+
+fn exp(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::unary(ft_kernels::UnaryOp::Exp, &t[0]).expect("exp")
+}
+
+fn to(t: &[TensorImpl], dtype: DType) -> TensorImpl {
+    ft_kernels::cast(&t[0], dtype).expect("cast")
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -22,37 +73,36 @@ fn main() {
         args.get(1).and_then(|v| v.parse::<usize>().ok()),
         args.get(2).and_then(|v| v.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: reduce_probe THREADS ROUNDS");
+        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half]");
         std::process::exit(2);
     };
+    let (cases, rows): (&[Case], usize) = match args.get(3).map(String::as_str) {
+        None | Some("reduce") => (&REDUCE, 4096),
+        Some("half") => (&HALF, 1024),
+        Some(other) => {
+            eprintln!("reduce_probe: unknown set {other:?} (reduce or half)");
+            std::process::exit(2);
+        }
+    };
     let n = 4096;
-    let v: Vec<f32> = (0..n * n)
+    let v: Vec<f32> = (0..n * rows)
         .map(|i| (i * 7919 % 2001) as f32 / 1000.0 - 1.0)
         .collect();
-    let square = TensorImpl::from_slice(&v, &[n, n]).expect("square");
-    let cases: [Case; 6] = [
-        ("max(dim=0) f32", DType::F32, |t| {
-            ft_kernels::max_dim(t, 0, false).expect("max").1
-        }),
-        ("max(dim=1) f32", DType::F32, |t| {
-            ft_kernels::max_dim(t, 1, false).expect("max").1
-        }),
-        ("sum(dim=0) bf16", DType::BF16, |t| {
-            ft_kernels::sum(t, Some(&[0]), false, None).expect("sum")
-        }),
-        ("sum(dim=1) bf16", DType::BF16, |t| {
-            ft_kernels::sum(t, Some(&[1]), false, None).expect("sum")
-        }),
-        ("sum(dim=0) f16", DType::F16, |t| {
-            ft_kernels::sum(t, Some(&[0]), false, None).expect("sum")
-        }),
-        ("sum(dim=1) f16", DType::F16, |t| {
-            ft_kernels::sum(t, Some(&[1]), false, None).expect("sum")
-        }),
+    let w: Vec<f32> = (0..n * rows)
+        .map(|i| (i * 104_729 % 1999) as f32 / 1000.0 - 1.0)
+        .collect();
+    let base = [
+        TensorImpl::from_slice(&v, &[rows, n]).expect("v"),
+        TensorImpl::from_slice(&w, &[rows, n]).expect("w"),
     ];
-    let inputs: Vec<TensorImpl> = cases
+    let inputs: Vec<Vec<TensorImpl>> = cases
         .iter()
-        .map(|(_, dt, _)| ft_kernels::cast(&square, *dt).expect("cast"))
+        .map(|(_, dts, _)| {
+            dts.iter()
+                .zip(&base)
+                .map(|(dt, b)| ft_kernels::cast(b, *dt).expect("cast"))
+                .collect()
+        })
         .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -62,20 +112,26 @@ fn main() {
     let mut sums = vec![0.0f64; cases.len()];
     pool.install(|| {
         for _ in 0..rounds {
-            for (k, ((_, dt, f), x)) in cases.iter().zip(&inputs).enumerate() {
+            for (k, ((_, _, f), x)) in cases.iter().zip(&inputs).enumerate() {
                 let mut best = f64::MAX;
+                let mut bytes = 0;
                 for _ in 0..5 {
                     let t0 = Instant::now();
                     let y = f(x);
                     best = best.min(t0.elapsed().as_secs_f64());
                     sums[k] = y.to_vec_f64().expect("out").iter().sum::<f64>();
+                    bytes = x
+                        .iter()
+                        .chain([&y])
+                        .map(|t| t.numel() * t.dtype().size())
+                        .sum();
                 }
-                gbps[k].push((n * n * dt.size()) as f64 / best / 1e9);
+                gbps[k].push(bytes as f64 / best / 1e9);
             }
         }
     });
     println!(
-        "threads {threads}, {rounds} rounds, [4096, 4096], GB/s of input (best of 5 per round)"
+        "threads {threads}, {rounds} rounds, [{rows}, {n}], GB/s read + written (best of 5 per round)"
     );
     for (k, (name, _, _)) in cases.iter().enumerate() {
         let mut r = gbps[k].clone();

@@ -15,11 +15,12 @@
 //! the caller keeps borrowed (read guards for inputs, a write guard for the
 //! output) for the whole call, and layouts checked to lie inside them.
 
+use crate::convert::{cast_fast, convert_uninit};
 use crate::isa::{Job, dispatch};
 use crate::map::Src;
 use crate::simd::Vf32;
 use ft_core::layout::{DimVec, MAX_DIMS, contiguous_strides};
-use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
+use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, with_dtype};
 use std::mem::MaybeUninit;
 
 /// Below this many elements an op runs on the calling thread (PyTorch's
@@ -829,7 +830,7 @@ unsafe fn read_as<T: Element>(ptr: *const u8, dtype: DType) -> T {
     with_dtype!(dtype, U => {
         // SAFETY: by the caller's contract; storages are 16-byte aligned and
         // element offsets keep elements aligned.
-        cast::<U, T>(unsafe { *(ptr as *const U) })
+        cast_fast::<U, T>(unsafe { *(ptr as *const U) })
     })
 }
 
@@ -850,9 +851,15 @@ unsafe fn load_run<T: Element>(
 ) -> &[T] {
     with_dtype!(dtype, U => {
         let p = ptr as *const U;
-        for (i, b) in buf.iter_mut().enumerate() {
-            // SAFETY: by the caller's contract.
-            b.write(cast::<U, T>(unsafe { *p.offset(i as isize * stride) }));
+        if stride == 1 {
+            // SAFETY: by the caller's contract, `buf.len()` elements at
+            // unit stride from `ptr`, not written during this call.
+            convert_uninit(unsafe { std::slice::from_raw_parts(p, buf.len()) }, buf);
+        } else {
+            for (i, b) in buf.iter_mut().enumerate() {
+                // SAFETY: by the caller's contract.
+                b.write(cast_fast::<U, T>(unsafe { *p.offset(i as isize * stride) }));
+            }
         }
     });
     // SAFETY: every element was written just above.
@@ -868,9 +875,16 @@ unsafe fn load_run<T: Element>(
 unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: isize) {
     with_dtype!(dtype, U => {
         let p = ptr as *mut U;
+        if stride == 1 {
+            // SAFETY: by the caller's contract, `vals.len()` elements at
+            // unit stride from `ptr`, written only here meanwhile; they
+            // are only written through the slots.
+            let dst = unsafe { std::slice::from_raw_parts_mut(p as *mut MaybeUninit<U>, vals.len()) };
+            return convert_uninit(vals, dst);
+        }
         for (i, &v) in vals.iter().enumerate() {
             // SAFETY: by the caller's contract.
-            unsafe { *p.offset(i as isize * stride) = cast::<T, U>(v) };
+            unsafe { *p.offset(i as isize * stride) = cast_fast::<T, U>(v) };
         }
     });
 }
@@ -993,7 +1007,7 @@ unsafe fn gather_tile<T: Element>(
             for (jj, col) in tile.chunks_exact_mut(ld).take(tj).enumerate() {
                 // SAFETY: element jj of row ii, inside the block.
                 let v = unsafe { *row.add(jj) };
-                col[ii].write(cast::<U, T>(v));
+                col[ii].write(cast_fast::<U, T>(v));
             }
         }
     });

@@ -1,6 +1,7 @@
 //! ft-kernels: the compute of FrankenTorch (DESIGN.md "kernels").
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod convert;
 pub mod cpu;
 pub mod isa;
 pub mod simd;

@@ -33,9 +33,9 @@ use super::{
     Beta, Done, Epilogue, Family, Macro, MatMut, MatRef, Plain, check_dims, drive, run_blocks,
     run_with,
 };
+use crate::convert::{f32_to_bf16, f32_to_f16, narrow_bf16, narrow_f16, slots};
 use crate::isa::{Isa, isa};
 use ft_core::Result;
-use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
 /// Whether this processor and the active ISA can run the AVX-512 BF16
@@ -209,16 +209,11 @@ impl<H, E: Epilogue<f32>> HalfJob<'_, '_, H, E> {
 impl HalfOut for bf16 {
     #[inline(always)]
     fn round(x: f32) -> Self {
-        bf16::from_bits(round_bf16(x))
+        bf16::from_bits(f32_to_bf16(x))
     }
     #[inline(always)]
     fn round_row(dst: &mut [Self], src: &[f32]) {
-        for (d, &x) in bytemuck::cast_slice_mut::<bf16, u16>(dst)
-            .iter_mut()
-            .zip(src)
-        {
-            *d = round_bf16(x);
-        }
+        narrow_bf16(src, slots(dst));
     }
     fn product<E: Epilogue<f32>>(job: HalfJob<'_, '_, Self, E>) -> Result<bool> {
         match bf16_path() {
@@ -233,13 +228,12 @@ impl HalfOut for bf16 {
 impl HalfOut for f16 {
     #[inline(always)]
     fn round(x: f32) -> Self {
-        f16::from_f32(x)
+        f16::from_bits(f32_to_f16(x))
     }
+    /// F16C eight at a time where the processor has it.
     #[inline(always)]
     fn round_row(dst: &mut [Self], src: &[f32]) {
-        // half's slice conversion: F16C 8 at a time where the processor
-        // has it, to nearest even like `f16::from_f32`.
-        dst.convert_from_f32_slice(src)
+        narrow_f16(src, slots(dst));
     }
     fn product<E: Epilogue<f32>>(job: HalfJob<'_, '_, Self, E>) -> Result<bool> {
         job.run::<Widen<f16>>(isa())
@@ -451,18 +445,6 @@ impl<H: HalfOut> Epilogue<f32> for IntoHalf<'_, H> {
 thread_local! {
     /// The f32 accumulators of [`half_out`].
     static C_SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// f32 to bf16 bits, to nearest even; NaN stays a (quiet) NaN. The same
-/// result as `half::bf16::from_f32`, in a loop the compiler vectorizes.
-#[inline(always)]
-fn round_bf16(x: f32) -> u16 {
-    let b = x.to_bits();
-    if x.is_nan() {
-        ((b >> 16) | 0x40) as u16
-    } else {
-        ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
-    }
 }
 
 /// Rounds `m` rows of f32 (`ld_src` apart, from column `src_col0`) into

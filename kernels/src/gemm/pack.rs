@@ -229,15 +229,14 @@ impl Lift<f32> for half::f16 {
     const BY_RUNS: bool = true;
     #[inline(always)]
     fn lift(self) -> f32 {
-        self.to_f32()
+        crate::convert::f16_to_f32(self.to_bits())
     }
-    /// half's slice conversion: F16C eight at a time where the processor
-    /// has it (one element at a time, each with its feature check, else).
+    /// F16C eight at a time where the processor has it.
     #[inline(always)]
     fn lift_slice(dst: &mut [f32], src: &[Self]) {
-        use half::slice::HalfFloatSliceExt;
+        use crate::convert::{slots, widen_f16};
         let n = dst.len().min(src.len());
-        src[..n].convert_to_f32_slice(&mut dst[..n]);
+        widen_f16(&src[..n], slots(&mut dst[..n]));
     }
 }
 

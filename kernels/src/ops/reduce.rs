@@ -11,12 +11,13 @@
 //! never its shape. Pairwise summation bounds the rounding error by
 //! O(log n) ulps, like PyTorch's cascade sum.
 
+use crate::convert::{as_same, bf16_to_f32, cast_fast, convert, slots, widen_f16};
 use crate::isa::{Isa, Job, dispatch, dispatch_with};
 use crate::iter::PAR_GRAIN;
 use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::layout::wrap_dim;
-use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, cast, with_dtype};
+use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, with_dtype};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Elements per leaf of the row tree.
@@ -701,37 +702,6 @@ fn leaf<S: Vf32, U: Element, R: Reducer>(s: S, red: &R, xs: &[U], base: usize) -
     red.leaf(s, buf, base)
 }
 
-/// `xs` as a slice of `T` if `U` is `T`.
-#[inline(always)]
-fn as_same<U: Element, T: Element>(xs: &[U]) -> Option<&[T]> {
-    // SAFETY: equal dtypes mean U and T are the same type (one Element
-    // type per dtype), so the slice is reinterpreted as itself.
-    (U::DTYPE == T::DTYPE).then(|| unsafe { &*(xs as *const [U] as *const [T]) })
-}
-
-/// [`as_same`] for a mutable slice.
-#[inline(always)]
-fn as_same_mut<U: Element, T: Element>(xs: &mut [U]) -> Option<&mut [T]> {
-    // SAFETY: as in `as_same`: U and T are the same type.
-    (U::DTYPE == T::DTYPE).then(|| unsafe { &mut *(xs as *mut [U] as *mut [T]) })
-}
-
-/// `dst[i] = cast(src[i])` (equal lengths), f16 and bf16 to f32 in loops
-/// without branches the compiler vectorizes for the ISA it is inlined in
-/// (element by element through f64, 22 instructions per bf16 element,
-/// they cost a reduction of them more than the reduction; half's slice
-/// conversion only uses F16C where the whole crate is built for it).
-#[inline(always)]
-fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
-    debug_assert_eq!(src.len(), dst.len());
-    if let (Some(d), Some(h)) = (as_same_mut::<T, f32>(dst), Half::of(src)) {
-        return h.widen_into(d);
-    }
-    for (d, &x) in dst.iter_mut().zip(src) {
-        *d = cast::<U, T>(x);
-    }
-}
-
 /// f16 or bf16 elements.
 #[derive(Clone, Copy)]
 enum Half<'a> {
@@ -747,53 +717,6 @@ impl<'a> Half<'a> {
             .map(Half::Bf16)
             .or_else(|| as_same(xs).map(Half::F16))
     }
-
-    /// `dst[i]` = element `i` as f32 (equal lengths).
-    #[inline(always)]
-    fn widen_into(self, dst: &mut [f32]) {
-        match self {
-            Half::Bf16(xs) => {
-                for (d, x) in dst.iter_mut().zip(xs) {
-                    *d = bf16_to_f32(x.to_bits());
-                }
-            }
-            Half::F16(xs) => {
-                for (d, x) in dst.iter_mut().zip(xs) {
-                    *d = f16_to_f32(x.to_bits());
-                }
-            }
-        }
-    }
-}
-
-/// The f32 of bf16 bits, as half's `to_f32` (NaN keeps its payload and is
-/// made quiet), without a branch.
-#[inline(always)]
-fn bf16_to_f32(b: u16) -> f32 {
-    let quiet = if b & 0x7fff > 0x7f80 { 0x40 } else { 0 };
-    f32::from_bits(((b | quiet) as u32) << 16)
-}
-
-/// The f32 of f16 bits, as half's `to_f32` (subnormals exact, NaN's
-/// payload kept and made quiet), with selects instead of branches.
-#[inline(always)]
-fn f16_to_f32(h: u16) -> f32 {
-    let h = h as u32;
-    let em = h & 0x7fff;
-    // Normal: the exponent rebiased from 15 to 127.
-    let normal = (em << 13) + ((127 - 15) << 23);
-    // Subnormal (and zero): the mantissa times 2^-24, exact in f32.
-    let sub = (em as f32 * f32::from_bits(0x3380_0000)).to_bits();
-    let quiet = if em > 0x7c00 { 0x0040_0000 } else { 0 };
-    let inf_nan = (em << 13) | 0x7f80_0000 | quiet;
-    let bits = if em >= 0x7c00 {
-        inf_nan
-    } else if em < 0x0400 {
-        sub
-    } else {
-        normal
-    };
-    f32::from_bits(bits | (h & 0x8000) << 16)
 }
 
 // ------------------------------------------------------------ reducers
@@ -852,8 +775,18 @@ impl Reducer for SumF32 {
     #[inline(always)]
     fn leaf_half<S: Vf32>(&self, s: S, xs: Half<'_>, _: usize) -> Option<f32> {
         Some(match xs {
-            Half::Bf16(xs) => sum_leaf_widened(s, xs, |x| bf16_to_f32(x.to_bits())),
-            Half::F16(xs) => sum_leaf_widened(s, xs, |x| f16_to_f32(x.to_bits())),
+            Half::Bf16(xs) => sum_leaf_by(s, xs, |sub| {
+                sum_sub_widened(s, sub, |x| bf16_to_f32(x.to_bits()))
+            }),
+            // F16C's conversion, eight at a time, into a sub-block in L1.
+            Half::F16(xs) => {
+                let mut buf = [0f32; SUM_SUB];
+                sum_leaf_by(s, xs, |sub| {
+                    let b = &mut buf[..sub.len()];
+                    widen_f16(sub, slots(b));
+                    sum_sub::<S, false>(s, b, 0)
+                })
+            }
         })
     }
     #[inline(always)]
@@ -1034,14 +967,15 @@ pub fn sum_isa() -> Isa {
     }
 }
 
-/// [`SumF32::leaf`] of `xs` widened to f32 by `widen`, element by element
-/// as they are loaded (the compiler vectorizes the widening and the adds).
+/// [`SumF32::leaf`] of `xs` widened to f32, with `sub` giving each
+/// sub-block's vector of partial sums as [`sum_sub`] gives them for the
+/// widened sub-block.
 #[inline(always)]
-fn sum_leaf_widened<S: Vf32, H: Copy>(s: S, xs: &[H], widen: impl Fn(H) -> f32 + Copy) -> f32 {
+fn sum_leaf_by<S: Vf32, H: Copy>(s: S, xs: &[H], mut sub: impl FnMut(&[H]) -> F<S>) -> f32 {
     let mut parts = [s.splat_f32s(0.0); BLOCK / SUM_SUB];
     let mut n = 0;
-    for sub in xs.chunks(SUM_SUB) {
-        parts[n] = sum_sub_widened(s, sub, widen);
+    for block in xs.chunks(SUM_SUB) {
+        parts[n] = sub(block);
         n += 1;
     }
     s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))
@@ -1583,7 +1517,7 @@ fn fold(
 }
 
 fn cast_vec<T: Element>(v: Vec<T>, dtype: DType, shape: &[usize]) -> Result<TensorImpl> {
-    with_dtype!(dtype, U => write_out(v.into_iter().map(cast::<T, U>).collect::<Vec<U>>(), shape))
+    with_dtype!(dtype, U => write_out(v.into_iter().map(cast_fast::<T, U>).collect::<Vec<U>>(), shape))
 }
 
 /// `x.sum(dims, keepdim, dtype=)`; integer and bool inputs sum in int64.
@@ -1910,22 +1844,6 @@ mod tests {
             }
         }
         assert_eq!(tree(Isa::Scalar, &Shape, &xs[..0], 0), 0);
-    }
-
-    #[test]
-    fn sixteen_bit_floats_widen_as_half_does() {
-        use half::{bf16, f16};
-        let all: Vec<u16> = (0..=u16::MAX).collect();
-        let (mut wide, mut bwide) = (vec![0f32; all.len()], vec![0f32; all.len()]);
-        let h: Vec<f16> = all.iter().map(|&b| f16::from_bits(b)).collect();
-        let b: Vec<bf16> = all.iter().map(|&b| bf16::from_bits(b)).collect();
-        convert(&h, &mut wide);
-        convert(&b, &mut bwide);
-        for (k, &bits) in all.iter().enumerate() {
-            let (want, bwant) = (h[k].to_f32(), b[k].to_f32());
-            assert_eq!(wide[k].to_bits(), want.to_bits(), "f16 {bits:#06x}");
-            assert_eq!(bwide[k].to_bits(), bwant.to_bits(), "bf16 {bits:#06x}");
-        }
     }
 
     #[test]

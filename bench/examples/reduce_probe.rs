@@ -8,7 +8,7 @@
 //! same input, same numbers).
 //!
 //! ```text
-//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half]
+//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half] [NAME FILTER]
 //! ```
 use ft_core::{DType, TensorImpl};
 use std::time::Instant;
@@ -73,7 +73,7 @@ fn main() {
         args.get(1).and_then(|v| v.parse::<usize>().ok()),
         args.get(2).and_then(|v| v.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half]");
+        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half] [NAME FILTER]");
         std::process::exit(2);
     };
     let (cases, rows): (&[Case], usize) = match args.get(3).map(String::as_str) {
@@ -84,6 +84,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // A fourth argument keeps the cases whose name contains it (profiling).
+    let keep: Vec<Case> = cases
+        .iter()
+        .filter(|c| args.get(4).is_none_or(|f| c.0.contains(f.as_str())))
+        .copied()
+        .collect();
+    let cases = &keep[..];
     let n = 4096;
     let v: Vec<f32> = (0..n * rows)
         .map(|i| (i * 7919 % 2001) as f32 / 1000.0 - 1.0)
@@ -114,18 +121,22 @@ fn main() {
         for _ in 0..rounds {
             for (k, ((_, _, f), x)) in cases.iter().zip(&inputs).enumerate() {
                 let mut best = f64::MAX;
-                let mut bytes = 0;
+                let mut last: Option<TensorImpl> = None;
                 for _ in 0..5 {
+                    // The previous output freed first, as in a loop of calls.
+                    drop(last.take());
                     let t0 = Instant::now();
                     let y = f(x);
                     best = best.min(t0.elapsed().as_secs_f64());
-                    sums[k] = y.to_vec_f64().expect("out").iter().sum::<f64>();
-                    bytes = x
-                        .iter()
-                        .chain([&y])
-                        .map(|t| t.numel() * t.dtype().size())
-                        .sum();
+                    last = Some(y);
                 }
+                let y = last.expect("five calls");
+                sums[k] = y.to_vec_f64().expect("out").iter().sum::<f64>();
+                let bytes: usize = x
+                    .iter()
+                    .chain([&y])
+                    .map(|t| t.numel() * t.dtype().size())
+                    .sum();
                 gbps[k].push(bytes as f64 / best / 1e9);
             }
         }

@@ -56,14 +56,24 @@ pub(crate) fn cast_fast<U: Element, T: Element>(x: U) -> T {
 }
 
 /// Writes `cast::<U, T>(src[i])` into `dst[i]` (equal lengths) if the pair
-/// is f16/bf16 and f32 either way, by slices (F16C for f16 where it can);
-/// false, and nothing written, for any other pair.
+/// is f16/bf16 and f32 either way, by slices; false, and nothing written,
+/// for any other pair. f16 always by the out-of-line slice functions (F16C
+/// where it can); bf16 by them too unless `INLINE_BF16`, then by loops
+/// inlined into the caller (inside a kernel job, compiled for its ISA: a
+/// call and the feature checks cost as much as 128 elements' conversion).
 #[inline(always)]
-fn convert_slice<U: Element, T: Element>(src: &[U], dst: &mut [MaybeUninit<T>]) -> bool {
+fn convert_slice<U: Element, T: Element, const INLINE_BF16: bool>(
+    src: &[U],
+    dst: &mut [MaybeUninit<T>],
+) -> bool {
     debug_assert_eq!(src.len(), dst.len());
     if let Some(d) = as_same_uninit_mut::<T, f32>(dst) {
         if let Some(s) = as_same::<U, bf16>(src) {
-            widen_bf16(s, d);
+            if INLINE_BF16 {
+                widen_bf16_portable(s, d);
+            } else {
+                widen_bf16(s, d);
+            }
             return true;
         }
         if let Some(s) = as_same::<U, f16>(src) {
@@ -72,7 +82,11 @@ fn convert_slice<U: Element, T: Element>(src: &[U], dst: &mut [MaybeUninit<T>]) 
         }
     } else if let Some(s) = as_same::<U, f32>(src) {
         if let Some(d) = as_same_uninit_mut::<T, bf16>(dst) {
-            narrow_bf16(s, d);
+            if INLINE_BF16 {
+                narrow_bf16_portable(s, d);
+            } else {
+                narrow_bf16(s, d);
+            }
             return true;
         }
         if let Some(d) = as_same_uninit_mut::<T, f16>(dst) {
@@ -83,21 +97,32 @@ fn convert_slice<U: Element, T: Element>(src: &[U], dst: &mut [MaybeUninit<T>]) 
     false
 }
 
-/// `dst[i] = cast(src[i])` (equal lengths): f16/bf16 and f32 either way
-/// by [`convert_slice`], the rest element by element.
+/// `dst[i] = cast(src[i])` (equal lengths), from inside a kernel job:
+/// f16/bf16 and f32 either way by [`convert_slice`] (bf16 inlined), the
+/// rest element by element.
 #[inline(always)]
 pub(crate) fn convert<U: Element, T: Element>(src: &[U], dst: &mut [T]) {
-    convert_uninit(src, slots(dst));
+    let dst = slots(dst);
+    if !convert_slice::<U, T, true>(src, dst) {
+        convert_elements(src, dst);
+    }
 }
 
-/// [`convert`] into slots not yet written.
+/// [`convert`] into slots not yet written, from outside a kernel job (the
+/// engine's out-of-line gathers): bf16 too by the out-of-line functions,
+/// compiled for AVX2.
 #[inline(always)]
 pub(crate) fn convert_uninit<U: Element, T: Element>(src: &[U], dst: &mut [MaybeUninit<T>]) {
+    if !convert_slice::<U, T, false>(src, dst) {
+        convert_elements(src, dst);
+    }
+}
+
+#[inline(always)]
+fn convert_elements<U: Element, T: Element>(src: &[U], dst: &mut [MaybeUninit<T>]) {
     debug_assert_eq!(src.len(), dst.len());
-    if !convert_slice(src, dst) {
-        for (d, &x) in dst.iter_mut().zip(src) {
-            d.write(cast_fast::<U, T>(x));
-        }
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(cast_fast::<U, T>(x));
     }
 }
 
@@ -201,43 +226,53 @@ pub(crate) fn f32_to_f16(x: f32) -> u16 {
 
 // ------------------------------------------------------------ slices
 
-/// Whether the f16 slice conversions may use F16C.
+/// Whether the slice conversions may use AVX2 and F16C: the processor has
+/// them and `FT_ISA` is not `scalar`.
 #[inline]
-fn use_f16c() -> bool {
+fn use_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::isa::{Isa, isa};
-        isa() != Isa::Scalar
-            && std::arch::is_x86_feature_detected!("avx")
-            && std::arch::is_x86_feature_detected!("f16c")
+        crate::isa::isa() != crate::isa::Isa::Scalar && has_avx2_f16c()
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
 }
 
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx2_f16c() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
+}
+
 /// `dst[i]` = `src[i]` widened (equal lengths).
-#[inline(always)]
+#[inline]
 pub(crate) fn widen_bf16(src: &[bf16], dst: &mut [MaybeUninit<f32>]) {
-    for (d, x) in dst.iter_mut().zip(src) {
-        d.write(bf16_to_f32(x.to_bits()));
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() {
+        // SAFETY: the processor has AVX2 and F16C (checked just above).
+        return unsafe { x86::widen_bf16(src, dst) };
     }
+    widen_bf16_portable(src, dst)
 }
 
 /// `dst[i]` = `src[i]` rounded to bf16 (equal lengths).
-#[inline(always)]
+#[inline]
 pub(crate) fn narrow_bf16(src: &[f32], dst: &mut [MaybeUninit<bf16>]) {
-    for (d, &x) in dst.iter_mut().zip(src) {
-        d.write(bf16::from_bits(f32_to_bf16(x)));
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() {
+        // SAFETY: the processor has AVX2 and F16C (checked just above).
+        return unsafe { x86::narrow_bf16(src, dst) };
     }
+    narrow_bf16_portable(src, dst)
 }
 
 /// `dst[i]` = `src[i]` widened (equal lengths).
 #[inline]
 pub(crate) fn widen_f16(src: &[f16], dst: &mut [MaybeUninit<f32>]) {
     #[cfg(target_arch = "x86_64")]
-    if use_f16c() {
-        // SAFETY: the processor has AVX and F16C (checked just above).
-        return unsafe { f16c::widen(src, dst) };
+    if use_avx2() {
+        // SAFETY: the processor has AVX2 and F16C (checked just above).
+        return unsafe { x86::widen_f16(src, dst) };
     }
     widen_f16_portable(src, dst)
 }
@@ -246,11 +281,25 @@ pub(crate) fn widen_f16(src: &[f16], dst: &mut [MaybeUninit<f32>]) {
 #[inline]
 pub(crate) fn narrow_f16(src: &[f32], dst: &mut [MaybeUninit<f16>]) {
     #[cfg(target_arch = "x86_64")]
-    if use_f16c() {
-        // SAFETY: the processor has AVX and F16C (checked just above).
-        return unsafe { f16c::narrow(src, dst) };
+    if use_avx2() {
+        // SAFETY: the processor has AVX2 and F16C (checked just above).
+        return unsafe { x86::narrow_f16(src, dst) };
     }
     narrow_f16_portable(src, dst)
+}
+
+#[inline(always)]
+fn widen_bf16_portable(src: &[bf16], dst: &mut [MaybeUninit<f32>]) {
+    for (d, x) in dst.iter_mut().zip(src) {
+        d.write(bf16_to_f32(x.to_bits()));
+    }
+}
+
+#[inline(always)]
+fn narrow_bf16_portable(src: &[f32], dst: &mut [MaybeUninit<bf16>]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(bf16::from_bits(f32_to_bf16(x)));
+    }
 }
 
 #[inline(always)]
@@ -267,20 +316,35 @@ fn narrow_f16_portable(src: &[f32], dst: &mut [MaybeUninit<f16>]) {
     }
 }
 
+/// The slice conversions compiled for AVX2: bf16 by the portable loops
+/// (the compiler vectorizes them eight lanes wide), f16 by F16C.
 #[cfg(target_arch = "x86_64")]
-mod f16c {
-    use super::{narrow_f16_portable, widen_f16_portable};
-    use half::f16;
+mod x86 {
+    use half::{bf16, f16};
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
+
+    /// # Safety
+    /// The processor has AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn widen_bf16(src: &[bf16], dst: &mut [MaybeUninit<f32>]) {
+        super::widen_bf16_portable(src, dst)
+    }
+
+    /// # Safety
+    /// The processor has AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn narrow_bf16(src: &[f32], dst: &mut [MaybeUninit<bf16>]) {
+        super::narrow_bf16_portable(src, dst)
+    }
 
     /// Eight at a time with `vcvtph2ps`; the last `len % 8` portably (the
     /// same values).
     ///
     /// # Safety
-    /// The processor has AVX and F16C.
-    #[target_feature(enable = "avx,f16c")]
-    pub(super) unsafe fn widen(src: &[f16], dst: &mut [MaybeUninit<f32>]) {
+    /// The processor has AVX2 and F16C.
+    #[target_feature(enable = "avx2,f16c")]
+    pub(super) unsafe fn widen_f16(src: &[f16], dst: &mut [MaybeUninit<f32>]) {
         let n = src.len().min(dst.len());
         let whole = n / 8 * 8;
         let (s, d) = (src.as_ptr() as *const __m128i, dst.as_mut_ptr() as *mut f32);
@@ -293,16 +357,16 @@ mod f16c {
                 _mm256_storeu_ps(d.add(i), _mm256_cvtph_ps(h));
             }
         }
-        widen_f16_portable(&src[whole..n], &mut dst[whole..n]);
+        super::widen_f16_portable(&src[whole..n], &mut dst[whole..n]);
     }
 
     /// Eight at a time with `vcvtps2ph` to nearest even; the last
     /// `len % 8` portably (the same values).
     ///
     /// # Safety
-    /// The processor has AVX and F16C.
-    #[target_feature(enable = "avx,f16c")]
-    pub(super) unsafe fn narrow(src: &[f32], dst: &mut [MaybeUninit<f16>]) {
+    /// The processor has AVX2 and F16C.
+    #[target_feature(enable = "avx2,f16c")]
+    pub(super) unsafe fn narrow_f16(src: &[f32], dst: &mut [MaybeUninit<f16>]) {
         let n = src.len().min(dst.len());
         let whole = n / 8 * 8;
         let (s, d) = (src.as_ptr(), dst.as_mut_ptr() as *mut __m128i);
@@ -315,7 +379,7 @@ mod f16c {
                 _mm_storeu_si128(d.byte_add(2 * i), _mm256_cvtps_ph::<0>(v));
             }
         }
-        narrow_f16_portable(&src[whole..n], &mut dst[whole..n]);
+        super::narrow_f16_portable(&src[whole..n], &mut dst[whole..n]);
     }
 }
 
@@ -417,109 +481,170 @@ mod tests {
         nearest(x, grid, inf_bits)
     }
 
+    /// A 16-bit format: its values, its inf bits, its quiet bit and how far
+    /// its mantissa sits below f32's.
+    #[derive(Clone, Copy)]
+    struct Format {
+        name: &'static str,
+        value: fn(u16) -> f64,
+        inf: u16,
+        quiet: u16,
+        shift: u32,
+    }
+
+    const F16: Format = Format {
+        name: "f16",
+        value: f16_value,
+        inf: 0x7c00,
+        quiet: 0x0200,
+        shift: 13,
+    };
+    const BF16: Format = Format {
+        name: "bf16",
+        value: bf16_value,
+        inf: 0x7f80,
+        quiet: 0x0040,
+        shift: 16,
+    };
+
+    /// `convert` over `src` in pieces of 1 to 37 elements, so that every
+    /// length of a slice's tail is met.
+    fn in_pieces<A: Copy, B: Copy + Default>(
+        src: &[A],
+        convert: impl Fn(&[A], &mut [MaybeUninit<B>]),
+    ) -> Vec<B> {
+        let mut out = vec![B::default(); src.len()];
+        let (mut at, mut len) = (0, 1);
+        while at < src.len() {
+            let end = (at + len).min(src.len());
+            convert(&src[at..end], slots(&mut out[at..end]));
+            (at, len) = (end, len % 37 + 1);
+        }
+        out
+    }
+
+    /// One of the AVX2 slice functions as a safe function.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2<A, B>(
+        f: unsafe fn(&[A], &mut [MaybeUninit<B>]),
+    ) -> impl Fn(&[A], &mut [MaybeUninit<B>]) {
+        assert!(has_avx2_f16c());
+        move |src, dst| {
+            // SAFETY: the processor has AVX2 and F16C (asserted above).
+            unsafe { f(src, dst) }
+        }
+    }
+
+    /// Every way this module widens: (format, path, the f32 of each of the
+    /// 65,536 bit patterns).
+    fn widenings(all: &[u16]) -> Vec<(Format, &'static str, Vec<f32>)> {
+        let h: Vec<f16> = all.iter().map(|&b| f16::from_bits(b)).collect();
+        let b: Vec<bf16> = all.iter().map(|&b| bf16::from_bits(b)).collect();
+        let mut runs = vec![
+            (F16, "portable", in_pieces(&h, widen_f16_portable)),
+            (F16, "dispatched", in_pieces(&h, widen_f16)),
+            (
+                F16,
+                "cast_fast",
+                h.iter().map(|&x| cast_fast::<f16, f32>(x)).collect(),
+            ),
+            (BF16, "portable", in_pieces(&b, widen_bf16_portable)),
+            (BF16, "dispatched", in_pieces(&b, widen_bf16)),
+            (
+                BF16,
+                "cast_fast",
+                b.iter().map(|&x| cast_fast::<bf16, f32>(x)).collect(),
+            ),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_f16c() {
+            runs.push((F16, "avx2", in_pieces(&h, avx2(x86::widen_f16))));
+            runs.push((BF16, "avx2", in_pieces(&b, avx2(x86::widen_bf16))));
+        }
+        runs
+    }
+
     #[test]
     fn every_sixteen_bit_value_widens_exactly() {
         let all: Vec<u16> = (0..=u16::MAX).collect();
-        let h: Vec<f16> = all.iter().map(|&b| f16::from_bits(b)).collect();
-        let b: Vec<bf16> = all.iter().map(|&b| bf16::from_bits(b)).collect();
-        let mut paths: Vec<(&str, Vec<f32>)> = Vec::new();
-        let mut out = vec![0f32; all.len()];
-        widen_f16_portable(&h, slots(&mut out));
-        paths.push(("f16 portable", out.clone()));
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("f16c") {
-            // SAFETY: F16C detected (AVX with it).
-            unsafe { f16c::widen(&h, slots(&mut out)) };
-            paths.push(("f16 f16c", out.clone()));
-        }
-        widen_f16(&h, slots(&mut out));
-        paths.push(("f16 dispatched", out.clone()));
-        let elems: Vec<f32> = all
-            .iter()
-            .map(|&x| cast_fast::<f16, f32>(f16::from_bits(x)))
-            .collect();
-        paths.push(("f16 cast_fast", elems));
-        for (name, got) in &paths {
-            for (&bits, &g) in all.iter().zip(got) {
-                let want = f16_value(bits);
+        for (fmt, path, got) in widenings(&all) {
+            for (&bits, &g) in all.iter().zip(&got) {
+                let want = (fmt.value)(bits);
+                let what = format!("{} {path} {bits:#06x}", fmt.name);
                 if want.is_nan() {
-                    // Quiet, payload kept: the bits half and F16C give.
-                    let w =
-                        (bits as u32 & 0x8000) << 16 | 0x7fc0_0000 | (bits as u32 & 0x3ff) << 13;
-                    assert_eq!(g.to_bits(), w, "{name} {bits:#06x}");
+                    // Quiet, payload kept (as half and F16C give it).
+                    let payload = (bits & (0x7fff ^ fmt.inf)) as u32;
+                    let w = (bits as u32 & 0x8000) << 16 | 0x7fc0_0000 | payload << fmt.shift;
+                    assert_eq!(g.to_bits(), w, "{what}");
                 } else {
-                    assert_eq!(g as f64, want, "{name} {bits:#06x}");
-                    assert_eq!(
-                        g.is_sign_negative(),
-                        bits & 0x8000 != 0,
-                        "{name} {bits:#06x}"
-                    );
+                    assert_eq!(g as f64, want, "{what}");
+                    assert_eq!(g.is_sign_negative(), bits & 0x8000 != 0, "{what}");
                 }
-            }
-        }
-        widen_bf16(&b, slots(&mut out));
-        for (&bits, &g) in all.iter().zip(&out) {
-            let want = bf16_value(bits);
-            let e = cast_fast::<bf16, f32>(bf16::from_bits(bits));
-            if want.is_nan() {
-                let w = (bits as u32 | 0x40) << 16;
-                assert_eq!((g.to_bits(), e.to_bits()), (w, w), "bf16 {bits:#06x}");
-            } else {
-                assert_eq!(g.to_bits(), (want as f32).to_bits(), "bf16 {bits:#06x}");
-                assert_eq!(e.to_bits(), g.to_bits(), "bf16 {bits:#06x}");
             }
         }
     }
 
+    /// Every way this module narrows to `fmt`: (path, the bits of each of
+    /// `xs` rounded).
+    fn narrowings(fmt: Format, xs: &[f32]) -> Vec<(&'static str, Vec<u16>)> {
+        let f16s = |v: Vec<f16>| v.iter().map(|h| h.to_bits()).collect::<Vec<u16>>();
+        let bf16s = |v: Vec<bf16>| v.iter().map(|h| h.to_bits()).collect::<Vec<u16>>();
+        let mut runs = if fmt.name == "f16" {
+            vec![
+                ("portable", f16s(in_pieces(xs, narrow_f16_portable))),
+                ("dispatched", f16s(in_pieces(xs, narrow_f16))),
+                (
+                    "cast_fast",
+                    xs.iter()
+                        .map(|&x| cast_fast::<f32, f16>(x).to_bits())
+                        .collect(),
+                ),
+                (
+                    "half",
+                    xs.iter().map(|&x| f16::from_f32(x).to_bits()).collect(),
+                ),
+            ]
+        } else {
+            vec![
+                ("portable", bf16s(in_pieces(xs, narrow_bf16_portable))),
+                ("dispatched", bf16s(in_pieces(xs, narrow_bf16))),
+                (
+                    "cast_fast",
+                    xs.iter()
+                        .map(|&x| cast_fast::<f32, bf16>(x).to_bits())
+                        .collect(),
+                ),
+                (
+                    "half",
+                    xs.iter().map(|&x| bf16::from_f32(x).to_bits()).collect(),
+                ),
+            ]
+        };
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_f16c() {
+            runs.push(if fmt.name == "f16" {
+                ("avx2", f16s(in_pieces(xs, avx2(x86::narrow_f16))))
+            } else {
+                ("avx2", bf16s(in_pieces(xs, avx2(x86::narrow_bf16))))
+            });
+        }
+        runs
+    }
+
     #[test]
     fn narrowing_rounds_to_the_nearest_sixteen_bit_value() {
-        let f16_grid: Vec<f64> = (0..0x7c00).map(f16_value).collect();
-        let xs = probes(f16_value, 0x7bff);
-        let want: Vec<u16> = xs
-            .iter()
-            .map(|&x| narrow_want(x, &f16_grid, 0x7c00, 0x0200, 13))
-            .collect();
-        let mut out = vec![f16::ZERO; xs.len()];
-        let mut paths: Vec<(&str, Vec<u16>)> = Vec::new();
-        narrow_f16_portable(&xs, slots(&mut out));
-        paths.push(("portable", out.iter().map(|h| h.to_bits()).collect()));
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("f16c") {
-            // SAFETY: F16C detected (AVX with it).
-            unsafe { f16c::narrow(&xs, slots(&mut out)) };
-            paths.push(("f16c", out.iter().map(|h| h.to_bits()).collect()));
-        }
-        narrow_f16(&xs, slots(&mut out));
-        paths.push(("dispatched", out.iter().map(|h| h.to_bits()).collect()));
-        paths.push((
-            "cast_fast",
-            xs.iter()
-                .map(|&x| cast_fast::<f32, f16>(x).to_bits())
-                .collect(),
-        ));
-        paths.push((
-            "half",
-            xs.iter().map(|&x| f16::from_f32(x).to_bits()).collect(),
-        ));
-        for (name, got) in &paths {
-            for ((&x, &g), &w) in xs.iter().zip(got).zip(&want) {
-                assert_eq!(g, w, "f16 {name} of {x:e} ({:#010x})", x.to_bits());
+        for fmt in [F16, BF16] {
+            let grid: Vec<f64> = (0..fmt.inf).map(fmt.value).collect();
+            let xs = probes(fmt.value, fmt.inf - 1);
+            let want: Vec<u16> = xs
+                .iter()
+                .map(|&x| narrow_want(x, &grid, fmt.inf, fmt.quiet, fmt.shift))
+                .collect();
+            for (path, got) in narrowings(fmt, &xs) {
+                for ((&x, &g), &w) in xs.iter().zip(&got).zip(&want) {
+                    assert_eq!(g, w, "{} {path} of {x:e} ({:#010x})", fmt.name, x.to_bits());
+                }
             }
-        }
-
-        let bf16_grid: Vec<f64> = (0..0x7f80).map(bf16_value).collect();
-        let xs = probes(bf16_value, 0x7f7f);
-        let mut out = vec![bf16::ZERO; xs.len()];
-        narrow_bf16(&xs, slots(&mut out));
-        for (&x, g) in xs.iter().zip(&out) {
-            let w = narrow_want(x, &bf16_grid, 0x7f80, 0x0040, 16);
-            assert_eq!(g.to_bits(), w, "bf16 of {x:e} ({:#010x})", x.to_bits());
-            assert_eq!(
-                cast_fast::<f32, bf16>(x).to_bits(),
-                w,
-                "bf16 cast_fast of {x:e}"
-            );
-            assert_eq!(bf16::from_f32(x).to_bits(), w, "half's bf16 of {x:e}");
         }
     }
 }

@@ -762,6 +762,9 @@ fn segment<S: Vf32, K: Kernel<NIN>, const NIN: usize>(
     }
     let mut bufs: [[MaybeUninit<K::In>; BUF]; NIN] = [[const { MaybeUninit::uninit() }; BUF]; NIN];
     let mut obuf: [MaybeUninit<K::Out>; BUF] = [const { MaybeUninit::uninit() }; BUF];
+    // The output buffer's elements written so far (it is initialised
+    // before the kernel first sees it, once per row, not per piece).
+    let mut obuf_init = 0;
     let mut start = 0;
     while start < len {
         let n = BUF.min(len - start);
@@ -788,10 +791,12 @@ fn segment<S: Vf32, K: Kernel<NIN>, const NIN: usize>(
             k.run(s, o, srcs, false);
         } else {
             // Write into the buffer first: it is initialised before use.
-            for x in obuf[..n].iter_mut() {
+            for x in obuf[obuf_init.min(n)..n].iter_mut() {
                 x.write(<K::Out as Element>::zero());
             }
-            // SAFETY: the first `n` elements were just initialised.
+            obuf_init = obuf_init.max(n);
+            // SAFETY: the first `n` elements are initialised (just above
+            // or for an earlier piece of this row).
             let o = unsafe { std::slice::from_raw_parts_mut(obuf.as_mut_ptr() as *mut K::Out, n) };
             k.run(s, o, srcs, false);
             // SAFETY: `optr` is element `start` of the output row; `n`

@@ -754,39 +754,16 @@ impl Reducer for SumF32 {
     }
     #[inline(always)]
     fn leaf<S: Vf32>(&self, s: S, xs: &[f32], _: usize) -> f32 {
-        // Vector partial sums of the sub-blocks, combined pairwise; one
-        // horizontal reduction per leaf.
-        let mut parts = [s.splat_f32s(0.0); BLOCK / SUM_SUB];
-        let mut n = 0;
-        let ahead = sum_prefetch();
-        for sub in xs.chunks(SUM_SUB) {
-            parts[n] = if ahead == 0 {
-                sum_sub::<S, false>(s, sub, 0)
-            } else {
-                sum_sub::<S, true>(s, sub, ahead)
-            };
-            n += 1;
-        }
-        s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))
+        sum_leaf_by(s, xs, Prefetched(sum_prefetch()))
     }
-    /// f16 and bf16 widened as they are loaded (no copy of the leaf): the
-    /// same sub-blocks, accumulators and lanes as [`Self::leaf`] of the
-    /// widened leaf, so the same sums, without the prefetch.
+    /// f16 and bf16 without a copy of the leaf: the same sub-blocks,
+    /// accumulators and lanes as [`Self::leaf`] of the widened leaf, so the
+    /// same sums, without the prefetch.
     #[inline(always)]
     fn leaf_half<S: Vf32>(&self, s: S, xs: Half<'_>, _: usize) -> Option<f32> {
         Some(match xs {
-            Half::Bf16(xs) => sum_leaf_by(s, xs, |sub| {
-                sum_sub_widened(s, sub, |x| bf16_to_f32(x.to_bits()))
-            }),
-            // F16C's conversion, eight at a time, into a sub-block in L1.
-            Half::F16(xs) => {
-                let mut buf = [0f32; SUM_SUB];
-                sum_leaf_by(s, xs, |sub| {
-                    let b = &mut buf[..sub.len()];
-                    widen_f16(sub, slots(b));
-                    sum_sub::<S, false>(s, b, 0)
-                })
-            }
+            Half::Bf16(xs) => sum_leaf_by(s, xs, WidenOnLoad),
+            Half::F16(xs) => sum_leaf_by(s, xs, WidenFirst([0.0; SUM_SUB])),
         })
     }
     #[inline(always)]
@@ -967,15 +944,61 @@ pub fn sum_isa() -> Isa {
     }
 }
 
-/// [`SumF32::leaf`] of `xs` widened to f32, with `sub` giving each
-/// sub-block's vector of partial sums as [`sum_sub`] gives them for the
-/// widened sub-block.
+/// How an f32 sum leaf of `H` gets each sub-block's vector of partial
+/// sums: as [`sum_sub`] gives them for the sub-block widened to f32. (A
+/// trait, not a closure: a closure is a function of its own, compiled
+/// without the ISA's target features when it is not inlined, and then
+/// every vector add is a call; f16 row sums ran at 1.3 GB/s so.)
+trait SubBlocks<H> {
+    fn sum<S: Vf32>(&mut self, s: S, sub: &[H]) -> F<S>;
+}
+
+/// f32 sub-blocks, with the lines `.0` elements ahead prefetched (0: none).
+struct Prefetched(usize);
+
+impl SubBlocks<f32> for Prefetched {
+    #[inline(always)]
+    fn sum<S: Vf32>(&mut self, s: S, sub: &[f32]) -> F<S> {
+        if self.0 == 0 {
+            sum_sub::<S, false>(s, sub, 0)
+        } else {
+            sum_sub::<S, true>(s, sub, self.0)
+        }
+    }
+}
+
+/// bf16 widened element by element as it is loaded (a shift: the compiler
+/// vectorizes it with the adds).
+struct WidenOnLoad;
+
+impl SubBlocks<half::bf16> for WidenOnLoad {
+    #[inline(always)]
+    fn sum<S: Vf32>(&mut self, s: S, sub: &[half::bf16]) -> F<S> {
+        sum_sub_widened(s, sub, |x| bf16_to_f32(x.to_bits()))
+    }
+}
+
+/// f16 widened a sub-block at a time into a buffer in L1 (F16C's eight
+/// per instruction where the processor has it), then summed as f32.
+struct WidenFirst([f32; SUM_SUB]);
+
+impl SubBlocks<half::f16> for WidenFirst {
+    #[inline(always)]
+    fn sum<S: Vf32>(&mut self, s: S, sub: &[half::f16]) -> F<S> {
+        let b = &mut self.0[..sub.len()];
+        widen_f16(sub, slots(b));
+        sum_sub::<S, false>(s, b, 0)
+    }
+}
+
+/// [`SumF32::leaf`] of `xs` widened to f32: vector partial sums of the
+/// sub-blocks (by `by`), combined pairwise; one horizontal reduction.
 #[inline(always)]
-fn sum_leaf_by<S: Vf32, H: Copy>(s: S, xs: &[H], mut sub: impl FnMut(&[H]) -> F<S>) -> f32 {
+fn sum_leaf_by<S: Vf32, H, B: SubBlocks<H>>(s: S, xs: &[H], mut by: B) -> f32 {
     let mut parts = [s.splat_f32s(0.0); BLOCK / SUM_SUB];
     let mut n = 0;
-    for block in xs.chunks(SUM_SUB) {
-        parts[n] = sub(block);
+    for sub in xs.chunks(SUM_SUB) {
+        parts[n] = by.sum(s, sub);
         n += 1;
     }
     s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))

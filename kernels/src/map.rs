@@ -55,6 +55,8 @@ pub fn map1<S: Vf32, G: VecFn1>(s: S, g: G, x: &[f32], out: &mut [f32], stream: 
     debug_assert_eq!(x.len(), out.len());
     let (xh, xt) = S::as_simd_f32s(x);
     let (oh, ot) = S::as_mut_simd_f32s(out);
+    // Inputs cut to the output's length: no bounds check in the loop.
+    let xh = &xh[..oh.len()];
     put!(s, oh, stream, |i| g.apply(s, xh[i]));
     if !xt.is_empty() {
         let v = s.partial_load_f32s(xt);
@@ -89,6 +91,7 @@ fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32]
     let (ah, at) = S::as_simd_f32s(a);
     let (bh, bt) = S::as_simd_f32s(b);
     let (oh, ot) = S::as_mut_simd_f32s(out);
+    let (ah, bh) = (&ah[..oh.len()], &bh[..oh.len()]);
     put!(s, oh, stream, |i| g.apply(s, ah[i], bh[i]));
     if !at.is_empty() {
         let (x, y) = (s.partial_load_f32s(at), s.partial_load_f32s(bt));
@@ -111,6 +114,7 @@ fn map2_sv<S: Vf32, G: VecFn2>(
     debug_assert_eq!(a.len(), out.len());
     let (ah, at) = S::as_simd_f32s(a);
     let (oh, ot) = S::as_mut_simd_f32s(out);
+    let ah = &ah[..oh.len()];
     if splat_first {
         put!(s, oh, stream, |i| g.apply(s, v, ah[i]));
     } else {

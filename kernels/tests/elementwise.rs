@@ -460,58 +460,85 @@ fn unary_ops_match_reference_on_every_isa_dtype_and_layout() {
             for dt in ft_core::DType::ALL {
                 for lay in LAYS {
                     for shape in [&[3usize, 5][..], &[0, 3], &[2, 1, 9], &[]] {
-                        let n: usize = shape.iter().product();
-                        let mut v = values(n, dt, 9);
-                        if matches!(op, UnaryOp::Gelu | UnaryOp::GeluTanh) && dt.is_floating_point()
-                        {
-                            // Keep to the bound's domain (x >= -1).
-                            v.iter_mut().for_each(|x| *x = x.abs() - 1.0);
-                        }
-                        let x = make(shape, &v, dt, lay);
-                        let ev = effective(shape, &v, lay);
-                        let r = match op.result_dtype(dt) {
-                            Ok(r) => r,
-                            Err(_) => {
-                                assert!(unary(op, &x).is_err());
-                                continue;
-                            }
-                        };
-                        let out = unary(op, &x).unwrap();
-                        assert_eq!(out.dtype(), r);
-                        assert_eq!(out.shape(), shape);
-                        let got = out.to_vec_f64().unwrap();
-                        for i in 0..n {
-                            let xi = stored(ev[i], dt);
-                            let want = if !r.is_floating_point() {
-                                match op {
-                                    UnaryOp::Neg => wrap(-(xi as i128), r),
-                                    UnaryOp::Abs => wrap((xi as i128).abs(), r),
-                                    UnaryOp::Sign => wrap((xi as i128).signum(), r),
-                                    _ => stored(unary_reference(op, xi), r),
-                                }
-                            } else {
-                                stored(unary_reference(op, xi), r)
-                            };
-                            let bound = match r {
-                                DType::F32 => unary_bound(op),
-                                DType::F64 => 2.0,
-                                DType::F16 | DType::BF16 => 1.0,
-                                _ => 0.0,
-                            };
-                            let e = if r.is_floating_point() {
-                                ulps(got[i], want, r)
-                            } else if got[i] == want {
-                                0.0
-                            } else {
-                                f64::INFINITY
-                            };
-                            assert!(
-                                e <= bound,
-                                "{op:?}({xi}) [{dt}, {lay:?}, {isa}] = {}, want {want} ({e} ulp)",
-                                got[i]
-                            );
-                        }
+                        check_unary(op, dt, shape, lay, isa);
                     }
+                }
+            }
+        }
+    });
+}
+
+/// `op` of a `dt` tensor of `shape` laid out as `lay`, on `isa`, against
+/// the f64 reference rounded to the result dtype.
+fn check_unary(op: UnaryOp, dt: DType, shape: &[usize], lay: Lay, isa: ft_kernels::Isa) {
+    let n: usize = shape.iter().product();
+    let mut v = values(n, dt, 9);
+    if matches!(op, UnaryOp::Gelu | UnaryOp::GeluTanh) && dt.is_floating_point() {
+        // Keep to the bound's domain (x >= -1).
+        v.iter_mut().for_each(|x| *x = x.abs() - 1.0);
+    }
+    let x = make(shape, &v, dt, lay);
+    let ev = effective(shape, &v, lay);
+    let r = match op.result_dtype(dt) {
+        Ok(r) => r,
+        Err(_) => {
+            assert!(unary(op, &x).is_err());
+            return;
+        }
+    };
+    let out = unary(op, &x).unwrap();
+    assert_eq!(out.dtype(), r);
+    assert_eq!(out.shape(), shape);
+    let got = out.to_vec_f64().unwrap();
+    for i in 0..n {
+        let xi = stored(ev[i], dt);
+        let want = if !r.is_floating_point() {
+            match op {
+                UnaryOp::Neg => wrap(-(xi as i128), r),
+                UnaryOp::Abs => wrap((xi as i128).abs(), r),
+                UnaryOp::Sign => wrap((xi as i128).signum(), r),
+                _ => stored(unary_reference(op, xi), r),
+            }
+        } else {
+            stored(unary_reference(op, xi), r)
+        };
+        let bound = match r {
+            DType::F32 => unary_bound(op),
+            DType::F64 => 2.0,
+            DType::F16 | DType::BF16 => 1.0,
+            _ => 0.0,
+        };
+        let e = if r.is_floating_point() {
+            ulps(got[i], want, r)
+        } else if got[i] == want {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        assert!(
+            e <= bound,
+            "{op:?}({xi}) [{dt}, {lay:?}, {isa}] = {}, want {want} ({e} ulp)",
+            got[i]
+        );
+    }
+}
+
+/// f16 and bf16 rows longer than the engine's 256-element buffer, with
+/// odd tails, in every layout: the slice conversions (F16C, AVX2 or
+/// portable) on every piece of a row, the output buffer reused across
+/// pieces.
+#[test]
+fn half_rows_longer_than_a_buffer_match_reference() {
+    for_each_isa(|isa| {
+        for dt in [DType::F16, DType::BF16] {
+            for op in [BinaryOp::Add, BinaryOp::Mul, BinaryOp::Div] {
+                for (la, lb) in LAY_PAIRS {
+                    check_binary(op, dt, dt, &[3, 601], la, lb, isa);
+                }
+            }
+            for op in [UnaryOp::Exp, UnaryOp::Tanh, UnaryOp::Neg] {
+                for lay in LAYS {
+                    check_unary(op, dt, &[3, 601], lay, isa);
                 }
             }
         }

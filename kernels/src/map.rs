@@ -91,8 +91,17 @@ fn map2_ss<S: Vf32, G: VecFn2>(s: S, g: G, a: &[f32], b: &[f32], out: &mut [f32]
     let (ah, at) = S::as_simd_f32s(a);
     let (bh, bt) = S::as_simd_f32s(b);
     let (oh, ot) = S::as_mut_simd_f32s(out);
-    let (ah, bh) = (&ah[..oh.len()], &bh[..oh.len()]);
-    put!(s, oh, stream, |i| g.apply(s, ah[i], bh[i]));
+    // Zipped, not indexed: no bounds check in the loop.
+    if stream {
+        for ((o, &x), &y) in oh.iter_mut().zip(ah).zip(bh) {
+            s.stream_f32s(o, g.apply(s, x, y));
+        }
+        s.stream_fence();
+    } else {
+        for ((o, &x), &y) in oh.iter_mut().zip(ah).zip(bh) {
+            *o = g.apply(s, x, y);
+        }
+    }
     if !at.is_empty() {
         let (x, y) = (s.partial_load_f32s(at), s.partial_load_f32s(bt));
         s.partial_store_f32s(ot, g.apply(s, x, y));

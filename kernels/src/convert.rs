@@ -5,8 +5,12 @@
 //!
 //! The element functions are branch-free (selects), so the loops over
 //! slices vectorize on whatever ISA they are compiled for. On x86_64 the
-//! f16 slice conversions use F16C (`vcvtph2ps` / `vcvtps2ph`, eight per
-//! instruction) where the processor has it and `FT_ISA` is not `scalar`.
+//! slice functions run compiled for AVX2 where the processor has AVX2 and
+//! F16C and `FT_ISA` is not `scalar`: f16 by F16C (`vcvtph2ps` /
+//! `vcvtps2ph`, eight per instruction), bf16 by the portable loops eight
+//! lanes wide. pulp's `V3` token does not carry F16C, so a kernel job
+//! cannot use it inline: the slice functions check for it themselves, and
+//! jobs call them for f16 and convert bf16 inline ([`convert`]).
 //! Through `ft_core::cast` (by way of f64, half's per-element feature
 //! check included) a bf16 element took ~22 instructions each way: more
 //! than an add of two of them.
@@ -244,49 +248,39 @@ fn has_avx2_f16c() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
 }
 
-/// `dst[i]` = `src[i]` widened (equal lengths).
-#[inline]
-pub(crate) fn widen_bf16(src: &[bf16], dst: &mut [MaybeUninit<f32>]) {
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
-        // SAFETY: the processor has AVX2 and F16C (checked just above).
-        return unsafe { x86::widen_bf16(src, dst) };
-    }
-    widen_bf16_portable(src, dst)
+/// A slice conversion: the AVX2 version where [`use_avx2`] says so, else
+/// the portable one.
+macro_rules! dispatched {
+    ($(#[$doc:meta])* $name:ident, $portable:ident, $src:ty => $dst:ty) => {
+        $(#[$doc])*
+        #[inline]
+        pub(crate) fn $name(src: &[$src], dst: &mut [MaybeUninit<$dst>]) {
+            #[cfg(target_arch = "x86_64")]
+            if use_avx2() {
+                // SAFETY: the processor has AVX2 and F16C (checked just above).
+                return unsafe { x86::$name(src, dst) };
+            }
+            $portable(src, dst)
+        }
+    };
 }
 
-/// `dst[i]` = `src[i]` rounded to bf16 (equal lengths).
-#[inline]
-pub(crate) fn narrow_bf16(src: &[f32], dst: &mut [MaybeUninit<bf16>]) {
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
-        // SAFETY: the processor has AVX2 and F16C (checked just above).
-        return unsafe { x86::narrow_bf16(src, dst) };
-    }
-    narrow_bf16_portable(src, dst)
-}
-
-/// `dst[i]` = `src[i]` widened (equal lengths).
-#[inline]
-pub(crate) fn widen_f16(src: &[f16], dst: &mut [MaybeUninit<f32>]) {
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
-        // SAFETY: the processor has AVX2 and F16C (checked just above).
-        return unsafe { x86::widen_f16(src, dst) };
-    }
-    widen_f16_portable(src, dst)
-}
-
-/// `dst[i]` = `src[i]` rounded to f16 (equal lengths).
-#[inline]
-pub(crate) fn narrow_f16(src: &[f32], dst: &mut [MaybeUninit<f16>]) {
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
-        // SAFETY: the processor has AVX2 and F16C (checked just above).
-        return unsafe { x86::narrow_f16(src, dst) };
-    }
-    narrow_f16_portable(src, dst)
-}
+dispatched!(
+    /// `dst[i]` = `src[i]` widened (equal lengths).
+    widen_bf16, widen_bf16_portable, bf16 => f32
+);
+dispatched!(
+    /// `dst[i]` = `src[i]` rounded to bf16 (equal lengths).
+    narrow_bf16, narrow_bf16_portable, f32 => bf16
+);
+dispatched!(
+    /// `dst[i]` = `src[i]` widened (equal lengths).
+    widen_f16, widen_f16_portable, f16 => f32
+);
+dispatched!(
+    /// `dst[i]` = `src[i]` rounded to f16 (equal lengths).
+    narrow_f16, narrow_f16_portable, f32 => f16
+);
 
 #[inline(always)]
 fn widen_bf16_portable(src: &[bf16], dst: &mut [MaybeUninit<f32>]) {

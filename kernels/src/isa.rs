@@ -75,9 +75,9 @@ impl Isa {
         match self {
             Isa::Scalar => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => pulp::x86::V3::try_new().is_some(),
+            Isa::Avx2 => v3().is_some(),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => pulp::x86::V4::try_new().is_some(),
+            Isa::Avx512 => v4().is_some(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => pulp::aarch64::Neon::try_new().is_some(),
             #[allow(unreachable_patterns)]
@@ -193,16 +193,16 @@ pub(crate) fn dispatch_with<J: Job>(isa: Isa, job: J) -> J::Output {
 fn run_on<J: Job>(isa: Isa, job: J) -> J::Output {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => match pulp::x86::V4::try_new() {
-            // SAFETY: `V4::try_new` succeeded, so the processor has every
-            // feature `run_v4` enables.
+        Isa::Avx512 => match v4() {
+            // SAFETY: `v4` succeeded, so the processor has every feature
+            // `run_v4` enables.
             Some(simd) => unsafe { run_v4(simd, job) },
             None => run_scalar(job),
         },
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => match pulp::x86::V3::try_new() {
-            // SAFETY: `V3::try_new` succeeded, so the processor has every
-            // feature `run_v3` enables.
+        Isa::Avx2 => match v3() {
+            // SAFETY: `v3` succeeded, so the processor has every feature
+            // `run_v3` enables.
             Some(simd) => unsafe { run_v3(simd, job) },
             None => run_scalar(job),
         },
@@ -229,15 +229,32 @@ fn run_scalar<J: Job>(job: J) -> J::Output {
     job.run(pulp::Scalar::new())
 }
 
+/// pulp's AVX2 token where the processor also has F16C (every AVX2
+/// processor made has; x86-64-v3 includes it, pulp's `V3` does not check
+/// it). The jobs run with `f16c` enabled, so f16 loads and stores inside
+/// them are one instruction (`simd.rs`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn v3() -> Option<pulp::x86::V3> {
+    pulp::x86::V3::try_new().filter(|_| std::arch::is_x86_feature_detected!("f16c"))
+}
+
+/// pulp's AVX-512 token where the processor also has F16C (see [`v3`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn v4() -> Option<pulp::x86::V4> {
+    pulp::x86::V4::try_new().filter(|_| std::arch::is_x86_feature_detected!("f16c"))
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl")]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,f16c")]
 fn run_v4<J: Job>(simd: pulp::x86::V4, job: J) -> J::Output {
     job.run(simd)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,f16c")]
 fn run_v3<J: Job>(simd: pulp::x86::V3, job: J) -> J::Output {
     job.run(simd)
 }

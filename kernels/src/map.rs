@@ -4,6 +4,8 @@
 
 use crate::math::F;
 use crate::simd::Vf32;
+use ft_core::Element;
+use half::{bf16, f16};
 
 /// An elementwise f32 function of one vector.
 pub trait VecFn1: Copy + Send + Sync {
@@ -138,4 +140,169 @@ fn map2_sv<S: Vf32, G: VecFn2>(
         };
         s.partial_store_f32s(ot, y);
     }
+}
+
+/// A 16-bit float that the half loops load as f32 vectors and store back:
+/// the arithmetic is f32's (as PyTorch's `opmath`), each result rounded
+/// once, and no element leaves the registers between its load and its
+/// store (the engine's general path widens a piece into an f32 buffer,
+/// runs the f32 loop, then narrows: three passes over the buffers).
+pub trait Half: Element {
+    /// The first vector's worth of `src`, widened.
+    fn load<S: Vf32>(s: S, src: &[Self]) -> F<S>;
+    /// `v` rounded into the first vector's worth of `dst`.
+    fn store<S: Vf32>(s: S, dst: &mut [Self], v: F<S>);
+}
+
+impl Half for bf16 {
+    #[inline(always)]
+    fn load<S: Vf32>(s: S, src: &[Self]) -> F<S> {
+        s.load_bf16s(src)
+    }
+    #[inline(always)]
+    fn store<S: Vf32>(s: S, dst: &mut [Self], v: F<S>) {
+        s.store_bf16s(dst, v)
+    }
+}
+
+impl Half for f16 {
+    #[inline(always)]
+    fn load<S: Vf32>(s: S, src: &[Self]) -> F<S> {
+        s.load_f16s(src)
+    }
+    #[inline(always)]
+    fn store<S: Vf32>(s: S, dst: &mut [Self], v: F<S>) {
+        s.store_f16s(dst, v)
+    }
+}
+
+/// An operand of a half loop: a run of `H`, or an f32 broadcast (a number
+/// stays f32, as PyTorch keeps a scalar operand in `opmath`).
+#[derive(Clone, Copy, Debug)]
+pub enum HalfSrc<'a, H> {
+    Slice(&'a [H]),
+    Splat(f32),
+}
+
+impl<'a, H: Half> From<Src<'a, H>> for HalfSrc<'a, H> {
+    #[inline(always)]
+    fn from(src: Src<'a, H>) -> Self {
+        match src {
+            Src::Slice(x) => HalfSrc::Slice(x),
+            Src::Splat(v) => HalfSrc::Splat(crate::convert::cast_fast::<H, f32>(v)),
+        }
+    }
+}
+
+/// An operand inside the loop: vectors read at an element index.
+trait Lanes<S: Vf32>: Copy {
+    /// The vector of elements `i..i + lanes` (all there).
+    fn at(self, s: S, i: usize) -> F<S>;
+    /// The vector of the elements from `i` to the end (fewer than a
+    /// vector), zeros after them.
+    fn tail(self, s: S, i: usize) -> F<S>;
+}
+
+impl<S: Vf32, H: Half> Lanes<S> for &[H] {
+    #[inline(always)]
+    fn at(self, s: S, i: usize) -> F<S> {
+        H::load(s, &self[i..])
+    }
+    #[inline(always)]
+    fn tail(self, s: S, i: usize) -> F<S> {
+        let rest = &self[i..];
+        let mut t = [H::zero(); 16];
+        t[..rest.len()].copy_from_slice(rest);
+        H::load(s, &t)
+    }
+}
+
+/// A broadcast vector.
+#[derive(Clone, Copy)]
+struct Splat<V>(V);
+
+impl<S: Vf32> Lanes<S> for Splat<F<S>> {
+    #[inline(always)]
+    fn at(self, _s: S, _i: usize) -> F<S> {
+        self.0
+    }
+    #[inline(always)]
+    fn tail(self, _s: S, _i: usize) -> F<S> {
+        self.0
+    }
+}
+
+/// Stores the vectors `v(i)` into `out` at every vector step `i`, the
+/// last (partial) one through a buffer. A macro, as [`put!`].
+macro_rules! put_half {
+    ($s:expr, $out:expr, $H:ty, |$i:ident, $tail:ident| $v:expr) => {{
+        let n = crate::simd::lanes::<S>();
+        let whole = $out.len() - $out.len() % n;
+        let (head, rest) = $out.split_at_mut(whole);
+        for (k, o) in head.chunks_exact_mut(n).enumerate() {
+            let ($i, $tail) = (k * n, false);
+            <$H>::store($s, o, $v);
+        }
+        if !rest.is_empty() {
+            let ($i, $tail) = (whole, true);
+            let mut t = [<$H as Element>::zero(); 16];
+            <$H>::store($s, &mut t, $v);
+            rest.copy_from_slice(&t[..rest.len()]);
+        }
+    }};
+}
+
+/// `out = g(x)` over 16-bit floats.
+#[inline(always)]
+pub fn map1_half<S: Vf32, G: VecFn1, H: Half>(s: S, g: G, x: &[H], out: &mut [H]) {
+    debug_assert_eq!(x.len(), out.len());
+    let x = &x[..out.len()];
+    put_half!(s, out, H, |i, tail| {
+        let v = if tail { x.tail(s, i) } else { x.at(s, i) };
+        g.apply(s, v)
+    });
+}
+
+/// `out = g(a, b)` over 16-bit floats, each operand a run or a broadcast.
+#[inline(always)]
+pub fn map2_half<S: Vf32, G: VecFn2, H: Half>(
+    s: S,
+    g: G,
+    a: HalfSrc<'_, H>,
+    b: HalfSrc<'_, H>,
+    out: &mut [H],
+) {
+    let n = out.len();
+    match (a, b) {
+        (HalfSrc::Slice(a), HalfSrc::Slice(b)) => {
+            map2_lanes::<S, G, H, _, _>(s, g, &a[..n], &b[..n], out)
+        }
+        (HalfSrc::Slice(a), HalfSrc::Splat(v)) => {
+            map2_lanes::<S, G, H, _, _>(s, g, &a[..n], Splat(s.splat_f32s(v)), out)
+        }
+        (HalfSrc::Splat(v), HalfSrc::Slice(b)) => {
+            map2_lanes::<S, G, H, _, _>(s, g, Splat(s.splat_f32s(v)), &b[..n], out)
+        }
+        (HalfSrc::Splat(x), HalfSrc::Splat(y)) => {
+            let v = g.apply(pulp::Scalar::new(), x, y);
+            out.fill(crate::convert::cast_fast::<f32, H>(v));
+        }
+    }
+}
+
+#[inline(always)]
+fn map2_lanes<S: Vf32, G: VecFn2, H: Half, A: Lanes<S>, B: Lanes<S>>(
+    s: S,
+    g: G,
+    a: A,
+    b: B,
+    out: &mut [H],
+) {
+    put_half!(s, out, H, |i, tail| {
+        if tail {
+            g.apply(s, a.tail(s, i), b.tail(s, i))
+        } else {
+            g.apply(s, a.at(s, i), b.at(s, i))
+        }
+    });
 }

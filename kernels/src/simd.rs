@@ -3,6 +3,8 @@
 //! ISA. Everything else a kernel needs is pulp's, so kernel bodies are
 //! written once, generic over `S: Vf32`, and contain no `unsafe`.
 
+use crate::convert::{f16_to_f32, f32_to_bf16, f32_to_f16};
+use half::{bf16, f16};
 use pulp::Simd;
 
 pub trait Vf32: Simd {
@@ -64,6 +66,50 @@ pub trait Vf32: Simd {
         self.first_true_m32s(self.greater_than_f32s(x, y)) < lanes
     }
 
+    /// The first vector's worth of `src` widened to f32, exactly. Panics
+    /// if `src` holds fewer than a vector's lanes. By default each lane
+    /// through a loop the compiler vectorizes for the ISA.
+    ///
+    /// A bit shift: a signaling NaN stays signaling here (the element
+    /// function makes it quiet). What is loaded this way is stored by
+    /// [`Vf32::store_bf16s`] or [`Vf32::store_f16s`], which make every NaN
+    /// they write quiet, and no f32 kernel treats a signaling NaN other than
+    /// a quiet one with its payload, so the results are the same; the
+    /// four instructions of the quieting were a third of the conversions in
+    /// a bf16 `exp`.
+    #[inline(always)]
+    fn load_bf16s(self, src: &[bf16]) -> Self::f32s {
+        let n = lanes::<Self>();
+        let mut t = [0.0f32; MAX_LANES];
+        for (t, x) in t[..n].iter_mut().zip(&src[..n]) {
+            *t = f32::from_bits((x.to_bits() as u32) << 16);
+        }
+        vector_of::<Self>(&t)
+    }
+
+    /// `v` rounded to bf16 (nearest even) into the first vector's worth
+    /// of `dst`. Panics if `dst` is shorter than that.
+    #[inline(always)]
+    fn store_bf16s(self, dst: &mut [bf16], v: Self::f32s) {
+        let n = lanes::<Self>();
+        let t = lanes_of::<Self>(v);
+        for (d, &x) in dst[..n].iter_mut().zip(&t[..n]) {
+            *d = bf16::from_bits(f32_to_bf16(x));
+        }
+    }
+
+    /// As [`Vf32::load_bf16s`], for f16, NaN made quiet.
+    #[inline(always)]
+    fn load_f16s(self, src: &[f16]) -> Self::f32s {
+        load_f16s_by_elements(self, src)
+    }
+
+    /// As [`Vf32::store_bf16s`], for f16 (subnormals rounded once).
+    #[inline(always)]
+    fn store_f16s(self, dst: &mut [f16], v: Self::f32s) {
+        store_f16s_by_elements(self, dst, v)
+    }
+
     /// Copies a `rows x cols` block of 4-byte values transposed:
     /// `dst[c * dst_ld + r] = src[r * src_ld + c]`. Bits are moved, never
     /// converted, so any 4-byte element type (f32, i32) may be passed as
@@ -86,6 +132,50 @@ pub trait Vf32: Simd {
     ) {
         // SAFETY: the caller's contract, for the whole block.
         unsafe { transpose_u32_scalar(src, src_ld, 0, rows, cols, dst, dst_ld) }
+    }
+}
+
+/// The most f32 lanes of any ISA's vector (AVX-512's).
+const MAX_LANES: usize = 16;
+
+/// The f32 lanes of `S`'s vector.
+#[inline(always)]
+pub fn lanes<S: pulp::Simd>() -> usize {
+    std::mem::size_of::<S::f32s>() / 4
+}
+
+/// The vector of `t`'s first [`lanes`].
+#[inline(always)]
+fn vector_of<S: Vf32>(t: &[f32; MAX_LANES]) -> S::f32s {
+    S::as_simd_f32s(&t[..lanes::<S>()]).0[0]
+}
+
+/// `v`'s lanes, first [`lanes`] of the array.
+#[inline(always)]
+fn lanes_of<S: Vf32>(v: S::f32s) -> [f32; MAX_LANES] {
+    let mut t = [0.0f32; MAX_LANES];
+    S::as_mut_simd_f32s(&mut t[..lanes::<S>()]).0[0] = v;
+    t
+}
+
+/// [`Vf32::load_f16s`] lane by lane through the element function.
+#[inline(always)]
+fn load_f16s_by_elements<S: Vf32>(_s: S, src: &[f16]) -> S::f32s {
+    let n = lanes::<S>();
+    let mut t = [0.0f32; MAX_LANES];
+    for (t, x) in t[..n].iter_mut().zip(&src[..n]) {
+        *t = f16_to_f32(x.to_bits());
+    }
+    vector_of::<S>(&t)
+}
+
+/// [`Vf32::store_f16s`] lane by lane through the element function.
+#[inline(always)]
+fn store_f16s_by_elements<S: Vf32>(_s: S, dst: &mut [f16], v: S::f32s) {
+    let n = lanes::<S>();
+    let t = lanes_of::<S>(v);
+    for (d, &x) in dst[..n].iter_mut().zip(&t[..n]) {
+        *d = f16::from_bits(f32_to_f16(x));
     }
 }
 
@@ -233,8 +323,10 @@ impl Vf32 for pulp::Scalar {
 mod x86 {
     use super::Vf32;
     use bytemuck::cast;
+    use half::f16;
     use pulp::x86::{V3, V4};
     use pulp::{f32x8, f32x16, i32x8, i32x16};
+    use std::arch::x86_64::{_mm256_cvtph_ps, _mm256_cvtps_ph};
 
     /// One 8 x 8 block of 4-byte values, transposed in registers: eight
     /// row loads, 24 shuffles, eight column stores.
@@ -309,6 +401,31 @@ mod x86 {
     const FLOOR: i32 = 9;
     const CEIL: i32 = 10;
     const TRUNC: i32 = 11;
+
+    /// Eight f16 widened by `vcvtph2ps` (exact, sNaN made quiet).
+    #[target_feature(enable = "avx,f16c")]
+    #[inline]
+    fn widen_f16x8(h: [f16; 8]) -> f32x8 {
+        cast(_mm256_cvtph_ps(cast(h)))
+    }
+
+    /// Eight f32 narrowed by `vcvtps2ph` imm 0: nearest even whatever
+    /// MXCSR says.
+    #[target_feature(enable = "avx,f16c")]
+    #[inline]
+    fn narrow_f16x8(v: f32x8) -> [f16; 8] {
+        cast(_mm256_cvtps_ph::<0>(cast(v)))
+    }
+
+    /// Whether the processor has F16C. pulp's `V3` does not prove it
+    /// (x86-64-v3 has it, the token does not check it), so each use checks
+    /// (a load and a bit test of std's cache). `run_v3` and `run_v4` are
+    /// compiled with `f16c` (`isa::run_on` checks it before calling them),
+    /// so inside a kernel job the F16C functions above are inlined.
+    #[inline(always)]
+    fn has_f16c() -> bool {
+        std::arch::is_x86_feature_detected!("f16c")
+    }
 
     impl Vf32 for V3 {
         #[inline(always)]
@@ -388,6 +505,26 @@ mod x86 {
             // the caller's.
             unsafe { transpose_u32_avx(src, src_ld, rows, cols, dst, dst_ld) }
         }
+        #[inline(always)]
+        fn load_f16s(self, src: &[f16]) -> f32x8 {
+            let h: [f16; 8] = src[..8].try_into().expect("8 lanes");
+            if has_f16c() {
+                // SAFETY: the processor has F16C (checked just above) and
+                // AVX (the token).
+                unsafe { widen_f16x8(h) }
+            } else {
+                super::load_f16s_by_elements(self, src)
+            }
+        }
+        #[inline(always)]
+        fn store_f16s(self, dst: &mut [f16], v: f32x8) {
+            if has_f16c() {
+                // SAFETY: as in `load_f16s`.
+                dst[..8].copy_from_slice(&unsafe { narrow_f16x8(v) });
+            } else {
+                super::store_f16s_by_elements(self, dst, v)
+            }
+        }
     }
 
     impl Vf32 for V4 {
@@ -437,6 +574,19 @@ mod x86 {
         #[inline(always)]
         fn shr23_i32s(self, x: i32x16) -> i32x16 {
             cast(self.avx512f._mm512_srli_epi32::<23>(cast(x)))
+        }
+        /// `vcvtph2ps`: exact, sNaN made quiet (AVX-512F itself).
+        #[inline(always)]
+        fn load_f16s(self, src: &[f16]) -> f32x16 {
+            let h: [f16; 16] = src[..16].try_into().expect("16 lanes");
+            cast(self.avx512f._mm512_cvtph_ps(cast(h)))
+        }
+        /// `vcvtps2ph` with imm 8: nearest even whatever MXCSR says,
+        /// exceptions suppressed.
+        #[inline(always)]
+        fn store_f16s(self, dst: &mut [f16], v: f32x16) {
+            let h: [f16; 16] = cast(self.avx512f._mm512_cvtps_ph::<8>(cast(v)));
+            dst[..16].copy_from_slice(&h);
         }
         /// One instruction, rounding once, subnormals and overflow included.
         #[inline(always)]

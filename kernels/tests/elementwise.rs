@@ -979,3 +979,176 @@ fn tensor_pairs_on_the_small_path_match_reference() {
         }
     });
 }
+
+/// The 16-bit float types, for the test below.
+trait Half16: ft_core::Element {
+    const QUIET: u16;
+    fn bits(self) -> u16;
+    fn of_bits(b: u16) -> Self;
+    fn widen(self) -> f32;
+    fn narrow(x: f32) -> Self;
+}
+
+macro_rules! half16 {
+    ($t:ty, $quiet:expr) => {
+        impl Half16 for $t {
+            const QUIET: u16 = $quiet;
+            fn bits(self) -> u16 {
+                self.to_bits()
+            }
+            fn of_bits(b: u16) -> Self {
+                <$t>::from_bits(b)
+            }
+            fn widen(self) -> f32 {
+                self.to_f32()
+            }
+            fn narrow(x: f32) -> Self {
+                <$t>::from_f32(x)
+            }
+        }
+    };
+}
+half16!(half::bf16, 0x0040);
+half16!(half::f16, 0x0200);
+
+/// The values of the f16/bf16 test: random ones, then the edges (signed
+/// zeros, infinities, quiet and signaling NaN with a payload and a sign,
+/// the smallest subnormal, the largest finite value), in `n` elements.
+fn half_values<H: Half16>(n: usize, seed: u64) -> Vec<H> {
+    let max = if H::QUIET == 0x0200 { 0x7bff } else { 0x7f7f };
+    let nan = if H::QUIET == 0x0200 { 0x7c00 } else { 0x7f80 };
+    let edges = [
+        0x0000,
+        0x8000,
+        nan,
+        nan | 0x8000,
+        nan | H::QUIET | 0x5,
+        nan | 0x3,
+        0x8000 | nan | 0x3,
+        0x0001,
+        0x8001,
+        max,
+        0x8000 | max,
+    ];
+    let mut v: Vec<H> = values(n, DType::F32, seed)
+        .iter()
+        .map(|&x| H::narrow(x as f32))
+        .collect();
+    for (k, &e) in edges.iter().enumerate() {
+        // Spread over the row so every tail length meets some of them.
+        let i = (k * 7 + seed as usize) % n;
+        v[i] = H::of_bits(e);
+    }
+    v
+}
+
+/// `got` against `want` (both 16-bit bits): the same value (zeros of
+/// either sign equal) or both NaN, and every NaN written quiet; `exact`
+/// also asks for the same bits (sign, payload).
+fn check_half<H: Half16>(got: H, want: H, exact: bool, what: &dyn Fn() -> String) {
+    let (g, w) = (got.widen(), want.widen());
+    if g.is_nan() {
+        assert!(
+            got.bits() & H::QUIET != 0,
+            "{}: NaN {:#06x} not quiet",
+            what(),
+            got.bits()
+        );
+    }
+    let same = if exact {
+        got.bits() == want.bits()
+    } else {
+        g == w || g.is_nan() && w.is_nan()
+    };
+    assert!(
+        same,
+        "{}: got {:#06x} ({g}), want {:#06x} ({w})",
+        what(),
+        got.bits(),
+        want.bits()
+    );
+}
+
+/// An f32 function of one and of two values (the references below).
+type F1 = fn(f32) -> f32;
+type F2 = fn(f32, f32) -> f32;
+
+/// The loops that widen f16/bf16 in registers, narrow the f32 result once
+/// and store it (`map::map1_half`/`map2_half`): rows of every length to 40
+/// and 601 (every tail of every ISA's vector), tensor pairs, numbers on
+/// either side (kept f32, as PyTorch's opmath), 0-dim tensors of another
+/// dtype, and the edges (signaling NaN among them), against f32 arithmetic
+/// rounded once by half.
+fn check_half_loops<H: Half16>(isa: ft_kernels::Isa) {
+    use ft_core::Scalar;
+    use ft_kernels::{binary_scalar, scalar_binary};
+    let dt = H::DTYPE;
+    let f32_of = |x: H| x.widen();
+    let unaries: [(UnaryOp, F1, bool); 4] = [
+        (UnaryOp::Neg, |x| -x, true),
+        (UnaryOp::Abs, f32::abs, true),
+        (UnaryOp::Sqrt, f32::sqrt, false),
+        (UnaryOp::Relu, |x| if x < 0.0 { 0.0 } else { x }, false),
+    ];
+    let nan_or = |x: f32, y: f32, v: f32| {
+        if x.is_nan() || y.is_nan() {
+            f32::NAN
+        } else {
+            v
+        }
+    };
+    let binaries: [(BinaryOp, F2); 6] = [
+        (BinaryOp::Add, |x, y| x + y),
+        (BinaryOp::Sub, |x, y| x - y),
+        (BinaryOp::Mul, |x, y| x * y),
+        (BinaryOp::Div, |x, y| x / y),
+        (BinaryOp::Maximum, |x, y| x.max(y)),
+        (BinaryOp::Minimum, |x, y| x.min(y)),
+    ];
+    let number = 0.3f64;
+    let v = number as f32;
+    let zero_dim = TensorImpl::full(&[], Scalar::Float(number), DType::F64).unwrap();
+    for n in (1..=40).chain([601]) {
+        let xs = half_values::<H>(n, n as u64);
+        let ys = half_values::<H>(n, n as u64 + 100);
+        let x = TensorImpl::from_slice(&xs, &[n]).unwrap();
+        let y = TensorImpl::from_slice(&ys, &[n]).unwrap();
+        for (op, f, exact) in unaries {
+            let got = unary(op, &x).unwrap().to_vec::<H>().unwrap();
+            for i in 0..n {
+                let want = H::narrow(f(f32_of(xs[i])));
+                check_half(got[i], want, exact, &|| {
+                    format!("{isa} {dt} {op:?} n={n} i={i}")
+                });
+            }
+        }
+        for (op, f) in binaries {
+            let g = |a: f32, b: f32| nan_or(a, b, f(a, b));
+            let pair = binary(op, &x, &y).unwrap().to_vec::<H>().unwrap();
+            let right = binary_scalar(op, &x, Scalar::Float(number)).unwrap();
+            let left = scalar_binary(op, Scalar::Float(number), &x).unwrap();
+            let tensor = binary(op, &x, &zero_dim).unwrap();
+            assert_eq!(right.dtype(), dt);
+            assert_eq!(tensor.dtype(), dt);
+            let right = right.to_vec::<H>().unwrap();
+            let left = left.to_vec::<H>().unwrap();
+            let tensor = tensor.to_vec::<H>().unwrap();
+            for i in 0..n {
+                let (a, b) = (f32_of(xs[i]), f32_of(ys[i]));
+                let what = |k: &'static str| move || format!("{isa} {dt} {op:?} {k} n={n} i={i}");
+                check_half(pair[i], H::narrow(g(a, b)), false, &what("pair"));
+                check_half(right[i], H::narrow(g(a, v)), false, &what("number right"));
+                check_half(left[i], H::narrow(g(v, a)), false, &what("number left"));
+                check_half(tensor[i], H::narrow(g(a, v)), false, &what("0-dim f64"));
+            }
+        }
+    }
+}
+
+#[test]
+fn half_loops_match_f32_arithmetic_rounded_once() {
+    for_each_isa(|isa| {
+        check_half_loops::<half::bf16>(isa);
+        check_half_loops::<half::f16>(isa);
+    });
+}

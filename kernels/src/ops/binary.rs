@@ -6,10 +6,11 @@ use super::{
     run_elementwise, taken,
 };
 use crate::iter::Kernel;
-use crate::map::{Src, VecFn2, map2};
+use crate::map::{Half, HalfSrc, Src, VecFn2, map2, map2_half};
 use crate::math::F;
 use crate::simd::Vf32;
 use ft_core::{DType, Element, Error, ErrorKind, Operand, Result, Scalar, TensorImpl, result_type};
+use half::{bf16, f16};
 use std::marker::PhantomData;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -440,6 +441,21 @@ fn run(
     }
     check_alpha(op, alpha, ty.result)?;
     let (op, alpha) = as_add(op, alpha);
+    if ty.compute == DType::F32 && out.dtype() == ty.result && has_simd_f32(op) {
+        match ty.result {
+            DType::BF16 => {
+                if let Some(ins) = half_ins(a, b, ty.result)? {
+                    return run_half::<bf16>(op, alpha, ins, out);
+                }
+            }
+            DType::F16 => {
+                if let Some(ins) = half_ins(a, b, ty.result)? {
+                    return run_half::<f16>(op, alpha, ins, out);
+                }
+            }
+            _ => {}
+        }
+    }
     if op == BinaryOp::Remainder && ty.compute.is_integral(false) {
         check_no_zero_divisor(b)?;
     }
@@ -472,6 +488,93 @@ fn run(
             _ => Err(not_implemented(op.name(), DType::Bool)),
         },
         d => Err(not_implemented(op.name(), d)),
+    }
+}
+
+/// Whether `op` (after [`as_add`]) has an f32 SIMD kernel.
+fn has_simd_f32(op: BinaryOp) -> bool {
+    with_simd_f32!(op, Scalar::Int(1), _k => true, else false)
+}
+
+/// The operands of an f16/bf16 op in the half loops: both tensors of the
+/// result's dtype, or one such tensor and a 0-dim tensor of another dtype
+/// (a number, as `a * 0.5` becomes), whose value is taken as the f32 the
+/// f32 kernel would have read.
+enum HalfIns<'a> {
+    Tensors([&'a TensorImpl; 2]),
+    Number {
+        t: &'a TensorImpl,
+        v: f32,
+        number_first: bool,
+    },
+}
+
+/// [`HalfIns`] for `a` and `b` with results of `dtype`, if they are so.
+fn half_ins<'a>(a: &'a TensorImpl, b: &'a TensorImpl, dtype: DType) -> Result<Option<HalfIns<'a>>> {
+    let number = |n: &TensorImpl| n.ndim() == 0 && n.device().is_cpu();
+    // As the engine reads a 0-dim operand for the f32 kernel.
+    let value = |n: &TensorImpl| -> Result<f32> {
+        ft_core::with_dtype!(n.dtype(), U => Ok(ft_core::cast::<U, f32>(n.to_vec::<U>()?[0])))
+    };
+    Ok(Some(match (a.dtype() == dtype, b.dtype() == dtype) {
+        (true, true) => HalfIns::Tensors([a, b]),
+        (true, false) if number(b) => HalfIns::Number {
+            t: a,
+            v: value(b)?,
+            number_first: false,
+        },
+        (false, true) if number(a) => HalfIns::Number {
+            t: b,
+            v: value(a)?,
+            number_first: true,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// `op` of f16/bf16 operands by the half loops.
+fn run_half<H: Half>(op: BinaryOp, alpha: Scalar, ins: HalfIns<'_>, out: Out<'_>) -> Result<()> {
+    with_simd_f32!(op, alpha, k => match ins {
+        HalfIns::Tensors(ts) => run_elementwise(ts, out, &HalfBin::<_, H>(k.0, PhantomData)),
+        HalfIns::Number { t, v, number_first } => run_elementwise(
+            [t],
+            out,
+            &HalfNum::<_, H> { g: k.0, v, number_first, h: PhantomData },
+        ),
+    }, else Err(not_implemented(op.name(), H::DTYPE)))
+}
+
+/// An f32 vector function of two f16/bf16 inputs ([`map2_half`]).
+struct HalfBin<G, H>(G, PhantomData<H>);
+
+impl<G: VecFn2, H: Half> Kernel<2> for HalfBin<G, H> {
+    type In = H;
+    type Out = H;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, s: S, out: &mut [H], ins: [Src<'_, H>; 2], _stream: bool) {
+        map2_half(s, self.0, ins[0].into(), ins[1].into(), out)
+    }
+}
+
+/// An f32 vector function of an f16/bf16 input and an f32 number.
+struct HalfNum<G, H> {
+    g: G,
+    v: f32,
+    number_first: bool,
+    h: PhantomData<H>,
+}
+
+impl<G: VecFn2, H: Half> Kernel<1> for HalfNum<G, H> {
+    type In = H;
+    type Out = H;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, s: S, out: &mut [H], ins: [Src<'_, H>; 1], _stream: bool) {
+        let (x, v) = (ins[0].into(), HalfSrc::Splat(self.v));
+        if self.number_first {
+            map2_half(s, self.g, v, x, out)
+        } else {
+            map2_half(s, self.g, x, v, out)
+        }
     }
 }
 

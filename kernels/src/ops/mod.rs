@@ -104,6 +104,16 @@ pub enum Out<'a> {
     Into(&'a TensorImpl, DType),
 }
 
+impl Out<'_> {
+    /// The dtype of the tensor written: the new one's, or `out=`'s own.
+    pub(crate) fn dtype(&self) -> DType {
+        match self {
+            Out::New(d, _) => *d,
+            Out::Into(o, _) => o.dtype(),
+        }
+    }
+}
+
 /// Runs `f` with an `Out::New(dtype)` slot and returns what it made.
 #[inline]
 pub(crate) fn made(dtype: DType, f: impl FnOnce(Out<'_>) -> Result<()>) -> Result<TensorImpl> {

@@ -3,11 +3,12 @@
 
 use super::{Out, compute_dtype, made, not_implemented, run_elementwise, taken};
 use crate::iter::Kernel;
-use crate::map::{Src, VecFn1, map1};
+use crate::map::{Half, Src, VecFn1, map1, map1_half};
 use crate::math::{self, F, TRIG_REDUCE_MAX};
 use crate::simd::Vf32;
 use ft_core::dtype::DEFAULT_FLOAT;
 use ft_core::{DType, Element, Error, ErrorKind, Operand, Result, Scalar, TensorImpl, result_type};
+use half::{bf16, f16};
 use std::marker::PhantomData;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -174,38 +175,113 @@ pub fn unary_(op: UnaryOp, x: &TensorImpl) -> Result<()> {
     unary_out(op, x, x)
 }
 
+/// Runs `$body` with `$g` bound to the f32 vector function of `$op`, or
+/// `$other` for sin/cos (whose kernel recomputes large arguments in f64).
+macro_rules! with_vec_fn1 {
+    ($op:expr, $g:ident => $body:expr, else $other:expr) => {
+        match $op {
+            UnaryOp::Neg => {
+                let $g = NegF;
+                $body
+            }
+            UnaryOp::Abs => {
+                let $g = AbsF;
+                $body
+            }
+            UnaryOp::Sign => {
+                let $g = SignF;
+                $body
+            }
+            UnaryOp::Exp => {
+                let $g = ExpF;
+                $body
+            }
+            UnaryOp::Expm1 => {
+                let $g = Expm1F;
+                $body
+            }
+            UnaryOp::Log => {
+                let $g = LogF;
+                $body
+            }
+            UnaryOp::Log1p => {
+                let $g = Log1pF;
+                $body
+            }
+            UnaryOp::Sqrt => {
+                let $g = SqrtF;
+                $body
+            }
+            UnaryOp::Rsqrt => {
+                let $g = RsqrtF;
+                $body
+            }
+            UnaryOp::Reciprocal => {
+                let $g = RecipF;
+                $body
+            }
+            UnaryOp::Tanh => {
+                let $g = TanhF;
+                $body
+            }
+            UnaryOp::Sigmoid => {
+                let $g = SigmoidF;
+                $body
+            }
+            UnaryOp::Relu => {
+                let $g = ReluF;
+                $body
+            }
+            UnaryOp::Gelu => {
+                let $g = GeluF;
+                $body
+            }
+            UnaryOp::GeluTanh => {
+                let $g = GeluTanhF;
+                $body
+            }
+            UnaryOp::Silu => {
+                let $g = SiluF;
+                $body
+            }
+            UnaryOp::Erf => {
+                let $g = ErfF;
+                $body
+            }
+            UnaryOp::Floor => {
+                let $g = FloorF;
+                $body
+            }
+            UnaryOp::Ceil => {
+                let $g = CeilF;
+                $body
+            }
+            UnaryOp::Round => {
+                let $g = RoundF;
+                $body
+            }
+            UnaryOp::Sin | UnaryOp::Cos => $other,
+        }
+    };
+}
+
 fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<()> {
     let ins = [x];
-    macro_rules! simd {
-        ($g:expr) => {
-            run_elementwise(ins, out, &SimdUn($g))
-        };
+    let trig = |out| run_elementwise(ins, out, &Trig(op == UnaryOp::Cos));
+    // f16/bf16 in and out: loops that widen and narrow in registers.
+    if x.dtype() == result && out.dtype() == result && op != UnaryOp::Sin && op != UnaryOp::Cos {
+        match result {
+            DType::BF16 => {
+                return with_vec_fn1!(op, g => run_elementwise(ins, out, &HalfUn::<_, bf16>(g, PhantomData)), else unreachable!());
+            }
+            DType::F16 => {
+                return with_vec_fn1!(op, g => run_elementwise(ins, out, &HalfUn::<_, f16>(g, PhantomData)), else unreachable!());
+            }
+            _ => {}
+        }
     }
     match compute_dtype(result) {
-        DType::F32 => match op {
-            UnaryOp::Neg => simd!(NegF),
-            UnaryOp::Abs => simd!(AbsF),
-            UnaryOp::Sign => simd!(SignF),
-            UnaryOp::Exp => simd!(ExpF),
-            UnaryOp::Expm1 => simd!(Expm1F),
-            UnaryOp::Log => simd!(LogF),
-            UnaryOp::Log1p => simd!(Log1pF),
-            UnaryOp::Sqrt => simd!(SqrtF),
-            UnaryOp::Rsqrt => simd!(RsqrtF),
-            UnaryOp::Reciprocal => simd!(RecipF),
-            UnaryOp::Sin => run_elementwise(ins, out, &Trig(false)),
-            UnaryOp::Cos => run_elementwise(ins, out, &Trig(true)),
-            UnaryOp::Tanh => simd!(TanhF),
-            UnaryOp::Sigmoid => simd!(SigmoidF),
-            UnaryOp::Relu => simd!(ReluF),
-            UnaryOp::Gelu => simd!(GeluF),
-            UnaryOp::GeluTanh => simd!(GeluTanhF),
-            UnaryOp::Silu => simd!(SiluF),
-            UnaryOp::Erf => simd!(ErfF),
-            UnaryOp::Floor => simd!(FloorF),
-            UnaryOp::Ceil => simd!(CeilF),
-            UnaryOp::Round => simd!(RoundF),
-        },
+        DType::F32 => with_vec_fn1!(op, g => run_elementwise(ins, out, &SimdUn(g)), else trig(out)),
         DType::F64 => run_elementwise(ins, out, &ScalarUn::<f64, f64, _>(f64_fn(op), PhantomData)),
         DType::I64 => int_op::<i64>(op, ins, out),
         DType::I32 => int_op::<i32>(op, ins, out),
@@ -428,6 +504,25 @@ impl<G: VecFn1> Kernel<1> for SimdUn<G> {
             Src::Splat(v) => {
                 let mut one = [0.0f32];
                 map1(pulp::Scalar::new(), self.0, &[v], &mut one, false);
+                out.fill(one[0]);
+            }
+        }
+    }
+}
+
+/// An f32 vector function over f16/bf16 in and out ([`map1_half`]).
+struct HalfUn<G, H>(G, PhantomData<H>);
+
+impl<G: VecFn1, H: Half> Kernel<1> for HalfUn<G, H> {
+    type In = H;
+    type Out = H;
+    #[inline(always)]
+    fn run<S: Vf32>(&self, s: S, out: &mut [H], ins: [Src<'_, H>; 1], _stream: bool) {
+        match ins[0] {
+            Src::Slice(x) => map1_half(s, self.0, x, out),
+            Src::Splat(v) => {
+                let mut one = [H::zero()];
+                map1_half(pulp::Scalar::new(), self.0, &[v], &mut one);
                 out.fill(one[0]);
             }
         }

@@ -195,14 +195,14 @@ fn run_on<J: Job>(isa: Isa, job: J) -> J::Output {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => match v4() {
             // SAFETY: `v4` succeeded, so the processor has every feature
-            // `run_v4` enables.
+            // `run_v4` enables (pulp's `V4` and F16C).
             Some(simd) => unsafe { run_v4(simd, job) },
             None => run_scalar(job),
         },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => match v3() {
             // SAFETY: `v3` succeeded, so the processor has every feature
-            // `run_v3` enables.
+            // `run_v3` enables (pulp's `V3` and F16C).
             Some(simd) => unsafe { run_v3(simd, job) },
             None => run_scalar(job),
         },
@@ -229,21 +229,53 @@ fn run_scalar<J: Job>(job: J) -> J::Output {
     job.run(pulp::Scalar::new())
 }
 
-/// pulp's AVX2 token where the processor also has F16C (every AVX2
-/// processor made has; x86-64-v3 includes it, pulp's `V3` does not check
-/// it). The jobs run with `f16c` enabled, so f16 loads and stores inside
-/// them are one instruction (`simd.rs`).
+/// Which x86 jobs this processor can run, found once: bit 0 `run_v3`,
+/// bit 1 `run_v4` (pulp's token, and F16C); `u8::MAX` before the first
+/// look. A dispatch reads this one byte: pulp's and std's caches were two
+/// reads and two tests each, 2,000 instructions of a 256-row sum.
+#[cfg(target_arch = "x86_64")]
+static X86_JOBS: AtomicU8 = AtomicU8::new(u8::MAX);
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn x86_jobs() -> u8 {
+    match X86_JOBS.load(Ordering::Relaxed) {
+        u8::MAX => detect_x86_jobs(),
+        jobs => jobs,
+    }
+}
+
+/// The first look of [`x86_jobs`]: out of line, so that each dispatch
+/// site carries a load and a test only.
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn detect_x86_jobs() -> u8 {
+    // Every AVX2 processor made has F16C (x86-64-v3 includes it), but
+    // pulp's tokens do not check it; the jobs are compiled with it, so f16
+    // loads and stores inside them are one instruction.
+    let f16c = std::arch::is_x86_feature_detected!("f16c");
+    let v3 = f16c && pulp::x86::V3::is_available();
+    let v4 = f16c && pulp::x86::V4::is_available();
+    let jobs = v3 as u8 | (v4 as u8) << 1;
+    X86_JOBS.store(jobs, Ordering::Relaxed);
+    jobs
+}
+
+/// pulp's AVX2 token, where `run_v3` can run.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn v3() -> Option<pulp::x86::V3> {
-    pulp::x86::V3::try_new().filter(|_| std::arch::is_x86_feature_detected!("f16c"))
+    // SAFETY: bit 0 is set only where pulp found every feature of `V3`.
+    (x86_jobs() & 1 != 0).then(|| unsafe { pulp::x86::V3::new_unchecked() })
 }
 
-/// pulp's AVX-512 token where the processor also has F16C (see [`v3`]).
+/// pulp's AVX-512 token, where `run_v4` can run.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn v4() -> Option<pulp::x86::V4> {
-    pulp::x86::V4::try_new().filter(|_| std::arch::is_x86_feature_detected!("f16c"))
+    // SAFETY: bit 1 is set only where pulp found every feature of `V4`.
+    (x86_jobs() & 2 != 0).then(|| unsafe { pulp::x86::V4::new_unchecked() })
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -201,6 +201,7 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
 /// non-CPU tensor, an `out=`, a dtype the kernel does not take as is): the
 /// caller goes the general way, which computes the same values with the
 /// same kernel.
+#[inline]
 pub(crate) fn dense_number<K: Kernel<2>>(
     t: &TensorImpl,
     number: ft_core::Scalar,
@@ -254,6 +255,7 @@ fn small_dense(t: &TensorImpl) -> bool {
 /// plan. The kernel reads and writes two slices that may not overlap, so
 /// each stretch of `t` is copied to the stack first and computed back
 /// into place. `None` when the call is not of that kind.
+#[inline]
 pub(crate) fn dense_number_in_place<K: Kernel<2, In = f32, Out = f32>>(
     t: &TensorImpl,
     number: ft_core::Scalar,

@@ -269,7 +269,7 @@ fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<()> {
     let ins = [x];
     let trig = |out| run_elementwise(ins, out, &Trig(op == UnaryOp::Cos));
     // f16/bf16 in and out: loops that widen and narrow in registers.
-    if x.dtype() == result && out.dtype() == result && op != UnaryOp::Sin && op != UnaryOp::Cos {
+    if x.dtype() == result && out.dtype() == result && in_registers(op) {
         match result {
             DType::BF16 => {
                 return with_vec_fn1!(op, g => run_elementwise(ins, out, &HalfUn::<_, bf16>(g, PhantomData)), else unreachable!());
@@ -507,6 +507,23 @@ impl<G: VecFn1> Kernel<1> for SimdUn<G> {
                 out.fill(one[0]);
             }
         }
+    }
+}
+
+/// Whether f16/bf16 `op` runs in the half loops ([`HalfUn`]) on this ISA.
+/// Not sin/cos (their kernel recomputes large arguments in f64), and not
+/// the polynomial functions on AVX2: with 16 vector registers their
+/// constants and the conversion's do not fit, the loop spills, and the
+/// engine's widen / f32 loop / narrow passes run faster (bf16 `exp` 6.4
+/// against 5.0 GB/s; `perf-artifacts/kernels-v19-half-loops.md`).
+fn in_registers(op: UnaryOp) -> bool {
+    use UnaryOp::*;
+    match op {
+        Sin | Cos => false,
+        Exp | Expm1 | Log | Log1p | Tanh | Sigmoid | Gelu | GeluTanh | Silu | Erf => {
+            crate::isa::isa() != crate::isa::Isa::Avx2
+        }
+        Neg | Abs | Sign | Sqrt | Rsqrt | Reciprocal | Relu | Floor | Ceil | Round => true,
     }
 }
 

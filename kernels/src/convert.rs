@@ -8,9 +8,13 @@
 //! slice functions run compiled for AVX2 where the processor has AVX2 and
 //! F16C and `FT_ISA` is not `scalar`: f16 by F16C (`vcvtph2ps` /
 //! `vcvtps2ph`, eight per instruction), bf16 by the portable loops eight
-//! lanes wide. pulp's `V3` token does not carry F16C, so a kernel job
-//! cannot use it inline: the slice functions check for it themselves, and
-//! jobs call them for f16 and convert bf16 inline ([`convert`]).
+//! lanes wide. The slice functions check for F16C themselves: they serve
+//! the engine's gathers and scatters outside kernel jobs, and, inside
+//! them, the reductions' f16 sub-blocks ([`convert`]; bf16 there inline).
+//! Since kernel jobs are compiled with F16C (`isa::run_v3` / `run_v4`),
+//! a job's vector loop can convert in registers instead: `Vf32`'s
+//! `load_f16s` / `store_f16s` and their bf16 twins, which the f16/bf16
+//! elementwise loops (`map::map1_half` / `map2_half`) use.
 //! Through `ft_core::cast` (by way of f64, half's per-element feature
 //! check included) a bf16 element took ~22 instructions each way: more
 //! than an add of two of them.

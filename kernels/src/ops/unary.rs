@@ -272,10 +272,14 @@ fn run(op: UnaryOp, x: &TensorImpl, out: Out<'_>, result: DType) -> Result<()> {
     if x.dtype() == result && out.dtype() == result && in_registers(op) {
         match result {
             DType::BF16 => {
-                return with_vec_fn1!(op, g => run_elementwise(ins, out, &HalfUn::<_, bf16>(g, PhantomData)), else unreachable!());
+                return with_vec_fn1!(op, g => {
+                    run_elementwise(ins, out, &HalfUn::<_, bf16>(g, PhantomData))
+                }, else trig(out));
             }
             DType::F16 => {
-                return with_vec_fn1!(op, g => run_elementwise(ins, out, &HalfUn::<_, f16>(g, PhantomData)), else unreachable!());
+                return with_vec_fn1!(op, g => {
+                    run_elementwise(ins, out, &HalfUn::<_, f16>(g, PhantomData))
+                }, else trig(out));
             }
             _ => {}
         }

@@ -441,20 +441,17 @@ fn run(
     }
     check_alpha(op, alpha, ty.result)?;
     let (op, alpha) = as_add(op, alpha);
-    if ty.compute == DType::F32 && out.dtype() == ty.result && has_simd_f32(op) {
-        match ty.result {
-            DType::BF16 => {
-                if let Some(ins) = half_ins(a, b, ty.result)? {
-                    return run_half::<bf16>(op, alpha, ins, out);
-                }
-            }
-            DType::F16 => {
-                if let Some(ins) = half_ins(a, b, ty.result)? {
-                    return run_half::<f16>(op, alpha, ins, out);
-                }
-            }
-            _ => {}
-        }
+    let half = matches!(ty.result, DType::BF16 | DType::F16);
+    if half
+        && ty.compute == DType::F32
+        && out.dtype() == ty.result
+        && has_simd_f32(op)
+        && let Some(ins) = half_ins(a, b, ty.result)?
+    {
+        return match ty.result {
+            DType::BF16 => run_half::<bf16>(op, alpha, ins, out),
+            _ => run_half::<f16>(op, alpha, ins, out),
+        };
     }
     if op == BinaryOp::Remainder && ty.compute.is_integral(false) {
         check_no_zero_divisor(b)?;
@@ -512,10 +509,8 @@ enum HalfIns<'a> {
 /// [`HalfIns`] for `a` and `b` with results of `dtype`, if they are so.
 fn half_ins<'a>(a: &'a TensorImpl, b: &'a TensorImpl, dtype: DType) -> Result<Option<HalfIns<'a>>> {
     let number = |n: &TensorImpl| n.ndim() == 0 && n.device().is_cpu();
-    // As the engine reads a 0-dim operand for the f32 kernel.
-    let value = |n: &TensorImpl| -> Result<f32> {
-        ft_core::with_dtype!(n.dtype(), U => Ok(ft_core::cast::<U, f32>(n.to_vec::<U>()?[0])))
-    };
+    // The value the engine's cast would give the f32 kernel.
+    let value = |n: &TensorImpl| n.item().map(f32::from_scalar);
     Ok(Some(match (a.dtype() == dtype, b.dtype() == dtype) {
         (true, true) => HalfIns::Tensors([a, b]),
         (true, false) if number(b) => HalfIns::Number {

@@ -234,20 +234,17 @@ pub(crate) fn f32_to_f16(x: f32) -> u16 {
 
 // ------------------------------------------------------------ slices
 
-/// Whether the slice conversions may use AVX2 and F16C: the processor has
-/// them and `FT_ISA` is not `scalar`.
+/// Whether the slice conversions may use AVX2 and F16C: the ISA in use is
+/// AVX2 or AVX-512 (`FT_ISA` is not `scalar`). `isa()` names those only
+/// where the processor can run them, pulp's features and F16C included
+/// (`isa::x86_jobs`), so no feature test of its own is needed here.
 #[inline]
 fn use_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::isa::isa() != crate::isa::Isa::Scalar && has_avx2_f16c()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    use crate::isa::{Isa, isa};
+    cfg!(target_arch = "x86_64") && matches!(isa(), Isa::Avx2 | Isa::Avx512)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[inline]
+#[cfg(all(test, target_arch = "x86_64"))]
 fn has_avx2_f16c() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
 }
@@ -261,7 +258,9 @@ macro_rules! dispatched {
         pub(crate) fn $name(src: &[$src], dst: &mut [MaybeUninit<$dst>]) {
             #[cfg(target_arch = "x86_64")]
             if use_avx2() {
-                // SAFETY: the processor has AVX2 and F16C (checked just above).
+                // SAFETY: the processor has AVX2 and F16C: the ISA in use
+                // is AVX2 or AVX-512 (checked just above), which `isa()`
+                // picks only where both were found.
                 return unsafe { x86::$name(src, dst) };
             }
             $portable(src, dst)

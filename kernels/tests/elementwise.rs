@@ -1152,3 +1152,72 @@ fn half_loops_match_f32_arithmetic_rounded_once() {
         check_half_loops::<half::f16>(isa);
     });
 }
+
+/// An f16/bf16 result written into an `out=` of another float dtype is
+/// rounded to its own dtype first, then cast: PyTorch computes in the
+/// common dtype and casts into `out` (`torch.exp(x_bf16, out=y_f32)` holds
+/// bf16 values; checked against PyTorch 2.15 for exp, sigmoid, add, add
+/// with alpha, mul, div and f16 into f64). Before, the f32 values the
+/// kernel computed went into `out` unrounded.
+#[test]
+fn half_results_into_other_float_outs_are_rounded_to_the_half_first() {
+    use ft_core::Scalar;
+    for_each_isa(|isa| {
+        for dt in [DType::BF16, DType::F16] {
+            let shape = [67, 3];
+            let x = make(&shape, &values(201, dt, 7), dt, Lay::Contiguous);
+            let y = make(&shape, &values(201, dt, 8), dt, Lay::Transposed);
+            type Case = (&'static str, fn(&TensorImpl, &TensorImpl, &TensorImpl));
+            let cases: [Case; 5] = [
+                ("exp", |x, _, o| {
+                    ft_kernels::unary_out(UnaryOp::Exp, x, o).unwrap()
+                }),
+                ("sigmoid", |x, _, o| {
+                    ft_kernels::unary_out(UnaryOp::Sigmoid, x, o).unwrap()
+                }),
+                ("mul", |x, y, o| {
+                    ft_kernels::binary_out(BinaryOp::Mul, x, y, o).unwrap()
+                }),
+                ("div", |x, y, o| {
+                    ft_kernels::binary_out(BinaryOp::Div, x, y, o).unwrap()
+                }),
+                ("add alpha 0.3", |x, y, o| {
+                    ft_kernels::add_out(x, y, Scalar::Float(0.3), o).unwrap()
+                }),
+            ];
+            for (name, f) in cases {
+                // The op in its own dtype: where `out` has it.
+                let own = TensorImpl::zeros(&shape, dt).unwrap();
+                f(&x, &y, &own);
+                let own = own.to_vec_f64().unwrap();
+                let others = [DType::F32, DType::F64, DType::F16, DType::BF16];
+                for out_dt in others.into_iter().filter(|&d| d != dt) {
+                    // Contiguous and transposed: `out`'s own layout.
+                    for lay in [Lay::Contiguous, Lay::Transposed] {
+                        let o = make(&shape, &[0.0; 201], out_dt, lay);
+                        f(&x, &y, &o);
+                        let got = o.to_vec_f64().unwrap();
+                        for (i, (&g, &w)) in got.iter().zip(&own).enumerate() {
+                            // `w` cast to `out_dt` (exact into f32/f64).
+                            let want = stored(w, out_dt);
+                            assert!(
+                                g.to_bits() == want.to_bits() || g.is_nan() && want.is_nan(),
+                                "{isa} {name} {dt:?} into {out_dt:?} [{i}]: {g} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+            // The errors stay TensorIterator's.
+            let wrong = TensorImpl::zeros(&[3, 67], DType::F32).unwrap();
+            let e = ft_kernels::unary_out(UnaryOp::Exp, &x, &wrong).unwrap_err();
+            assert!(
+                e.to_string().contains("doesn't match the broadcast shape"),
+                "{e}"
+            );
+            let int = TensorImpl::zeros(&shape, DType::I64).unwrap();
+            let e = ft_kernels::binary_out(BinaryOp::Mul, &x, &y, &int).unwrap_err();
+            assert!(e.to_string().contains("can't be cast"), "{e}");
+        }
+    });
+}

@@ -207,6 +207,8 @@ pub fn binary_into(
 }
 
 /// `op(a, b)` written into `out` (no allocation when nothing needs a copy).
+/// An f16/bf16 result is rounded to its dtype before it is cast into an
+/// `out` of another, as PyTorch's common dtype is (through a temporary).
 pub fn binary_out(op: BinaryOp, a: &TensorImpl, b: &TensorImpl, out: &TensorImpl) -> Result<()> {
     let ty = binary_types(op, operand(a), operand(b))?;
     run(op, a, b, Scalar::Int(1), Out::Into(out, ty.result), ty)

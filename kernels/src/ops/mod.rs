@@ -143,6 +143,11 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
     for t in inputs {
         t.device().check_executable()?;
     }
+    if let Out::Into(o, r @ (DType::F16 | DType::BF16)) = out
+        && o.dtype() != r
+    {
+        return run_rounded(inputs, o, r, k);
+    }
     if let Some(lead) = dense_lead(&inputs, &out) {
         // Every input contiguous with one shape (or a 0-dim scalar, read
         // with stride 0), and the output fresh or contiguous with it: a
@@ -167,26 +172,53 @@ pub(crate) fn run_elementwise<K: Kernel<N>, const N: usize>(
             &*slot.insert(unsafe { TensorImpl::uninit_strided(&shape, &strides, dtype)? })
         }
         Out::Into(o, result_dtype) => {
-            o.device().check_executable()?;
-            if o.shape() != &shape[..] {
-                return Err(broadcast_mismatch(o.shape(), &shape));
-            }
-            if !can_cast(result_dtype, o.dtype()) {
-                return Err(Error::new(
-                    ErrorKind::DType,
-                    format!(
-                        "result type {} can't be cast to the desired output type {}",
-                        result_dtype.scalar_type_name(),
-                        o.dtype().scalar_type_name()
-                    ),
-                ));
-            }
+            check_into(o, &shape, result_dtype)?;
             o
         }
     };
     let copies = check_overlap(target, &inputs)?;
     let inputs: [&TensorImpl; N] = std::array::from_fn(|i| copies[i].as_ref().unwrap_or(inputs[i]));
     execute(target, inputs, false, k)
+}
+
+/// Whether `o` can take a result of `shape` and `result_dtype`, with
+/// TensorIterator's errors.
+fn check_into(o: &TensorImpl, shape: &[usize], result_dtype: DType) -> Result<()> {
+    o.device().check_executable()?;
+    if o.shape() != shape {
+        return Err(broadcast_mismatch(o.shape(), shape));
+    }
+    if !can_cast(result_dtype, o.dtype()) {
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "result type {} can't be cast to the desired output type {}",
+                result_dtype.scalar_type_name(),
+                o.dtype().scalar_type_name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`run_elementwise`] of an f16/bf16 result into an `out=` of another
+/// dtype: the result made in its own dtype, then cast into `out`. PyTorch
+/// computes an op in its common dtype and casts into an `out` of another
+/// (on CPU, through a temporary output), so `exp(x_bf16, out=y_f32)` holds
+/// the bf16 results widened, not the f32 values the kernel computed before
+/// rounding them (checked against PyTorch 2.15: exp, sigmoid, add, add
+/// with alpha, mul, div, a number operand, f16 into f64).
+#[cold]
+fn run_rounded<K: Kernel<N>, const N: usize>(
+    inputs: [&TensorImpl; N],
+    o: &TensorImpl,
+    result_dtype: DType,
+    k: &K,
+) -> Result<()> {
+    let shapes: [&[usize]; N] = std::array::from_fn(|i| inputs[i].shape());
+    check_into(o, &broadcast_shapes(&shapes)?, result_dtype)?;
+    let r = taken(|slot| run_elementwise(inputs, Out::New(result_dtype, slot), k))?;
+    unary::copy_(o, &r)
 }
 
 /// `k` over a contiguous tensor and a number, into a new tensor, on the

@@ -156,7 +156,8 @@ pub fn unary_into(op: UnaryOp, x: &TensorImpl, slot: &mut Option<TensorImpl>) ->
 ///
 /// PyTorch's rules for `out`'s dtype: a floating op (`exp`, `sin`, ...)
 /// computes in its result dtype and casts into any `out` that dtype casts
-/// to; every other unary op (`neg`, `abs`, `floor`, `relu`, ...) needs
+/// to (an f16/bf16 result rounded to its dtype first, through a temporary);
+/// every other unary op (`neg`, `abs`, `floor`, `relu`, ...) needs
 /// `out` of exactly the input's dtype.
 pub fn unary_out(op: UnaryOp, x: &TensorImpl, out: &TensorImpl) -> Result<()> {
     let r = op.result_dtype(x.dtype())?;

@@ -238,10 +238,11 @@ pub(crate) fn f32_to_f16(x: f32) -> u16 {
 /// AVX2 or AVX-512 (`FT_ISA` is not `scalar`). `isa()` names those only
 /// where the processor can run them, pulp's features and F16C included
 /// (`isa::x86_jobs`), so no feature test of its own is needed here.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn use_avx2() -> bool {
     use crate::isa::{Isa, isa};
-    cfg!(target_arch = "x86_64") && matches!(isa(), Isa::Avx2 | Isa::Avx512)
+    matches!(isa(), Isa::Avx2 | Isa::Avx512)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -537,6 +538,8 @@ mod tests {
     fn widenings(all: &[u16]) -> Vec<(Format, &'static str, Vec<f32>)> {
         let h: Vec<f16> = all.iter().map(|&b| f16::from_bits(b)).collect();
         let b: Vec<bf16> = all.iter().map(|&b| bf16::from_bits(b)).collect();
+        // Pushed to on x86_64 only.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut runs = vec![
             (F16, "portable", in_pieces(&h, widen_f16_portable)),
             (F16, "dispatched", in_pieces(&h, widen_f16)),
@@ -586,6 +589,8 @@ mod tests {
     fn narrowings(fmt: Format, xs: &[f32]) -> Vec<(&'static str, Vec<u16>)> {
         let f16s = |v: Vec<f16>| v.iter().map(|h| h.to_bits()).collect::<Vec<u16>>();
         let bf16s = |v: Vec<bf16>| v.iter().map(|h| h.to_bits()).collect::<Vec<u16>>();
+        // Pushed to on x86_64 only.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut runs = if fmt.name == "f16" {
             vec![
                 ("portable", f16s(in_pieces(xs, narrow_f16_portable))),

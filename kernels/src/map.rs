@@ -3,7 +3,7 @@
 //! itself generic over the SIMD type.
 
 use crate::math::F;
-use crate::simd::Vf32;
+use crate::simd::{HalfConv, Vf32};
 use ft_core::Element;
 use half::{bf16, f16};
 
@@ -149,30 +149,30 @@ fn map2_sv<S: Vf32, G: VecFn2>(
 /// runs the f32 loop, then narrows: three passes over the buffers).
 pub trait Half: Element {
     /// The first vector's worth of `src`, widened.
-    fn load<S: Vf32>(s: S, src: &[Self]) -> F<S>;
+    fn load<S: Vf32>(c: HalfConv<S>, src: &[Self]) -> F<S>;
     /// `v` rounded into the first vector's worth of `dst`.
-    fn store<S: Vf32>(s: S, dst: &mut [Self], v: F<S>);
+    fn store<S: Vf32>(c: HalfConv<S>, dst: &mut [Self], v: F<S>);
 }
 
 impl Half for bf16 {
     #[inline(always)]
-    fn load<S: Vf32>(s: S, src: &[Self]) -> F<S> {
-        s.load_bf16s(src)
+    fn load<S: Vf32>(c: HalfConv<S>, src: &[Self]) -> F<S> {
+        c.load_bf16s(src)
     }
     #[inline(always)]
-    fn store<S: Vf32>(s: S, dst: &mut [Self], v: F<S>) {
-        s.store_bf16s(dst, v)
+    fn store<S: Vf32>(c: HalfConv<S>, dst: &mut [Self], v: F<S>) {
+        c.store_bf16s(dst, v)
     }
 }
 
 impl Half for f16 {
     #[inline(always)]
-    fn load<S: Vf32>(s: S, src: &[Self]) -> F<S> {
-        s.load_f16s(src)
+    fn load<S: Vf32>(c: HalfConv<S>, src: &[Self]) -> F<S> {
+        c.load_f16s(src)
     }
     #[inline(always)]
-    fn store<S: Vf32>(s: S, dst: &mut [Self], v: F<S>) {
-        s.store_f16s(dst, v)
+    fn store<S: Vf32>(c: HalfConv<S>, dst: &mut [Self], v: F<S>) {
+        c.store_f16s(dst, v)
     }
 }
 
@@ -197,23 +197,23 @@ impl<'a, H: Half> From<Src<'a, H>> for HalfSrc<'a, H> {
 /// An operand inside the loop: vectors read at an element index.
 trait Lanes<S: Vf32>: Copy {
     /// The vector of elements `i..i + lanes` (all there).
-    fn at(self, s: S, i: usize) -> F<S>;
+    fn at(self, c: HalfConv<S>, i: usize) -> F<S>;
     /// The vector of the elements from `i` to the end (fewer than a
     /// vector), zeros after them.
-    fn tail(self, s: S, i: usize) -> F<S>;
+    fn tail(self, c: HalfConv<S>, i: usize) -> F<S>;
 }
 
 impl<S: Vf32, H: Half> Lanes<S> for &[H] {
     #[inline(always)]
-    fn at(self, s: S, i: usize) -> F<S> {
-        H::load(s, &self[i..])
+    fn at(self, c: HalfConv<S>, i: usize) -> F<S> {
+        H::load(c, &self[i..])
     }
     #[inline(always)]
-    fn tail(self, s: S, i: usize) -> F<S> {
+    fn tail(self, c: HalfConv<S>, i: usize) -> F<S> {
         let rest = &self[i..];
         let mut t = [H::zero(); 16];
         t[..rest.len()].copy_from_slice(rest);
-        H::load(s, &t)
+        H::load(c, &t)
     }
 }
 
@@ -223,11 +223,11 @@ struct Splat<V>(V);
 
 impl<S: Vf32> Lanes<S> for Splat<F<S>> {
     #[inline(always)]
-    fn at(self, _s: S, _i: usize) -> F<S> {
+    fn at(self, _c: HalfConv<S>, _i: usize) -> F<S> {
         self.0
     }
     #[inline(always)]
-    fn tail(self, _s: S, _i: usize) -> F<S> {
+    fn tail(self, _c: HalfConv<S>, _i: usize) -> F<S> {
         self.0
     }
 }
@@ -235,18 +235,18 @@ impl<S: Vf32> Lanes<S> for Splat<F<S>> {
 /// Stores the vectors `v(i)` into `out` at every vector step `i`, the
 /// last (partial) one through a buffer. A macro, as [`put!`].
 macro_rules! put_half {
-    ($s:expr, $out:expr, $H:ty, |$i:ident, $tail:ident| $v:expr) => {{
+    ($c:expr, $out:expr, $H:ty, |$i:ident, $tail:ident| $v:expr) => {{
         let n = crate::simd::lanes::<S>();
         let whole = $out.len() - $out.len() % n;
         let (head, rest) = $out.split_at_mut(whole);
         for (k, o) in head.chunks_exact_mut(n).enumerate() {
             let ($i, $tail) = (k * n, false);
-            <$H>::store($s, o, $v);
+            <$H>::store($c, o, $v);
         }
         if !rest.is_empty() {
             let ($i, $tail) = (whole, true);
             let mut t = [<$H as Element>::zero(); 16];
-            <$H>::store($s, &mut t, $v);
+            <$H>::store($c, &mut t, $v);
             rest.copy_from_slice(&t[..rest.len()]);
         }
     }};
@@ -257,8 +257,9 @@ macro_rules! put_half {
 pub fn map1_half<S: Vf32, G: VecFn1, H: Half>(s: S, g: G, x: &[H], out: &mut [H]) {
     debug_assert_eq!(x.len(), out.len());
     let x = &x[..out.len()];
-    put_half!(s, out, H, |i, tail| {
-        let v = if tail { x.tail(s, i) } else { x.at(s, i) };
+    let c = HalfConv::new(s);
+    put_half!(c, out, H, |i, tail| {
+        let v = if tail { x.tail(c, i) } else { x.at(c, i) };
         g.apply(s, v)
     });
 }
@@ -298,11 +299,12 @@ fn map2_lanes<S: Vf32, G: VecFn2, H: Half, A: Lanes<S>, B: Lanes<S>>(
     b: B,
     out: &mut [H],
 ) {
-    put_half!(s, out, H, |i, tail| {
+    let c = HalfConv::new(s);
+    put_half!(c, out, H, |i, tail| {
         if tail {
-            g.apply(s, a.tail(s, i), b.tail(s, i))
+            g.apply(s, a.tail(c, i), b.tail(c, i))
         } else {
-            g.apply(s, a.at(s, i), b.at(s, i))
+            g.apply(s, a.at(c, i), b.at(c, i))
         }
     });
 }

@@ -110,6 +110,33 @@ pub trait Vf32: Simd {
         store_f16s_by_elements(self, dst, v)
     }
 
+    /// Whether this processor has what [`Vf32::load_f16s_unchecked`] and
+    /// [`Vf32::store_f16s_unchecked`] need: F16C on AVX2 (pulp's `V3`
+    /// does not prove it); false where they are the checked methods. Read
+    /// once by [`HalfConv::new`].
+    #[inline(always)]
+    fn f16c() -> bool {
+        false
+    }
+
+    /// [`Vf32::load_f16s`] without a feature check of its own.
+    ///
+    /// # Safety
+    /// `Self::f16c()` returned true.
+    #[inline(always)]
+    unsafe fn load_f16s_unchecked(self, src: &[f16]) -> Self::f32s {
+        self.load_f16s(src)
+    }
+
+    /// [`Vf32::store_f16s`] without a feature check of its own.
+    ///
+    /// # Safety
+    /// `Self::f16c()` returned true.
+    #[inline(always)]
+    unsafe fn store_f16s_unchecked(self, dst: &mut [f16], v: Self::f32s) {
+        self.store_f16s(dst, v)
+    }
+
     /// Copies a `rows x cols` block of 4-byte values transposed:
     /// `dst[c * dst_ld + r] = src[r * src_ld + c]`. Bits are moved, never
     /// converted, so any 4-byte element type (f32, i32) may be passed as
@@ -135,8 +162,69 @@ pub trait Vf32: Simd {
     }
 }
 
+/// A token's f16 and bf16 conversions with their feature check made once.
+/// On AVX2, [`Vf32::load_f16s`] and [`Vf32::store_f16s`] ask whether the
+/// processor has F16C at every vector (a load of std's cache, which no loop
+/// hoists: an f16 row sum ran at half its speed so); a loop that makes one
+/// of these first reads the answer from a register.
+///
+/// ```
+/// use ft_kernels::simd::HalfConv;
+/// let c = HalfConv::new(pulp::Scalar::new());
+/// let x = [half::f16::from_f32(1.5)];
+/// assert_eq!(c.load_f16s(&x), 1.5);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct HalfConv<S> {
+    s: S,
+    /// `S::f16c()`, read when this was made.
+    f16c: bool,
+}
+
+impl<S: Vf32> HalfConv<S> {
+    #[inline(always)]
+    pub fn new(s: S) -> Self {
+        HalfConv { s, f16c: S::f16c() }
+    }
+    /// The token.
+    #[inline(always)]
+    pub fn simd(self) -> S {
+        self.s
+    }
+    /// [`Vf32::load_f16s`].
+    #[inline(always)]
+    pub fn load_f16s(self, src: &[f16]) -> S::f32s {
+        if self.f16c {
+            // SAFETY: `f16c` is `S::f16c()` (set only in `new`), true.
+            unsafe { self.s.load_f16s_unchecked(src) }
+        } else {
+            self.s.load_f16s(src)
+        }
+    }
+    /// [`Vf32::store_f16s`].
+    #[inline(always)]
+    pub fn store_f16s(self, dst: &mut [f16], v: S::f32s) {
+        if self.f16c {
+            // SAFETY: as in `load_f16s`.
+            unsafe { self.s.store_f16s_unchecked(dst, v) }
+        } else {
+            self.s.store_f16s(dst, v)
+        }
+    }
+    /// [`Vf32::load_bf16s`].
+    #[inline(always)]
+    pub fn load_bf16s(self, src: &[bf16]) -> S::f32s {
+        self.s.load_bf16s(src)
+    }
+    /// [`Vf32::store_bf16s`].
+    #[inline(always)]
+    pub fn store_bf16s(self, dst: &mut [bf16], v: S::f32s) {
+        self.s.store_bf16s(dst, v)
+    }
+}
+
 /// The most f32 lanes of any ISA's vector (AVX-512's).
-const MAX_LANES: usize = 16;
+pub(crate) const MAX_LANES: usize = 16;
 
 /// The f32 lanes of `S`'s vector.
 #[inline(always)]
@@ -524,6 +612,22 @@ mod x86 {
             } else {
                 super::store_f16s_by_elements(self, dst, v)
             }
+        }
+        #[inline(always)]
+        fn f16c() -> bool {
+            has_f16c()
+        }
+        #[inline(always)]
+        unsafe fn load_f16s_unchecked(self, src: &[f16]) -> f32x8 {
+            let h: [f16; 8] = src[..8].try_into().expect("8 lanes");
+            // SAFETY: the caller's contract: the processor has F16C; AVX is
+            // the token's.
+            unsafe { widen_f16x8(h) }
+        }
+        #[inline(always)]
+        unsafe fn store_f16s_unchecked(self, dst: &mut [f16], v: f32x8) {
+            // SAFETY: as in `load_f16s_unchecked`.
+            dst[..8].copy_from_slice(&unsafe { narrow_f16x8(v) });
         }
     }
 

@@ -11,7 +11,7 @@
 //! never its shape. Pairwise summation bounds the rounding error by
 //! O(log n) ulps, like PyTorch's cascade sum.
 
-use crate::convert::{as_same, bf16_to_f32, cast_fast, convert, slots, widen_f16};
+use crate::convert::{as_same, cast_fast, convert};
 use crate::isa::{Isa, Job, dispatch, dispatch_with};
 use crate::iter::PAR_GRAIN;
 use crate::math::F;
@@ -784,8 +784,8 @@ impl Reducer for SumF32 {
     #[inline(always)]
     fn leaf_half<S: Vf32>(&self, s: S, xs: Half<'_>, _: usize) -> Option<f32> {
         Some(match xs {
-            Half::Bf16(xs) => sum_leaf_by(s, xs, WidenOnLoad),
-            Half::F16(xs) => sum_leaf_by(s, xs, WidenFirst([0.0; SUM_SUB])),
+            Half::Bf16(xs) => sum_leaf_by(s, xs, InRegisters),
+            Half::F16(xs) => sum_leaf_by(s, xs, InRegisters),
         })
     }
     #[inline(always)]
@@ -989,27 +989,14 @@ impl SubBlocks<f32> for Prefetched {
     }
 }
 
-/// bf16 widened element by element as it is loaded (a shift: the compiler
-/// vectorizes it with the adds).
-struct WidenOnLoad;
+/// f16 and bf16 sub-blocks widened in registers as they are added
+/// ([`crate::map::Half::load`]): no copy to f32 in memory.
+struct InRegisters;
 
-impl SubBlocks<half::bf16> for WidenOnLoad {
+impl<H: crate::map::Half> SubBlocks<H> for InRegisters {
     #[inline(always)]
-    fn sum<S: Vf32>(&mut self, s: S, sub: &[half::bf16]) -> F<S> {
-        sum_sub_widened(s, sub, |x| bf16_to_f32(x.to_bits()))
-    }
-}
-
-/// f16 widened a sub-block at a time into a buffer in L1 (F16C's eight
-/// per instruction where the processor has it), then summed as f32.
-struct WidenFirst([f32; SUM_SUB]);
-
-impl SubBlocks<half::f16> for WidenFirst {
-    #[inline(always)]
-    fn sum<S: Vf32>(&mut self, s: S, sub: &[half::f16]) -> F<S> {
-        let b = &mut self.0[..sub.len()];
-        widen_f16(sub, slots(b));
-        sum_sub::<S, false>(s, b, 0)
+    fn sum<S: Vf32>(&mut self, s: S, sub: &[H]) -> F<S> {
+        sum_sub_half(s, sub)
     }
 }
 
@@ -1026,34 +1013,34 @@ fn sum_leaf_by<S: Vf32, H, B: SubBlocks<H>>(s: S, xs: &[H], mut by: B) -> f32 {
     s.reduce_sum_f32s(fold_pairs(&mut parts, n, &mut AddF32s(s)))
 }
 
-/// [`sum_sub`] (without prefetch) of `xs` widened by `widen`: element `i`
-/// of a pass of `4 * lanes` goes to accumulator `i / lanes`, lane
-/// `i % lanes`; left-over whole vectors to accumulators 0, 1, 2, a partial
-/// one to accumulator 3, as there. (The lanes a partial load leaves at 0.0
-/// add nothing: an accumulator starting at +0.0 is never -0.0.)
+/// [`sum_sub`] (without prefetch) of `xs` widened to f32 in registers:
+/// the same accumulators in the same order. Element `i` of a pass of
+/// `4 * lanes` goes to accumulator `i / lanes`, lane `i % lanes`; left-over
+/// whole vectors to accumulators 0, 1, 2, a partial one (its missing lanes
+/// +0.0, which add nothing to an accumulator that starts at +0.0) to
+/// accumulator 3.
 #[inline(always)]
-fn sum_sub_widened<S: Vf32, H: Copy>(s: S, xs: &[H], widen: impl Fn(H) -> f32) -> F<S> {
-    /// Four accumulators of at most 16 lanes.
-    const MAX: usize = 64;
-    let lanes = std::mem::size_of::<F<S>>() / 4;
-    let w = 4 * lanes;
-    let mut acc = [0f32; MAX];
-    let mut passes = xs.chunks_exact(w);
-    for c in &mut passes {
-        for (a, &x) in acc[..w].iter_mut().zip(c) {
-            *a += widen(x);
+fn sum_sub_half<S: Vf32, H: crate::map::Half>(s: S, xs: &[H]) -> F<S> {
+    let lanes = crate::simd::lanes::<S>();
+    let c = crate::simd::HalfConv::new(s);
+    let mut acc = [s.splat_f32s(0.0); 4];
+    let mut passes = xs.chunks_exact(4 * lanes);
+    for p in &mut passes {
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a = s.add_f32s(*a, H::load(c, &p[k * lanes..]));
         }
     }
-    let rem = passes.remainder();
-    let whole = rem.len() / lanes * lanes;
-    for (a, &x) in acc.iter_mut().zip(&rem[..whole]) {
-        *a += widen(x);
+    let mut vectors = passes.remainder().chunks_exact(lanes);
+    for (a, v) in acc.iter_mut().zip(&mut vectors) {
+        *a = s.add_f32s(*a, H::load(c, v));
     }
-    for (a, &x) in acc[3 * lanes..].iter_mut().zip(&rem[whole..]) {
-        *a += widen(x);
+    let tail = vectors.remainder();
+    if !tail.is_empty() {
+        let mut t = [H::zero(); crate::simd::MAX_LANES];
+        t[..tail.len()].copy_from_slice(tail);
+        acc[3] = s.add_f32s(acc[3], H::load(c, &t));
     }
-    let v = |k: usize| S::as_simd_f32s(&acc[k * lanes..(k + 1) * lanes]).0[0];
-    s.add_f32s(s.add_f32s(v(0), v(1)), s.add_f32s(v(2), v(3)))
+    s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]))
 }
 
 /// One sub-block as a vector of partial sums (four accumulators), with a

@@ -6,6 +6,12 @@
 //! written. Memory sees one read of the input and one write of the output,
 //! where PyTorch makes three passes over memory. Other dims are moved last,
 //! computed, and moved back.
+//!
+//! log_softmax is `(x - max) - log(sum)`, PyTorch's order. Over the last dim
+//! of an f16/bf16 tensor PyTorch keeps the sum and its log in the half
+//! dtype (its per-row scalars are of the input's type), so they are rounded
+//! to it here too; over other dims it keeps them in f32, as here
+//! (`conformance/oracle/half_rules.py`: no result of 19,200 differs).
 
 use crate::isa::{Job, dispatch};
 use crate::iter::PAR_GRAIN;
@@ -45,9 +51,41 @@ fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
     }
     if x.ndim() > 0 && d != last {
         let moved = x.transpose(d as isize, -1)?;
-        let y = run(&moved, -1, log)?;
+        let y = rows(&moved, log, Round::None)?;
         return y.transpose(d as isize, -1)?.contiguous();
     }
+    let round = match x.dtype() {
+        DType::BF16 => Round::Bf16,
+        DType::F16 => Round::F16,
+        _ => Round::None,
+    };
+    rows(x, log, round)
+}
+
+/// How a half log_softmax over the last dim holds its row sum and its log:
+/// rounded to the input's dtype (PyTorch's scalars of that type), or not.
+#[derive(Clone, Copy)]
+enum Round {
+    None,
+    Bf16,
+    F16,
+}
+
+impl Round {
+    #[inline]
+    fn apply(self, v: f32) -> f32 {
+        use crate::convert::cast_fast;
+        match self {
+            Round::None => v,
+            Round::Bf16 => cast_fast::<half::bf16, f32>(cast_fast::<f32, half::bf16>(v)),
+            Round::F16 => cast_fast::<half::f16, f32>(cast_fast::<f32, half::f16>(v)),
+        }
+    }
+}
+
+/// softmax or log_softmax over the last dim of `x`.
+fn rows(x: &TensorImpl, log: bool, round: Round) -> Result<TensorImpl> {
+    let last = x.ndim().saturating_sub(1);
     let xc = x.contiguous()?;
     let row = if x.ndim() == 0 { 1 } else { x.shape()[last] };
     let rows = x.numel().checked_div(row).unwrap_or(0);
@@ -59,7 +97,7 @@ fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
                 let src = xc.as_slice::<f32>()?;
                 let mut g = out.storage().write()?;
                 let dst: &mut [f32] = bytemuck::cast_slice_mut(g.bytes_mut());
-                rows_f32(&src, &mut dst[..x.numel()], row, rows, log);
+                rows_f32(&src, &mut dst[..x.numel()], row, rows, log, round);
             }
             Ok(out)
         }
@@ -75,14 +113,14 @@ fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
             // f16/bf16: compute in f32, round once at the end.
             let v: Vec<f32> = xc.to_vec_f64()?.into_iter().map(|x| x as f32).collect();
             let mut o = vec![0.0f32; v.len()];
-            rows_f32(&v, &mut o, row, rows, log);
+            rows_f32(&v, &mut o, row, rows, log, round);
             let t = TensorImpl::from_vec(o, x.shape())?;
             crate::ops::unary::cast(&t, d)
         }
     }
 }
 
-fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool) {
+fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool, round: Round) {
     if rows == 0 {
         return;
     }
@@ -95,11 +133,18 @@ fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool) {
                     dst: d,
                     row,
                     log,
+                    round,
                 })
             })
         });
     } else {
-        dispatch(Rows { src, dst, row, log });
+        dispatch(Rows {
+            src,
+            dst,
+            row,
+            log,
+            round,
+        });
     }
 }
 
@@ -108,6 +153,7 @@ struct Rows<'a> {
     dst: &'a mut [f32],
     row: usize,
     log: bool,
+    round: Round,
 }
 
 impl Job for Rows<'_> {
@@ -119,13 +165,13 @@ impl Job for Rows<'_> {
             .chunks_exact(self.row)
             .zip(self.dst.chunks_exact_mut(self.row))
         {
-            row_f32(s, x, o, self.log);
+            row_f32(s, x, o, self.log, self.round);
         }
     }
 }
 
 #[inline(always)]
-fn row_f32<S: Vf32>(s: S, x: &[f32], o: &mut [f32], log: bool) {
+fn row_f32<S: Vf32>(s: S, x: &[f32], o: &mut [f32], log: bool, round: Round) {
     // Pass 1: max (four accumulators; a NaN in the row reaches the sum).
     let (xh, xt) = S::as_simd_f32s(x);
     let ninf = s.splat_f32s(f32::NEG_INFINITY);
@@ -164,13 +210,14 @@ fn row_f32<S: Vf32>(s: S, x: &[f32], o: &mut [f32], log: bool) {
     let total = s.reduce_sum_f32s(sum);
     // Pass 3, on the row while it is in L1.
     if log {
-        let shift = s.splat_f32s(mx + total.ln());
+        let lse = s.splat_f32s(round.apply(round.apply(total).ln()));
         let (oh, ot) = S::as_mut_simd_f32s(o);
         for (d, &v) in oh.iter_mut().zip(xh) {
-            *d = s.sub_f32s(v, shift);
+            *d = s.sub_f32s(s.sub_f32s(v, mv), lse);
         }
         if !xt.is_empty() {
-            s.partial_store_f32s(ot, s.sub_f32s(s.partial_load_f32s(xt), shift));
+            let v = s.partial_load_f32s(xt);
+            s.partial_store_f32s(ot, s.sub_f32s(s.sub_f32s(v, mv), lse));
         }
     } else {
         let inv = s.splat_f32s(1.0 / total);
@@ -198,9 +245,9 @@ fn row_f64(x: &[f64], o: &mut [f64], log: bool) {
         sum += *d;
     }
     if log {
-        let shift = m + sum.ln();
+        let lse = sum.ln();
         for (d, &v) in o.iter_mut().zip(x) {
-            *d = v - shift;
+            *d = v - m - lse;
         }
     } else {
         for d in o.iter_mut() {

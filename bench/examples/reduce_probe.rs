@@ -1,14 +1,15 @@
 //! Ops outside the suite's workloads, by sets. `reduce` (the default),
 //! over a `[4096, 4096]` input: `max(dim=0)` and `max(dim=1)` of f32
 //! (values and indices), `sum(dim=0)` and `sum(dim=1)` of bf16 and f16.
-//! `half`, f16 and bf16 elementwise over `[4096, 1024]`: `a + b`,
-//! `exp(a)`, and the casts to and from f32. Each round times every case in
-//! turn (best of 5 calls); GB/s of bytes read and written, median and all
+//! `half`, f16 and bf16 elementwise over `[1024, 4096]`: `a + b`,
+//! `exp(a)`, and the casts to and from f32. `softmax`, f16 and bf16
+//! `softmax` and `log_softmax` over the last dim of `[1024, 4096]`. Each
+//! round times every case in turn (best of 5 calls); GB/s of bytes read and written, median and all
 //! rounds, and a checksum of each output (so two builds can be compared:
 //! same input, same numbers).
 //!
 //! ```text
-//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half] [NAME FILTER]
+//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half|softmax] [NAME FILTER]
 //! ```
 use ft_core::{DType, TensorImpl};
 use std::time::Instant;
@@ -55,6 +56,21 @@ const HALF: [Case; 8] = [
     ("f16 to f32", &[DType::F16], |t| to(t, DType::F32)),
 ];
 
+const SOFTMAX: [Case; 4] = [
+    ("softmax bf16", &[DType::BF16], |t| {
+        ft_kernels::softmax(&t[0], -1).expect("softmax")
+    }),
+    ("softmax f16", &[DType::F16], |t| {
+        ft_kernels::softmax(&t[0], -1).expect("softmax")
+    }),
+    ("log_softmax bf16", &[DType::BF16], |t| {
+        ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
+    }),
+    ("log_softmax f16", &[DType::F16], |t| {
+        ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
+    }),
+];
+
 fn add(t: &[TensorImpl]) -> TensorImpl {
     ft_kernels::add(&t[0], &t[1], ft_core::Scalar::Int(1)).expect("add")
 }
@@ -73,14 +89,15 @@ fn main() {
         args.get(1).and_then(|v| v.parse::<usize>().ok()),
         args.get(2).and_then(|v| v.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half] [NAME FILTER]");
+        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half|softmax] [NAME FILTER]");
         std::process::exit(2);
     };
     let (cases, rows): (&[Case], usize) = match args.get(3).map(String::as_str) {
         None | Some("reduce") => (&REDUCE, 4096),
         Some("half") => (&HALF, 1024),
+        Some("softmax") => (&SOFTMAX, 1024),
         Some(other) => {
-            eprintln!("reduce_probe: unknown set {other:?} (reduce or half)");
+            eprintln!("reduce_probe: unknown set {other:?} (reduce, half or softmax)");
             std::process::exit(2);
         }
     };

@@ -2,9 +2,10 @@
 same inputs, 3 rounds of best-of-5, GB/s of bytes read and written.
 Set `reduce` (default), over [4096, 4096]: max/argmax along dim 0 and 1 of
 f32, sum along dim 0 and 1 of bf16 and f16. Set `half`, over [1024, 4096]:
-a + b, exp, and the casts between f32 and bf16 / f16.
+a + b, exp, and the casts between f32 and bf16 / f16. Set `softmax`, over
+[1024, 4096]: softmax and log_softmax of bf16 / f16 over the last dim.
 
-    python bench/torch/reduce_probe.py THREADS [reduce|half]
+    python bench/torch/reduce_probe.py THREADS [reduce|half|softmax]
 """
 import sys, time, torch
 t = int(sys.argv[1]); torch.set_num_threads(t)
@@ -30,6 +31,10 @@ cases = {
              ("f32 to f16", [f], lambda x: x.to(hf)),
              ("bf16 to f32", [bf], lambda x: x.to(f)),
              ("f16 to f32", [hf], lambda x: x.to(f))],
+    "softmax": [("softmax bf16", [bf], lambda x: x.softmax(dim=-1)),
+                ("softmax f16", [hf], lambda x: x.softmax(dim=-1)),
+                ("log_softmax bf16", [bf], lambda x: x.log_softmax(dim=-1)),
+                ("log_softmax f16", [hf], lambda x: x.log_softmax(dim=-1))],
 }[which]
 xs = [[src.to(dt) for dt, src in zip(dts, (v, w))] for _, dts, _ in cases]
 res = {c[0]: [] for c in cases}

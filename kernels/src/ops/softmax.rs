@@ -51,7 +51,7 @@ fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
     }
     if x.ndim() > 0 && d != last {
         let moved = x.transpose(d as isize, -1)?;
-        let y = rows(&moved, log, Round::None)?;
+        let y = over_last_dim(&moved, log, Round::None)?;
         return y.transpose(d as isize, -1)?.contiguous();
     }
     let round = match x.dtype() {
@@ -59,7 +59,7 @@ fn run(x: &TensorImpl, dim: isize, log: bool) -> Result<TensorImpl> {
         DType::F16 => Round::F16,
         _ => Round::None,
     };
-    rows(x, log, round)
+    over_last_dim(x, log, round)
 }
 
 /// How a half log_softmax over the last dim holds its row sum and its log:
@@ -84,7 +84,7 @@ impl Round {
 }
 
 /// softmax or log_softmax over the last dim of `x`.
-fn rows(x: &TensorImpl, log: bool, round: Round) -> Result<TensorImpl> {
+fn over_last_dim(x: &TensorImpl, log: bool, round: Round) -> Result<TensorImpl> {
     let last = x.ndim().saturating_sub(1);
     let xc = x.contiguous()?;
     let row = if x.ndim() == 0 { 1 } else { x.shape()[last] };
@@ -110,12 +110,13 @@ fn rows(x: &TensorImpl, log: bool, round: Round) -> Result<TensorImpl> {
             TensorImpl::from_vec(o, x.shape())
         }
         d => {
-            // f16/bf16: compute in f32, round once at the end.
-            let v: Vec<f32> = xc.to_vec_f64()?.into_iter().map(|x| x as f32).collect();
-            let mut o = vec![0.0f32; v.len()];
-            rows_f32(&v, &mut o, row, rows, log, round);
-            let t = TensorImpl::from_vec(o, x.shape())?;
-            crate::ops::unary::cast(&t, d)
+            // f16/bf16: widened, computed in f32 (the row scalars rounded
+            // as `round` says), each result rounded once at the end. The
+            // casts are the SIMD ones; through `to_vec_f64` and a `Vec`
+            // of f32 this was several times slower
+            // (`perf-artifacts/kernels-v21-half-softmax.md`).
+            let wide = crate::ops::unary::cast(&xc, DType::F32)?;
+            crate::ops::unary::cast(&over_last_dim(&wide, log, round)?, d)
         }
     }
 }

@@ -90,18 +90,10 @@ fn over_last_dim(x: &TensorImpl, log: bool, round: Round) -> Result<TensorImpl> 
     let row = if x.ndim() == 0 { 1 } else { x.shape()[last] };
     let rows = x.numel().checked_div(row).unwrap_or(0);
     match x.dtype() {
-        DType::F32 => {
-            // SAFETY: contiguous and dense; every row is written below.
-            let out = unsafe { TensorImpl::uninit_strided(x.shape(), xc.strides(), DType::F32)? };
-            {
-                let src = xc.as_slice::<f32>()?;
-                let mut g = out.storage().write()?;
-                let dst: &mut [f32] = bytemuck::cast_slice_mut(g.bytes_mut());
-                rows_f32(&src, &mut dst[..x.numel()], row, rows, log, round);
-            }
-            Ok(out)
-        }
-        DType::F64 => {
+        DType::F32 => rows_into::<f32>(&xc, row, rows, log, round),
+        DType::BF16 => rows_into::<half::bf16>(&xc, row, rows, log, round),
+        DType::F16 => rows_into::<half::f16>(&xc, row, rows, log, round),
+        _ => {
             let v = xc.to_vec::<f64>()?;
             let mut o = vec![0.0f64; v.len()];
             for (xs, os) in v.chunks(row.max(1)).zip(o.chunks_mut(row.max(1))) {
@@ -109,19 +101,68 @@ fn over_last_dim(x: &TensorImpl, log: bool, round: Round) -> Result<TensorImpl> 
             }
             TensorImpl::from_vec(o, x.shape())
         }
-        d => {
-            // f16/bf16: widened, computed in f32 (the row scalars rounded
-            // as `round` says), each result rounded once at the end. The
-            // casts are the SIMD ones; through `to_vec_f64` and a `Vec`
-            // of f32 this was several times slower
-            // (`perf-artifacts/kernels-v21-half-softmax.md`).
-            let wide = crate::ops::unary::cast(&xc, DType::F32)?;
-            crate::ops::unary::cast(&over_last_dim(&wide, log, round)?, d)
-        }
     }
 }
 
-fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool, round: Round) {
+/// The rows of the contiguous `xc` into a new tensor of its dtype `E`.
+fn rows_into<E: RowElem>(
+    xc: &TensorImpl,
+    row: usize,
+    rows: usize,
+    log: bool,
+    round: Round,
+) -> Result<TensorImpl> {
+    // SAFETY: contiguous and dense; every row is written below.
+    let out = unsafe { TensorImpl::uninit_strided(xc.shape(), xc.strides(), E::DTYPE)? };
+    {
+        let src = xc.as_slice::<E>()?;
+        let mut g = out.storage().write()?;
+        let dst: &mut [E] = bytemuck::cast_slice_mut(g.bytes_mut());
+        rows_of(&src, &mut dst[..xc.numel()], row, rows, log, round);
+    }
+    Ok(out)
+}
+
+/// An element type whose rows the f32 row code computes: f32 itself, or
+/// f16/bf16 through two row buffers in L1 (the row widened into one, the
+/// f32 results written to the other and narrowed into the output, each
+/// rounded once). Whole-tensor casts around the f32 path moved 20 bytes
+/// an element through memory (`perf-artifacts/kernels-v21-half-softmax.md`).
+trait RowElem: ft_core::Element + bytemuck::Pod + Send + Sync {
+    /// f32 scratch elements a row job needs for rows of `row` elements.
+    fn scratch(row: usize) -> usize;
+    fn row<S: Vf32>(s: S, x: &[Self], o: &mut [Self], buf: &mut [f32], log: bool, round: Round);
+}
+
+impl RowElem for f32 {
+    fn scratch(_: usize) -> usize {
+        0
+    }
+    #[inline(always)]
+    fn row<S: Vf32>(s: S, x: &[f32], o: &mut [f32], _: &mut [f32], log: bool, round: Round) {
+        row_f32(s, x, o, log, round);
+    }
+}
+
+macro_rules! half_rows {
+    ($($t:ty),*) => {$(
+        impl RowElem for $t {
+            fn scratch(row: usize) -> usize {
+                2 * row
+            }
+            #[inline(always)]
+            fn row<S: Vf32>(s: S, x: &[$t], o: &mut [$t], buf: &mut [f32], log: bool, round: Round) {
+                let (bx, bo) = buf.split_at_mut(x.len());
+                crate::convert::convert(x, bx);
+                row_f32(s, bx, &mut bo[..x.len()], log, round);
+                crate::convert::convert(&bo[..x.len()], o);
+            }
+        }
+    )*};
+}
+half_rows!(half::bf16, half::f16);
+
+fn rows_of<E: RowElem>(src: &[E], dst: &mut [E], row: usize, rows: usize, log: bool, round: Round) {
     if rows == 0 {
         return;
     }
@@ -149,24 +190,25 @@ fn rows_f32(src: &[f32], dst: &mut [f32], row: usize, rows: usize, log: bool, ro
     }
 }
 
-struct Rows<'a> {
-    src: &'a [f32],
-    dst: &'a mut [f32],
+struct Rows<'a, E> {
+    src: &'a [E],
+    dst: &'a mut [E],
     row: usize,
     log: bool,
     round: Round,
 }
 
-impl Job for Rows<'_> {
+impl<E: RowElem> Job for Rows<'_, E> {
     type Output = ();
     #[inline(always)]
     fn run<S: Vf32>(self, s: S) {
+        let mut buf = vec![0.0f32; E::scratch(self.row)];
         for (x, o) in self
             .src
             .chunks_exact(self.row)
             .zip(self.dst.chunks_exact_mut(self.row))
         {
-            row_f32(s, x, o, self.log, self.round);
+            E::row(s, x, o, &mut buf, self.log, self.round);
         }
     }
 }

@@ -2,11 +2,11 @@
 //! over a `[4096, 4096]` input: `max(dim=0)` and `max(dim=1)` of f32
 //! (values and indices), `sum(dim=0)` and `sum(dim=1)` of bf16 and f16.
 //! `half`, f16 and bf16 elementwise over `[1024, 4096]`: `a + b`,
-//! `exp(a)`, and the casts to and from f32. `softmax`, f16 and bf16
-//! `softmax` and `log_softmax` over the last dim of `[1024, 4096]`. Each
-//! round times every case in turn (best of 5 calls); GB/s of bytes read and written, median and all
-//! rounds, and a checksum of each output (so two builds can be compared:
-//! same input, same numbers).
+//! `exp(a)`, and the casts to and from f32. `softmax`, f32, f16 and
+//! bf16 `softmax` and `log_softmax` over the last dim of `[1024, 4096]`.
+//! Each round times every case in turn (best of 5 calls); GB/s of bytes
+//! read and written, median and all rounds, and a checksum of each output
+//! (so two builds can be compared: same input, same numbers).
 //!
 //! ```text
 //! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half|softmax] [NAME FILTER]
@@ -56,7 +56,13 @@ const HALF: [Case; 8] = [
     ("f16 to f32", &[DType::F16], |t| to(t, DType::F32)),
 ];
 
-const SOFTMAX: [Case; 4] = [
+const SOFTMAX: [Case; 6] = [
+    ("softmax f32", &[DType::F32], |t| {
+        ft_kernels::softmax(&t[0], -1).expect("softmax")
+    }),
+    ("log_softmax f32", &[DType::F32], |t| {
+        ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
+    }),
     ("softmax bf16", &[DType::BF16], |t| {
         ft_kernels::softmax(&t[0], -1).expect("softmax")
     }),

@@ -3,7 +3,7 @@ same inputs, 3 rounds of best-of-5, GB/s of bytes read and written.
 Set `reduce` (default), over [4096, 4096]: max/argmax along dim 0 and 1 of
 f32, sum along dim 0 and 1 of bf16 and f16. Set `half`, over [1024, 4096]:
 a + b, exp, and the casts between f32 and bf16 / f16. Set `softmax`, over
-[1024, 4096]: softmax and log_softmax of bf16 / f16 over the last dim.
+[1024, 4096]: softmax and log_softmax of f32 / bf16 / f16 over the last dim.
 
     python bench/torch/reduce_probe.py THREADS [reduce|half|softmax]
 """
@@ -31,7 +31,9 @@ cases = {
              ("f32 to f16", [f], lambda x: x.to(hf)),
              ("bf16 to f32", [bf], lambda x: x.to(f)),
              ("f16 to f32", [hf], lambda x: x.to(f))],
-    "softmax": [("softmax bf16", [bf], lambda x: x.softmax(dim=-1)),
+    "softmax": [("softmax f32", [f], lambda x: x.softmax(dim=-1)),
+                ("log_softmax f32", [f], lambda x: x.log_softmax(dim=-1)),
+                ("softmax bf16", [bf], lambda x: x.softmax(dim=-1)),
                 ("softmax f16", [hf], lambda x: x.softmax(dim=-1)),
                 ("log_softmax bf16", [bf], lambda x: x.log_softmax(dim=-1)),
                 ("log_softmax f16", [hf], lambda x: x.log_softmax(dim=-1))],

@@ -57,28 +57,24 @@ const HALF: [Case; 8] = [
 ];
 
 const SOFTMAX: [Case; 6] = [
-    ("softmax f32", &[DType::F32], |t| {
-        ft_kernels::softmax(&t[0], -1).expect("softmax")
-    }),
-    ("log_softmax f32", &[DType::F32], |t| {
-        ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
-    }),
-    ("softmax bf16", &[DType::BF16], |t| {
-        ft_kernels::softmax(&t[0], -1).expect("softmax")
-    }),
-    ("softmax f16", &[DType::F16], |t| {
-        ft_kernels::softmax(&t[0], -1).expect("softmax")
-    }),
-    ("log_softmax bf16", &[DType::BF16], |t| {
-        ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
-    }),
-    ("log_softmax f16", &[DType::F16], |t| {
-        ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
-    }),
+    ("softmax f32", &[DType::F32], softmax),
+    ("log_softmax f32", &[DType::F32], log_softmax),
+    ("softmax bf16", &[DType::BF16], softmax),
+    ("softmax f16", &[DType::F16], softmax),
+    ("log_softmax bf16", &[DType::BF16], log_softmax),
+    ("log_softmax f16", &[DType::F16], log_softmax),
 ];
 
 fn add(t: &[TensorImpl]) -> TensorImpl {
     ft_kernels::add(&t[0], &t[1], ft_core::Scalar::Int(1)).expect("add")
+}
+
+fn softmax(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::softmax(&t[0], -1).expect("softmax")
+}
+
+fn log_softmax(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::log_softmax(&t[0], -1).expect("log_softmax")
 }
 
 fn exp(t: &[TensorImpl]) -> TensorImpl {

@@ -4,12 +4,15 @@
 //! `half`, f16 and bf16 elementwise over `[1024, 4096]`: `a + b`,
 //! `exp(a)`, and the casts to and from f32. `softmax`, f32, f16 and
 //! bf16 `softmax` and `log_softmax` over the last dim of `[1024, 4096]`.
+//! `stats`, over `[4096, 4096]`: `var` (correction 1) along dim 1 and 0,
+//! the 2-norm and `logsumexp` along dim 1, and `max(dim=1)` values, of f32
+//! and bf16 (f16 for `var`).
 //! Each round times every case in turn (best of 5 calls); GB/s of bytes
 //! read and written, median and all rounds, and a checksum of each output
 //! (so two builds can be compared: same input, same numbers).
 //!
 //! ```text
-//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half|softmax] [NAME FILTER]
+//! cargo run --release -p ft-bench --example reduce_probe -- THREADS ROUNDS [reduce|half|softmax|stats] [NAME FILTER]
 //! ```
 use ft_core::{DType, TensorImpl};
 use std::time::Instant;
@@ -65,6 +68,35 @@ const SOFTMAX: [Case; 6] = [
     ("log_softmax f16", &[DType::F16], log_softmax),
 ];
 
+const STATS: [Case; 10] = [
+    ("var(dim=1) f32", &[DType::F32], |t| var(t, 1)),
+    ("var(dim=0) f32", &[DType::F32], |t| var(t, 0)),
+    ("var(dim=1) bf16", &[DType::BF16], |t| var(t, 1)),
+    ("var(dim=1) f16", &[DType::F16], |t| var(t, 1)),
+    ("norm(dim=1) f32", &[DType::F32], norm),
+    ("norm(dim=1) bf16", &[DType::BF16], norm),
+    ("lse(dim=1) f32", &[DType::F32], logsumexp),
+    ("lse(dim=1) bf16", &[DType::BF16], logsumexp),
+    ("max(dim=1) f32 v", &[DType::F32], max_values),
+    ("max(dim=1) bf16 v", &[DType::BF16], max_values),
+];
+
+fn var(t: &[TensorImpl], dim: isize) -> TensorImpl {
+    ft_kernels::var(&t[0], Some(&[dim]), 1.0, false).expect("var")
+}
+
+fn norm(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::norm(&t[0], ft_kernels::NormP::Two, Some(&[1]), false).expect("norm")
+}
+
+fn logsumexp(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::logsumexp(&t[0], Some(&[1]), false).expect("logsumexp")
+}
+
+fn max_values(t: &[TensorImpl]) -> TensorImpl {
+    ft_kernels::max_dim(&t[0], 1, false).expect("max").0
+}
+
 fn add(t: &[TensorImpl]) -> TensorImpl {
     ft_kernels::add(&t[0], &t[1], ft_core::Scalar::Int(1)).expect("add")
 }
@@ -91,15 +123,16 @@ fn main() {
         args.get(1).and_then(|v| v.parse::<usize>().ok()),
         args.get(2).and_then(|v| v.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half|softmax] [NAME FILTER]");
+        eprintln!("usage: reduce_probe THREADS ROUNDS [reduce|half|softmax|stats] [NAME FILTER]");
         std::process::exit(2);
     };
     let (cases, rows): (&[Case], usize) = match args.get(3).map(String::as_str) {
         None | Some("reduce") => (&REDUCE, 4096),
         Some("half") => (&HALF, 1024),
         Some("softmax") => (&SOFTMAX, 1024),
+        Some("stats") => (&STATS, 4096),
         Some(other) => {
-            eprintln!("reduce_probe: unknown set {other:?} (reduce, half or softmax)");
+            eprintln!("reduce_probe: unknown set {other:?} (reduce, half, softmax or stats)");
             std::process::exit(2);
         }
     };

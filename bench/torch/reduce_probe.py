@@ -4,14 +4,16 @@ Set `reduce` (default), over [4096, 4096]: max/argmax along dim 0 and 1 of
 f32, sum along dim 0 and 1 of bf16 and f16. Set `half`, over [1024, 4096]:
 a + b, exp, and the casts between f32 and bf16 / f16. Set `softmax`, over
 [1024, 4096]: softmax and log_softmax of f32 / bf16 / f16 over the last dim.
+Set `stats`, over [4096, 4096]: var along dim 1 and 0, the 2-norm and
+logsumexp along dim 1, and max(dim=1) values, of f32 and bf16.
 
-    python bench/torch/reduce_probe.py THREADS [reduce|half|softmax]
+    python bench/torch/reduce_probe.py THREADS [reduce|half|softmax|stats]
 """
 import sys, time, torch
 t = int(sys.argv[1]); torch.set_num_threads(t)
 which = sys.argv[2] if len(sys.argv) > 2 else "reduce"
 n = 4096
-rows = 4096 if which == "reduce" else 1024
+rows = 4096 if which in ("reduce", "stats") else 1024
 k = torch.arange(n * rows, dtype=torch.int64)
 v = ((k * 7919 % 2001).to(torch.float32) / 1000.0 - 1.0).reshape(rows, n)
 w = ((k * 104729 % 1999).to(torch.float32) / 1000.0 - 1.0).reshape(rows, n)
@@ -37,6 +39,16 @@ cases = {
                 ("softmax f16", [hf], lambda x: x.softmax(dim=-1)),
                 ("log_softmax bf16", [bf], lambda x: x.log_softmax(dim=-1)),
                 ("log_softmax f16", [hf], lambda x: x.log_softmax(dim=-1))],
+    "stats": [("var(dim=1) f32", [f], lambda x: x.var(dim=1)),
+              ("var(dim=0) f32", [f], lambda x: x.var(dim=0)),
+              ("var(dim=1) bf16", [bf], lambda x: x.var(dim=1)),
+              ("var(dim=1) f16", [hf], lambda x: x.var(dim=1)),
+              ("norm(dim=1) f32", [f], lambda x: torch.linalg.vector_norm(x, 2, dim=1)),
+              ("norm(dim=1) bf16", [bf], lambda x: torch.linalg.vector_norm(x, 2, dim=1)),
+              ("lse(dim=1) f32", [f], lambda x: torch.logsumexp(x, dim=1)),
+              ("lse(dim=1) bf16", [bf], lambda x: torch.logsumexp(x, dim=1)),
+              ("max(dim=1) f32 v", [f], lambda x: x.max(dim=1)[0]),
+              ("max(dim=1) bf16 v", [bf], lambda x: x.max(dim=1)[0])],
 }[which]
 xs = [[src.to(dt) for dt, src in zip(dts, (v, w))] for _, dts, _ in cases]
 res = {c[0]: [] for c in cases}

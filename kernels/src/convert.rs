@@ -31,6 +31,13 @@ pub(crate) fn as_same<U: Element, T: Element>(xs: &[U]) -> Option<&[T]> {
     (U::DTYPE == T::DTYPE).then(|| unsafe { &*(xs as *const [U] as *const [T]) })
 }
 
+/// [`as_same`] for a mutable slice.
+#[inline(always)]
+pub(crate) fn as_same_mut<U: Element, T: Element>(xs: &mut [U]) -> Option<&mut [T]> {
+    // SAFETY: as in `as_same`: U and T are the same type.
+    (U::DTYPE == T::DTYPE).then(|| unsafe { &mut *(xs as *mut [U] as *mut [T]) })
+}
+
 /// `x` as a `T` if `U` is `T`.
 #[inline(always)]
 fn same<U: Element, T: Element>(x: U) -> Option<T> {

@@ -641,6 +641,110 @@ fn a_256_bit_sum_on_avx512_is_the_avx2_sum() {
     });
 }
 
+/// var, std, norm (p = 1, 2, inf) and logsumexp of f32, f16 and bf16 keep
+/// f64 accumulation in their SIMD leaves: each result within half an ulp
+/// of the output dtype of the f64 reference (rounded once), logsumexp
+/// within 4e-7 more (its exponentials are f32's, 1.5 ulp). Rows cross
+/// vector, leaf (2048) and tail boundaries, down rows and columns and
+/// over everything; values sit at an offset (var's cancellation) or
+/// hold NaN and infinities in and between leaves.
+#[test]
+fn f64_reductions_of_floats_round_once_on_every_isa() {
+    let lens = [1, 2, 7, 33, 300, 2047, 2048, 2049, 5003];
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut values = |n: usize, offset: f64| -> Vec<f64> {
+        (0..n)
+            .map(|_| offset + (next() % 20_001) as f64 / 10_000.0 - 1.0)
+            .collect()
+    };
+    // (rows, offset, special values at (row, index)).
+    let mut cases: Vec<(usize, Vec<f64>)> = vec![];
+    for &n in &lens {
+        cases.push((n, values(3 * n, 0.0)));
+        cases.push((n, values(3 * n, 10.0)));
+        let mut v = values(3 * n, 0.0);
+        let at = |k: usize| (k % n).min(n - 1);
+        v[at(2048)] = f64::NAN; // row 0: NaN (in leaf 1 where it has one)
+        v[n + at(n - 1)] = f64::INFINITY; // row 1: +inf at the end
+        for x in &mut v[2 * n..] {
+            *x = f64::NEG_INFINITY; // row 2: all -inf
+        }
+        cases.push((n, v));
+    }
+    for_each_isa(|isa| {
+        for dt in [DType::F32, DType::BF16, DType::F16] {
+            for (n, v) in &cases {
+                let n = *n;
+                let rows = TensorImpl::from_slice(
+                    &v.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+                    &[3, n],
+                )
+                .and_then(|t| ft_kernels::cast(&t, dt))
+                .unwrap();
+                let stored_v = rows.to_vec_f64().unwrap();
+                let cols = rows.transpose(0, 1).unwrap().contiguous().unwrap();
+                // (tensor, dims, groups of the reference)
+                let row_groups: Vec<&[f64]> = stored_v.chunks(n).collect();
+                let all = [&stored_v[..]];
+                let (d1, d0): (&[isize], &[isize]) = (&[1], &[0]);
+                let runs = [
+                    (&rows, Some(d1), &row_groups[..]),
+                    (&cols, Some(d0), &row_groups[..]),
+                    (&rows, None, &all[..]),
+                ];
+                for (x, dims, groups) in runs {
+                    let tag = format!("{isa} {dt:?} n {n} dims {dims:?}");
+                    let got = |t: TensorImpl| t.to_vec_f64().unwrap();
+                    let var = got(ft_kernels::var(x, dims, 1.0, false).unwrap());
+                    let std = got(ft_kernels::std(x, dims, 0.0, false).unwrap());
+                    let n1 = got(ft_kernels::norm(x, NormP::One, dims, false).unwrap());
+                    let n2 = got(ft_kernels::norm(x, NormP::Two, dims, false).unwrap());
+                    let ni = got(ft_kernels::norm(x, NormP::Inf, dims, false).unwrap());
+                    let lse = got(ft_kernels::logsumexp(x, dims, false).unwrap());
+                    for (i, g) in groups.iter().enumerate() {
+                        let k = g.len() as f64;
+                        let mean = g.iter().sum::<f64>() / k;
+                        let m2: f64 = g.iter().map(|x| (x - mean) * (x - mean)).sum();
+                        let any_nan = g.iter().any(|x| x.is_nan());
+                        let mx = g.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let want_lse = if any_nan {
+                            f64::NAN
+                        } else if mx.is_infinite() {
+                            mx
+                        } else {
+                            mx + g.iter().map(|x| (x - mx).exp()).sum::<f64>().ln()
+                        };
+                        let inf_norm = if any_nan {
+                            f64::NAN
+                        } else {
+                            g.iter().map(|x| x.abs()).fold(0.0, f64::max)
+                        };
+                        let want = [
+                            ("var", var[i], m2 / (k - 1.0).max(0.0)),
+                            ("std", std[i], (m2 / k).sqrt()),
+                            ("norm1", n1[i], g.iter().map(|x| x.abs()).sum()),
+                            ("norm2", n2[i], g.iter().map(|x| x * x).sum::<f64>().sqrt()),
+                            ("norm inf", ni[i], inf_norm),
+                        ];
+                        for (name, got, want) in want {
+                            // (A sum past f16's range is inf, as it rounds.)
+                            assert!(
+                                ulps(got, want, dt) <= 0.51 || got == stored(want, dt),
+                                "{name} {tag} [{i}]: {got} vs {want}"
+                            );
+                        }
+                        assert!(
+                            ulps(lse[i], want_lse, dt) <= 0.51 || (lse[i] - want_lse).abs() <= 4e-7,
+                            "logsumexp {tag} [{i}]: {} vs {want_lse}",
+                            lse[i]
+                        );
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Float sums are pairwise over fixed blocks: each element passes through
 /// at most `sum_rounding_depth` roundings (a few dozen on the scalar path, a
 /// dozen or two with vectors), so the error is O(log n) like PyTorch's

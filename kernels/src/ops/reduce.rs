@@ -1647,7 +1647,8 @@ fn sum_wide<S: Vf32, T: Terms>(s: S, xs: &[f32], terms: T) -> [f64; 2] {
     sums
 }
 
-/// The largest of `xs` (`-inf` if empty), four vector accumulators. A NaN
+/// The largest of `xs` (`-inf` if empty), four vector accumulators (also
+/// softmax's pass 1). A NaN
 /// element may or may not win, by ISA (`maxps` returns its second operand
 /// when either is NaN); callers that must see NaN look for it otherwise.
 #[inline(always)]

@@ -215,24 +215,9 @@ impl<E: RowElem> Job for Rows<'_, E> {
 
 #[inline(always)]
 fn row_f32<S: Vf32>(s: S, x: &[f32], o: &mut [f32], log: bool, round: Round) {
-    // Pass 1: max (four accumulators; a NaN in the row reaches the sum).
+    // Pass 1: max (a NaN in the row reaches the sum).
     let (xh, xt) = S::as_simd_f32s(x);
-    let ninf = s.splat_f32s(f32::NEG_INFINITY);
-    let mut m = [ninf; 4];
-    let mut it = xh.chunks_exact(4);
-    for c in &mut it {
-        for k in 0..4 {
-            m[k] = s.max_f32s(m[k], c[k]);
-        }
-    }
-    for &v in it.remainder() {
-        m[0] = s.max_f32s(m[0], v);
-    }
-    let mut mx = s.reduce_max_f32s(s.max_f32s(s.max_f32s(m[0], m[1]), s.max_f32s(m[2], m[3])));
-    for &v in xt {
-        mx = mx.max(v);
-    }
-    let mv = s.splat_f32s(mx);
+    let mv = s.splat_f32s(crate::ops::reduce::max_f32(s, x));
     // Pass 2: o = exp(x - max), and its sum.
     let mut sum = s.splat_f32s(0.0);
     {

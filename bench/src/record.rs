@@ -25,6 +25,12 @@ pub struct Fingerprint {
     /// before it was kept (their sums ran on `isa`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sum_isa: String,
+    /// Whether the transposed walk prefetched its gathered operand, with
+    /// the small tile (`ft_kernels::iter::gather_prefetch`); absent in
+    /// records made before it was kept (those prefetched on every
+    /// processor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gather_prefetch: Option<bool>,
     pub isa: String,
     /// How bf16 products ran (`Amx`, `Dot`, `Widen`); absent in records
     /// made before it was kept.
@@ -66,17 +72,18 @@ fn cpu_name() -> String {
 
 /// What the tables' headers say of the machine and the paths taken, e.g.
 /// "AMD EPYC (AuthenticAMD family 0x19 model 0x11; avx512 ISA, bf16
-/// products: Dot, sums on avx2, sum prefetch: 0)": the fingerprint's machine fields,
-/// without its git calls.
+/// products: Dot, sums on avx2, sum prefetch: 0, gather prefetch: true)": the
+/// fingerprint's machine fields, without its git calls.
 pub fn machine() -> String {
     format!(
-        "{} ({}; {} ISA, bf16 products: {:?}, sums on {}, sum prefetch: {})",
+        "{} ({}; {} ISA, bf16 products: {:?}, sums on {}, sum prefetch: {}, gather prefetch: {})",
         cpu_name(),
         ft_kernels::cpu::cpu(),
         ft_kernels::isa(),
         ft_kernels::gemm::bf16_path(),
         ft_kernels::ops::reduce::sum_isa(),
-        ft_kernels::ops::reduce::sum_prefetch()
+        ft_kernels::ops::reduce::sum_prefetch(),
+        ft_kernels::iter::gather_prefetch()
     )
 }
 
@@ -99,6 +106,7 @@ pub fn fingerprint() -> Fingerprint {
         cpu_id: ft_kernels::cpu::cpu().to_string(),
         sum_prefetch: Some(ft_kernels::ops::reduce::sum_prefetch()),
         sum_isa: ft_kernels::ops::reduce::sum_isa().name().to_string(),
+        gather_prefetch: Some(ft_kernels::iter::gather_prefetch()),
         isa: ft_kernels::isa().name().to_string(),
         bf16_path: format!("{:?}", ft_kernels::gemm::bf16_path()),
         threads_available: std::thread::available_parallelism()

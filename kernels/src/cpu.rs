@@ -78,6 +78,18 @@ impl Cpu {
         self.vendor == Vendor::Amd && self.family >= 0x1a
     }
 
+    /// Whether the tiled walk of a transposed operand (`a.t() + b`) should
+    /// take a small tile (512 x 16 f32) with the next tile's lines of that
+    /// operand prefetched into L2, rather than a large one (2048 x 32)
+    /// left to the hardware prefetchers. Measured yes on AMD Zen 5 (the
+    /// prefetch was worth 25-35%, `perf-artifacts/kernels-v7-transposed.md`),
+    /// no on an Intel Xeon with AMX (the large tile: 1.6x the bandwidth,
+    /// `perf-artifacts/kernels-v23-transposed-tiles.md`). Zen 4 follows
+    /// Zen 5 and the rest follow Intel: not measured.
+    pub fn gathers_want_prefetch(self) -> bool {
+        self.vendor == Vendor::Amd
+    }
+
     /// Whether one core reads a long stream (a row sum) faster with 256-bit
     /// loads than with 512-bit ones, where it has AVX-512. Measured yes on
     /// AMD Zen 4 (family 0x19, the only one of that family with AVX-512,
@@ -150,6 +162,7 @@ mod tests {
         let turin = Cpu::from_cpuid(amd.0, amd.1, amd.2, 0x00b0_0f21);
         assert_eq!((turin.family, turin.model), (0x1a, 0x02));
         assert!(turin.streams_want_prefetch());
+        assert!(genoa.gathers_want_prefetch() && turin.gathers_want_prefetch());
         // Sapphire Rapids: family 6 model 0x8f, stepping 8.
         let spr = Cpu::from_cpuid(0x756e_6547, 0x4965_6e69, 0x6c65_746e, 0x0008_06f8);
         assert_eq!(
@@ -157,6 +170,7 @@ mod tests {
             (Vendor::Intel, 6, 0x8f)
         );
         assert!(!spr.streams_want_prefetch());
+        assert!(!spr.gathers_want_prefetch());
         assert_eq!(spr.to_string(), "GenuineIntel family 0x6 model 0x8f");
         assert_eq!(Cpu::from_cpuid(0, 0, 0, 0).vendor, Vendor::Other);
     }

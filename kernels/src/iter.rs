@@ -21,30 +21,93 @@ use crate::map::Src;
 use crate::simd::Vf32;
 use ft_core::layout::{DimVec, MAX_DIMS, contiguous_strides};
 use ft_core::{DType, Element, Error, ErrorKind, Result, TensorImpl, with_dtype};
+use std::cell::Cell;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Below this many elements an op runs on the calling thread (PyTorch's
 /// grain size).
 pub const PAR_GRAIN: usize = 32_768;
 /// Elements per buffered piece of a row.
 const BUF: usize = 256;
-/// Elements in the tile used to gather a transposed operand (32 KiB of f32).
+/// Elements in the gathered tile on processors that prefetch it
+/// ([`gather_prefetch`]): 32 KiB of f32.
 const TILE: usize = 8192;
-/// The tile's extent in dim 1 (the gathered operand's unit-stride dim) is
-/// one cache line of that operand per row; its extent in dim 0 (the output's
-/// unit-stride dim) the rest of [`TILE`]: 16 x 512 for f32, so the other
-/// operands and the output are walked in runs of 2 KiB. Measured on this
-/// machine (`perf-artifacts/kernels-v7-transposed.md`): at 8192 elements,
-/// 512 x 16 beat 1024 x 8, 256 x 32, 128 x 64 and 64 x 128 at one thread;
-/// larger tiles (up to 2048 x 16 and 1024 x 32) were no faster.
-const TILE_LINE: usize = 64;
+/// Bytes of the gathered tile elsewhere: 256 KiB (2048 x 32 f32).
+const TILE_BYTES: usize = 256 << 10;
 
-/// The tile's extents `(dim 0, dim 1)` for an operand of `size`-byte
-/// elements gathered into it.
-fn tile_shape(size: usize) -> (usize, usize) {
-    let tj = (TILE_LINE / size).clamp(1, TILE);
-    (TILE / tj, tj)
+/// The gathered tile's extents `(dim 0, dim 1)` for an operand of `size`-byte
+/// elements gathered into `in_size`-byte ones. Dim 1 is the gathered
+/// operand's unit-stride dim, dim 0 the output's.
+///
+/// With `prefetch` (AMD): one cache line of the operand per row and
+/// [`TILE`] elements, 512 x 16 for f32, the next tile's lines prefetched
+/// into L2. Measured on a Zen 5 EPYC (`perf-artifacts/kernels-v7-transposed.md`):
+/// at 8192 elements 512 x 16 beat 1024 x 8, 256 x 32, 128 x 64 and 64 x 128;
+/// larger tiles were no faster, and without the prefetch it was 25-35% slower.
+///
+/// Without (Intel and the rest): two lines per row and [`TILE_BYTES`], 2048 x 32
+/// for f32, no prefetch of the operand. Measured on a Sapphire Rapids class
+/// Xeon (`perf-artifacts/kernels-v23-transposed-tiles.md`): the prefetched
+/// 512 x 16 plan ran `a.t() + b` at 6.0 / 11.6-13.0 GB/s (1 / 2 threads),
+/// this one at 9.5-9.7 / 20.2-20.3. There the rows of `a`, 16 KiB apart,
+/// fall in 8 of the L2's 2048 sets, so a 512-line tile prefetched ahead
+/// evicts itself (16 ways: 128 such lines fit); longer runs of the other
+/// operand and the output matter more than tile size in L1.
+fn tile_shape(size: usize, in_size: usize, prefetch: bool) -> (usize, usize) {
+    if prefetch {
+        let tj = (64 / size).clamp(1, TILE);
+        (TILE / tj, tj)
+    } else {
+        let tj = (128 / size).max(1);
+        ((TILE_BYTES / (tj * in_size.max(1))).max(1), tj)
+    }
 }
+
+/// Whether the tiled walk prefetches its gathered operand (and takes the
+/// small tile that goes with it), as a `u8`: 0 not chosen, 1 no, 2 yes.
+static GATHER_PREFETCH_NOW: AtomicU8 = AtomicU8::new(0);
+
+/// Sets how the tiled walk of a transposed operand (`a.t() + b`) runs:
+/// `Some(true)`, a small tile with the next one's lines prefetched (the
+/// default on AMD), `Some(false)`, a large tile left to the hardware
+/// prefetchers (the default elsewhere), or `None`, the default: the
+/// environment's `FT_GATHER_PREFETCH=1|0` if set, else this processor's
+/// ([`crate::cpu::Cpu::gathers_want_prefetch`]). Results do not change:
+/// only the order in which tiles are walked.
+///
+/// ```
+/// use ft_kernels::iter::{gather_prefetch, set_gather_prefetch};
+/// set_gather_prefetch(Some(false));
+/// assert!(!gather_prefetch());
+/// set_gather_prefetch(None);
+/// # let _ = gather_prefetch();
+/// ```
+pub fn set_gather_prefetch(on: Option<bool>) {
+    let on = crate::ops::reduce::setting(on.map(u8::from), "FT_GATHER_PREFETCH", || {
+        u8::from(crate::cpu::cpu().gathers_want_prefetch())
+    }) != 0;
+    GATHER_PREFETCH_NOW.store(1 + u8::from(on), Ordering::Relaxed);
+}
+
+/// Whether the tiled walk prefetches its gathered operand now
+/// ([`set_gather_prefetch`]).
+pub fn gather_prefetch() -> bool {
+    match GATHER_PREFETCH_NOW.load(Ordering::Relaxed) {
+        0 => {
+            set_gather_prefetch(None);
+            gather_prefetch()
+        }
+        v => v == 2,
+    }
+}
+
+thread_local! {
+    /// The tiled walk's gathered tile, kept by each thread for its next
+    /// call (so a repeated `_out` call allocates nothing).
+    static TILE_SCRATCH: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
 /// Outputs at least this large are written with streaming stores: they
 /// cannot stay in cache for the next op anyway, and skipping the read for
 /// ownership of each line saves a third of the memory traffic of `a + b`.
@@ -895,23 +958,46 @@ unsafe fn store_run<T: Element>(vals: &[T], ptr: *mut u8, dtype: DType, stride: 
 }
 
 /// The tiled walk: dims 0 and 1 in blocks of [`tile_shape`]; operand `t` is
-/// gathered into a buffer transposed, reading one cache line per
-/// row, so that each of its cache lines is used whole. Every tile has the
-/// next one's lines prefetched: a tile touches hundreds of short runs, too
-/// many and too short for the hardware prefetcher to follow.
+/// gathered into a buffer transposed, reading whole cache lines of each
+/// row, so that each of its cache lines is used whole. Where
+/// [`gather_prefetch`] says so, every tile has the next one's lines of `t`
+/// prefetched: a tile touches hundreds of short runs, too many and too
+/// short for the hardware prefetcher to follow. The other operands' next
+/// lines are prefetched in both plans.
 #[inline(always)]
 fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: &K, t: usize) {
+    const { assert!(std::mem::align_of::<K::In>() <= 8) };
     let outer: usize = p.shape[2..p.ndim].iter().product();
     let mut pos = Odometer::new(p, 2);
-    // On the stack (at most 64 KiB, for 8-byte elements): an `_out` call
-    // must not allocate, whatever its layout.
-    let mut tile = [const { MaybeUninit::<K::In>::uninit() }; TILE];
     let top = &p.ins[t];
     // Same 4-byte type in memory and in the tile: the ISA's block transpose.
     let moves_bits = top.dtype == <K::In as Element>::DTYPE
         && std::mem::size_of::<K::In>() == 4
         && top.strides[0] > 0;
-    let (tile_i, tile_j) = tile_shape(top.dtype.size());
+    let prefetch_top = gather_prefetch();
+    let in_size = std::mem::size_of::<K::In>();
+    let (tile_i, tile_j) = tile_shape(top.dtype.size(), in_size, prefetch_top);
+    // The tile: this thread's scratch, on a cache line (the gather writes
+    // it with vector stores). Taken out of its cell for the call (a nested
+    // call would find it empty and use a fresh one) and put back after.
+    let mut scratch = TILE_SCRATCH.take();
+    let words = (tile_i * tile_j * in_size).div_ceil(8) + 7;
+    if scratch.len() < words {
+        scratch.resize(words, 0);
+    }
+    // `u64`s are 8-aligned, so the offset to a 64-byte boundary is 0..=7.
+    let off = scratch.as_ptr().align_offset(64).min(7);
+    // SAFETY: `scratch[off..]` holds at least tile_i * tile_j * in_size
+    // bytes (`words` counts them plus the 7 words an offset can take); it
+    // starts on a `u64`, so 8-aligned at worst, enough for `K::In`
+    // (asserted above). `MaybeUninit` needs no valid contents, and
+    // `scratch` is neither moved nor resized while the slice lives.
+    let tile: &mut [MaybeUninit<K::In>] = unsafe {
+        std::slice::from_raw_parts_mut(
+            scratch.as_mut_ptr().add(off).cast::<MaybeUninit<K::In>>(),
+            tile_i * tile_j,
+        )
+    };
     let rows: [RowOp; NIN] = std::array::from_fn(|j| p.ins[j].row());
     let (n0, n1) = (p.shape[0], p.shape[1]);
     // Element (i, j) of dims 0 and 1 of an operand from its position `base`.
@@ -928,7 +1014,7 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                     // SAFETY: as below; the operand's elements are the
                     // tile's own 4-byte type, so moving bits is the copy,
                     // and rows are `strides[0] > 0` elements apart. The
-                    // tile is a separate stack buffer.
+                    // tile is a separate buffer of tile_i x tile_j.
                     unsafe {
                         s.transpose_u32(
                             src as *const u32,
@@ -943,16 +1029,16 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
                     // SAFETY: rows i0..i0+ti of operand t, each with tj
                     // elements from column j0 at unit stride, lie inside
                     // its storage; the tile holds tile_i x tile_j elements.
-                    unsafe {
-                        gather_tile(src, top.dtype, top.strides[0], ti, tj, tile_i, &mut tile)
-                    };
+                    unsafe { gather_tile(src, top.dtype, top.strides[0], ti, tj, tile_i, tile) };
                 }
                 if i0 + ti < n0 {
                     // The next tile's lines of operand t into L2, not L1:
                     // its rows are often a power of two apart, so they
                     // share an L1 set and would evict each other there.
                     let next = (i0 + ti, tile_i.min(n0 - i0 - ti));
-                    prefetch_block(at(top, pos.ins[t], next.0, j0), top, next.1, tj, 1);
+                    if prefetch_top {
+                        prefetch_block(at(top, pos.ins[t], next.0, j0), top, next.1, tj, 1);
+                    }
                     for (j, op) in p.ins.iter().enumerate().filter(|(j, _)| *j != t) {
                         prefetch_block(at(op, pos.ins[j], next.0, j0), op, next.1, tj, 1);
                     }
@@ -986,6 +1072,7 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
         }
         pos.advance(p);
     }
+    TILE_SCRATCH.set(scratch);
 }
 
 /// Copies a `ti x tj` block (rows at `row_stride` elements, unit stride

@@ -317,7 +317,9 @@ fn transposed_add_keeps_pytorchs_output_layout() {
     ignore = "release only (10 s unoptimised): .ci/run runs it on every ISA path in release"
 )]
 fn transposed_operands_through_the_tiled_walk_match_reference() {
-    let shapes: [&[usize]; 7] = [
+    // [40, 2100]: several tiles of the large plan along the output's rows
+    // (2048 f32 or f64, 512 u8) and a partial one across them (40 = 32 + 8).
+    let shapes: [&[usize]; 8] = [
         &[9, 8],
         &[8, 9],
         &[1037, 45],
@@ -325,72 +327,80 @@ fn transposed_operands_through_the_tiled_walk_match_reference() {
         &[520, 17],
         &[2, 600, 23],
         &[3, 33, 70],
+        &[40, 2100],
     ];
+    // Both plans of the walk (the small prefetched tile and the large one)
+    // on every ISA; which one a call takes changes no result, so the other
+    // tests running meanwhile are not disturbed.
     for_each_isa(|isa| {
-        for dtype in [DType::F32, DType::I32, DType::F64, DType::F16, DType::U8] {
-            for (k, shape) in shapes.iter().enumerate() {
-                let n: usize = shape.iter().product();
-                let av: Vec<f64> = values(n, dtype, 11 + k as u64)
+        for prefetch in [true, false] {
+            ft_kernels::iter::set_gather_prefetch(Some(prefetch));
+            for dtype in [DType::F32, DType::I32, DType::F64, DType::F16, DType::U8] {
+                for (k, shape) in shapes.iter().enumerate() {
+                    let n: usize = shape.iter().product();
+                    let av: Vec<f64> = values(n, dtype, 11 + k as u64)
+                        .iter()
+                        .map(|&v| stored(v, dtype))
+                        .collect();
+                    let bv: Vec<f64> = values(n, dtype, 97 + k as u64)
+                        .iter()
+                        .map(|&v| stored(v, dtype))
+                        .collect();
+                    let a = make(shape, &av, dtype, Lay::Transposed);
+                    let b = make(shape, &bv, dtype, Lay::Contiguous);
+                    // Both orders: the gathered operand first and second.
+                    for (x, y, xv, yv) in [(&a, &b, &av, &bv), (&b, &a, &bv, &av)] {
+                        let got = binary(BinaryOp::Add, x, y).unwrap();
+                        let got = got.contiguous().unwrap().to_vec_f64().unwrap();
+                        for i in 0..n {
+                            let want = match dtype {
+                                DType::U8 => wrap((xv[i] + yv[i]) as i128, dtype),
+                                _ => stored(xv[i] + yv[i], dtype),
+                            };
+                            assert_eq!(
+                                got[i].to_bits(),
+                                want.to_bits(),
+                                "{isa:?} prefetch {prefetch} {dtype:?} {shape:?} element {i}: {} + {}",
+                                xv[i],
+                                yv[i]
+                            );
+                        }
+                    }
+                }
+                // A transposed slice: columns 3..1040 of a [45, 1100] tensor,
+                // seen as [1037, 45] with rows 1100 elements apart.
+                let big = values(45 * 1100, dtype, 5)
+                    .iter()
+                    .map(|&v| stored(v, dtype))
+                    .collect::<Vec<_>>();
+                let base = TensorImpl::from_fn(&[45, 1100], dtype, |i| big[i]).unwrap();
+                let a = base.as_strided(&[1037, 45], &[1, 1100], 3).unwrap();
+                let bv: Vec<f64> = values(1037 * 45, dtype, 6)
                     .iter()
                     .map(|&v| stored(v, dtype))
                     .collect();
-                let bv: Vec<f64> = values(n, dtype, 97 + k as u64)
-                    .iter()
-                    .map(|&v| stored(v, dtype))
-                    .collect();
-                let a = make(shape, &av, dtype, Lay::Transposed);
-                let b = make(shape, &bv, dtype, Lay::Contiguous);
-                // Both orders: the gathered operand first and second.
-                for (x, y, xv, yv) in [(&a, &b, &av, &bv), (&b, &a, &bv, &av)] {
-                    let got = binary(BinaryOp::Add, x, y).unwrap();
-                    let got = got.contiguous().unwrap().to_vec_f64().unwrap();
-                    for i in 0..n {
+                let b = make(&[1037, 45], &bv, dtype, Lay::Contiguous);
+                let got = binary(BinaryOp::Add, &a, &b).unwrap();
+                let got = got.contiguous().unwrap().to_vec_f64().unwrap();
+                for r in 0..1037 {
+                    for c in 0..45 {
+                        let x = big[c * 1100 + 3 + r];
+                        let i = r * 45 + c;
                         let want = match dtype {
-                            DType::U8 => wrap((xv[i] + yv[i]) as i128, dtype),
-                            _ => stored(xv[i] + yv[i], dtype),
+                            DType::U8 => wrap((x + bv[i]) as i128, dtype),
+                            _ => stored(x + bv[i], dtype),
                         };
                         assert_eq!(
                             got[i].to_bits(),
                             want.to_bits(),
-                            "{isa:?} {dtype:?} {shape:?} element {i}: {} + {}",
-                            xv[i],
-                            yv[i]
+                            "{isa:?} prefetch {prefetch} {dtype:?} slice ({r}, {c})"
                         );
                     }
                 }
             }
-            // A transposed slice: columns 3..1040 of a [45, 1100] tensor,
-            // seen as [1037, 45] with rows 1100 elements apart.
-            let big = values(45 * 1100, dtype, 5)
-                .iter()
-                .map(|&v| stored(v, dtype))
-                .collect::<Vec<_>>();
-            let base = TensorImpl::from_fn(&[45, 1100], dtype, |i| big[i]).unwrap();
-            let a = base.as_strided(&[1037, 45], &[1, 1100], 3).unwrap();
-            let bv: Vec<f64> = values(1037 * 45, dtype, 6)
-                .iter()
-                .map(|&v| stored(v, dtype))
-                .collect();
-            let b = make(&[1037, 45], &bv, dtype, Lay::Contiguous);
-            let got = binary(BinaryOp::Add, &a, &b).unwrap();
-            let got = got.contiguous().unwrap().to_vec_f64().unwrap();
-            for r in 0..1037 {
-                for c in 0..45 {
-                    let x = big[c * 1100 + 3 + r];
-                    let i = r * 45 + c;
-                    let want = match dtype {
-                        DType::U8 => wrap((x + bv[i]) as i128, dtype),
-                        _ => stored(x + bv[i], dtype),
-                    };
-                    assert_eq!(
-                        got[i].to_bits(),
-                        want.to_bits(),
-                        "{isa:?} {dtype:?} slice ({r}, {c})"
-                    );
-                }
-            }
         }
     });
+    ft_kernels::iter::set_gather_prefetch(None);
 }
 
 /// ulp bound of each unary op in f32 (math.rs table; exact ops 0; the

@@ -969,7 +969,11 @@ pub fn set_sum_width(bits: Option<u32>) {
 
 /// A tuning setting: `given`, else the environment variable `var` if it
 /// parses, else this processor's `default`.
-fn setting<T: std::str::FromStr>(given: Option<T>, var: &str, default: impl FnOnce() -> T) -> T {
+pub(crate) fn setting<T: std::str::FromStr>(
+    given: Option<T>,
+    var: &str,
+    default: impl FnOnce() -> T,
+) -> T {
     given
         .or_else(|| std::env::var(var).ok()?.trim().parse().ok())
         .unwrap_or_else(default)

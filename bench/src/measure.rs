@@ -61,18 +61,27 @@ pub fn measure(w: &Workload, setup: fn() -> Call, threads: usize) -> Measurement
 /// The timing loop of [`measure`], on the current thread.
 fn timed(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
     let before = reference_loop_ns();
-    let mut out = None;
     for _ in 0..WARMUP {
-        out = Some(call());
+        drop(call());
     }
     let mut times = Vec::with_capacity(MIN_RUNS);
     let start = Instant::now();
     while times.len() < MIN_RUNS || (start.elapsed() < MIN_TIME && times.len() < MAX_RUNS) {
+        // Each result is dropped inside its timed call, before the next
+        // call, as `bench/torch/suite.py`'s loop frees PyTorch's (its
+        // `fn()` statement discards the tensor): an output may then reuse
+        // the memory the last one had, in both. Keeping the last result
+        // alive through the next call, as this loop did until
+        // `kernels-v23`, cost an in-cache op such as add_f32_256k a cold
+        // output buffer each call that PyTorch's loop did not pay.
         let t0 = Instant::now();
-        let o = call();
+        drop(call());
         times.push(t0.elapsed().as_nanos() as f64);
-        out = Some(o);
     }
+    // The output the record's checksum describes: one more call's, after
+    // the timed ones (the same as theirs but where a workload keeps state,
+    // as a training step does).
+    let out = call();
     // The slower of the two ends: a phase can begin or end within the
     // measurement's half second. After a pause: a parallel op's workers
     // keep looking for work for 1 ms (`ft_kernels::par`), on the vCPU
@@ -81,7 +90,6 @@ fn timed(w: &Workload, call: &mut Call, threads: usize) -> Measurement {
     let reference_us = before.max(reference_loop_ns()) / 1e3;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let out = out.expect("at least one run");
     let (checksum, sum, abs_sum) = digest(&out);
     Measurement {
         id: w.id.to_string(),

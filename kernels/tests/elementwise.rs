@@ -317,8 +317,13 @@ fn transposed_add_keeps_pytorchs_output_layout() {
     ignore = "release only (10 s unoptimised): .ci/run runs it on every ISA path in release"
 )]
 fn transposed_operands_through_the_tiled_walk_match_reference() {
-    // [40, 2100]: several tiles of the large plan along the output's rows
-    // (2048 f32 or f64, 512 u8) and a partial one across them (40 = 32 + 8).
+    // [256, 2100]: several tiles of the large plan along the output's rows
+    // (2048 f32 or f64, 512 u8). Above `PAR_GRAIN` elements a call is cut
+    // into parts across its 256 columns (8 parts a thread at 2 threads:
+    // 32 columns each, one whole tile of the large f32 plan); a part with
+    // fewer than 8 columns is not tiled at all, so the shapes above that
+    // have more than 32,768 elements take the tiled walk only on one
+    // thread.
     let shapes: [&[usize]; 8] = [
         &[9, 8],
         &[8, 9],
@@ -327,7 +332,7 @@ fn transposed_operands_through_the_tiled_walk_match_reference() {
         &[520, 17],
         &[2, 600, 23],
         &[3, 33, 70],
-        &[40, 2100],
+        &[256, 2100],
     ];
     // Both plans of the walk (the small prefetched tile and the large one)
     // on every ISA; which one a call takes changes no result, so the other

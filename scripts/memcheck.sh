@@ -19,8 +19,11 @@ filters=(in_place_and_out transposed_add transposed_operands broadcasting where_
          reduction_edges column_sums softmax_matches mm_out_writes addmm_scales bmm_and_matmul empty_dims
          every_part_runs_once ops_on_the_callers_thread)
 ag=()
+# `--workspace`, as the test command builds them: with `-p ft-autograd`
+# cargo resolves features for that package alone and rebuilt it and its
+# dependencies a second time (about 4 minutes of CI on the Xeon guest).
 for t in engine no_cycles live_threads; do
-    ag+=("$(cargo test -p ft-autograd --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
+    ag+=("$(cargo test --workspace --test "$t" --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -1)")
 done
 
 # Every check of one ISA path, in order; stops at the first error.

@@ -47,10 +47,10 @@ const TILE_BYTES: usize = 256 << 10;
 /// larger tiles were no faster, and without the prefetch it was 25-35% slower.
 ///
 /// Without (Intel and the rest): two lines per row and [`TILE_BYTES`], 2048 x 32
-/// for f32, no prefetch of the operand. Measured on a Sapphire Rapids class
-/// Xeon (`perf-artifacts/kernels-v23-transposed-tiles.md`): the prefetched
-/// 512 x 16 plan ran `a.t() + b` at 6.0 / 11.6-13.0 GB/s (1 / 2 threads),
-/// this one at 9.5-9.7 / 20.2-20.3. There the rows of `a`, 16 KiB apart,
+/// for f32, no prefetch of the operand. Measured on the Xeon guest with AMX
+/// (family 6 model 0xa7, `perf-artifacts/kernels-v23-transposed-tiles.md`):
+/// the prefetched 512 x 16 plan ran `a.t() + b` at 5.0-6.1 / 9.9-13.0 GB/s
+/// (1 / 2 threads), this one at 9.5-9.7 / 18.9-20.3. There the rows of `a`, 16 KiB apart,
 /// fall in 8 of the L2's 2048 sets, so a 512-line tile prefetched ahead
 /// evicts itself (16 ways: 128 such lines fit); longer runs of the other
 /// operand and the output matter more than tile size in L1.

@@ -1652,9 +1652,9 @@ fn sum_wide<S: Vf32, T: Terms>(s: S, xs: &[f32], terms: T) -> [f64; 2] {
 }
 
 /// The largest of `xs` (`-inf` if empty), four vector accumulators (also
-/// softmax's pass 1). A NaN
-/// element may or may not win, by ISA (`maxps` returns its second operand
-/// when either is NaN); callers that must see NaN look for it otherwise.
+/// softmax's pass 1). A NaN element may or may not win, by ISA (`maxps`
+/// returns its second operand when either is NaN); callers that must see
+/// NaN look for it otherwise.
 #[inline(always)]
 pub(crate) fn max_f32<S: Vf32>(s: S, xs: &[f32]) -> f32 {
     let (head, tail) = S::as_simd_f32s(xs);

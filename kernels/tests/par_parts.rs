@@ -55,6 +55,38 @@ fn every_part_runs_once_from_outside_and_inside_the_pool() {
 }
 
 #[test]
+fn the_caller_takes_parts_from_the_front_and_the_pool_from_the_back() {
+    // Each thread keeps its end of the data from call to call (its core's
+    // cache holds it): the parts the caller ran are a prefix, the pool's
+    // a suffix. Parts that take a while let the helpers start and meet
+    // the caller partway.
+    three_global_threads();
+    let caller = std::thread::current().id();
+    let mut helpers_ran = 0;
+    for _ in 0..20 {
+        let by_caller: Vec<AtomicUsize> = (0..24).map(|_| AtomicUsize::new(2)).collect();
+        par::parts(24, |k| {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            let mine = std::thread::current().id() == caller;
+            by_caller[k].store(usize::from(mine), Ordering::Relaxed);
+        });
+        let ran: Vec<usize> = by_caller
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        assert!(ran.iter().all(|&r| r < 2), "every part ran: {ran:?}");
+        let front = ran.iter().take_while(|&&r| r == 1).count();
+        assert!(front >= 1, "the caller took part 0: {ran:?}");
+        assert!(
+            ran[front..].iter().all(|&r| r == 0),
+            "the caller's parts are a prefix, the pool's the rest: {ran:?}"
+        );
+        helpers_ran += usize::from(front < ran.len());
+    }
+    assert!(helpers_ran > 0, "the pool never took a part in 20 calls");
+}
+
+#[test]
 fn a_panicking_part_reaches_the_caller_after_the_others_finish() {
     three_global_threads();
     let finished = AtomicUsize::new(0);

@@ -108,10 +108,14 @@ pub fn region<T>(body: impl FnOnce() -> T) -> T {
 /// jobs handed to the pool take parts from the last one down; the caller
 /// then waits for parts still running by spinning, which they are about
 /// to finish. Taking from both ends keeps each thread on the same end of
-/// the data from one call to the next: with two threads, an op over
-/// operands that fit in the cores' caches (a 1 MiB add) finds its half
-/// where the last call left it, in its own core's L2, instead of wherever
-/// the split between the threads fell last time. Rayon's own calls from outside the pool
+/// the data from one call to the next (helpers share the back end when
+/// there are several): with two threads, an op over operands that fit in
+/// the cores' caches (a 1 MiB add) finds each half where the last call
+/// left it, in the L2 of the core that ran it, instead of wherever the
+/// split between the threads fell last time
+/// (`perf-artifacts/kernels-v24-par-ends.md`).
+///
+/// Rayon's own calls from outside the pool
 /// (`scope`, `join`, parallel iterators) send all the work to the pool and
 /// put the caller to sleep until it is done: waking it cost about 20 µs
 /// per call on the virtual machines we measure on, as much as a whole

@@ -105,7 +105,7 @@ pub fn gather_prefetch() -> bool {
 thread_local! {
     /// The tiled walk's gathered tile, kept by each thread for its next
     /// call (so a repeated `_out` call allocates nothing).
-    static TILE_SCRATCH: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+    static TILE_SCRATCH: crate::scratch::Slot = const { Cell::new(Vec::new()) };
 }
 
 /// Outputs at least this large are written with streaming stores: they
@@ -978,23 +978,16 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
     let in_size = std::mem::size_of::<K::In>();
     let (tile_i, tile_j) = tile_shape(top.dtype.size(), in_size, prefetch_top);
     // The tile: this thread's scratch, on a cache line (the gather writes
-    // it with vector stores). Taken out of its cell for the call (a nested
-    // call would find it empty and use a fresh one) and put back after.
-    let mut scratch = TILE_SCRATCH.take();
-    let words = (tile_i * tile_j * in_size).div_ceil(8) + 7;
-    if scratch.len() < words {
-        scratch.resize(words, 0);
-    }
-    // `u64`s are 8-aligned, so the offset to a 64-byte boundary is 0..=7.
-    let off = scratch.as_ptr().align_offset(64).min(7);
-    // SAFETY: `scratch[off..]` holds at least tile_i * tile_j * in_size
-    // bytes (`words` counts them plus the 7 words an offset can take); it
-    // starts on a `u64`, so 8-aligned at worst, enough for `K::In`
-    // (asserted above). `MaybeUninit` needs no valid contents, and
-    // `scratch` is neither moved nor resized while the slice lives.
+    // it with vector stores), kept for the next call.
+    let mut scratch = crate::scratch::Scratch::take(&TILE_SCRATCH);
+    let words = scratch.line_words((tile_i * tile_j * in_size).div_ceil(8), 0);
+    // SAFETY: `words` holds at least tile_i * tile_j * in_size bytes and
+    // is a `u64` slice, so 8-aligned at worst (on a cache line in practice),
+    // enough for `K::In` (asserted above). `MaybeUninit` needs no valid contents, and the
+    // words stay borrowed from `scratch` while the slice lives.
     let tile: &mut [MaybeUninit<K::In>] = unsafe {
         std::slice::from_raw_parts_mut(
-            scratch.as_mut_ptr().add(off).cast::<MaybeUninit<K::In>>(),
+            words.as_mut_ptr().cast::<MaybeUninit<K::In>>(),
             tile_i * tile_j,
         )
     };
@@ -1072,7 +1065,6 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
         }
         pos.advance(p);
     }
-    TILE_SCRATCH.set(scratch);
 }
 
 /// Copies a `ti x tj` block (rows at `row_stride` elements, unit stride

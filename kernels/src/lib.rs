@@ -14,6 +14,7 @@ pub mod map;
 pub mod math;
 pub mod ops;
 pub mod par;
+mod scratch;
 
 pub use ops::binary::{
     BinaryOp, add, add_, add_into, add_out, binary, binary_, binary_into, binary_out,

@@ -444,7 +444,7 @@ impl<H: HalfOut> Epilogue<f32> for IntoHalf<'_, H> {
 
 thread_local! {
     /// The f32 accumulators of [`half_out`].
-    static C_SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static C_SCRATCH: crate::scratch::Slot = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Rounds `m` rows of f32 (`ld_src` apart, from column `src_col0`) into

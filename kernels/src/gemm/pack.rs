@@ -3,69 +3,42 @@
 
 use super::{GemmElem, MatRef};
 use crate::isa::Job;
+use crate::scratch::{Scratch, Slot};
 use crate::simd::Vf32;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::thread::LocalKey;
 
 thread_local! {
     /// Packed B blocks, on the thread that calls `gemm`.
-    pub(super) static B_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    pub(super) static B_SCRATCH: Slot = const { Cell::new(Vec::new()) };
     /// Packed A blocks, on each thread that runs a row block.
-    pub(super) static A_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    pub(super) static A_SCRATCH: Slot = const { Cell::new(Vec::new()) };
     /// A row block's accumulators, on each thread that runs one, when the
     /// product has no C of their type (`super::run_blocks`).
-    pub(super) static ACC_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    pub(super) static ACC_SCRATCH: Slot = const { Cell::new(Vec::new()) };
 }
 
-/// Runs `f` on `len` elements of this thread's `key` buffer, grown as
-/// needed and kept for the next call (so repeated products allocate
-/// nothing). A nested call that finds the buffer in use gets a fresh one.
-/// The elements start on a 64-byte line, so that no vector load from a
-/// panel straddles two lines (panels are whole numbers of lines long).
+/// Runs `f` on `len` elements of this thread's `key` buffer
+/// ([`crate::scratch`]: grown as needed and kept for the next call, so
+/// repeated products allocate nothing; a nested call that finds the buffer
+/// in use gets a fresh one). The elements start on a 64-byte line (plus
+/// the experiment's skew, [`super::tune::set_panel_skew`]), so that no
+/// vector load from a panel straddles two lines (panels are whole numbers
+/// of lines long).
 pub(super) fn with_scratch<T: bytemuck::Pod, R>(
-    key: &'static LocalKey<RefCell<Vec<u64>>>,
+    key: &'static LocalKey<Slot>,
     len: usize,
     f: impl FnOnce(&mut [T]) -> R,
 ) -> R {
-    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
-    key.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut v) => f(line_aligned(&mut v, words, len)),
-        Err(_) => f(line_aligned(&mut Vec::new(), words, len)),
-    })
+    let skew = super::tune::SKEW.load(std::sync::atomic::Ordering::Relaxed);
+    let mut buf = Scratch::take(key);
+    f(buf.lines(len, skew))
 }
 
 /// Frees this thread's `key` buffer if it holds more than `keep` bytes
 /// (and is not in use).
-pub(super) fn release_scratch(key: &'static LocalKey<RefCell<Vec<u64>>>, keep: usize) {
-    key.with(|cell| {
-        if let Ok(mut v) = cell.try_borrow_mut()
-            && v.len() * 8 > keep
-        {
-            *v = Vec::new();
-        }
-    })
-}
-
-/// Words of `u64` in a cache line.
-const LINE_WORDS: usize = 64 / 8;
-
-/// `len` elements of `v` (`words` words of them) from its first 64-byte
-/// boundary (plus the experiment's skew, [`super::tune::set_panel_skew`]);
-/// `v` grows to hold them.
-fn line_aligned<T: bytemuck::Pod>(v: &mut Vec<u64>, words: usize, len: usize) -> &mut [T] {
-    // Up to a line of padding before the boundary, and up to a line of skew.
-    let need = words + 2 * (LINE_WORDS - 1);
-    if v.len() < need {
-        v.resize(need, 0);
-    }
-    // A `u64` pointer is 8-aligned, so the offset is below LINE_WORDS;
-    // `align_offset` may also answer "cannot" (usize::MAX): then start at 0,
-    // unaligned but still in bounds.
-    let off = match v.as_ptr().align_offset(64) {
-        o if o < LINE_WORDS => o,
-        _ => 0,
-    } + super::tune::SKEW.load(std::sync::atomic::Ordering::Relaxed);
-    &mut bytemuck::cast_slice_mut(&mut v[off..off + words])[..len]
+pub(super) fn release_scratch(key: &'static LocalKey<Slot>, keep: usize) {
+    crate::scratch::release(key, keep)
 }
 
 /// A's rows `i0..i0+mc`, depth `pc..pc+kc`, to pack into `mr`-tall
@@ -373,7 +346,7 @@ pub(super) fn pack_a<I: Lift<T> + 'static, T: GemmElem, S: Vf32>(
 
 thread_local! {
     /// Rows of A widened to f32 before [`widened_transpose`] packs them.
-    static WIDE_ROWS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    static WIDE_ROWS: Slot = const { Cell::new(Vec::new()) };
 }
 
 /// The 8 rows `r0..r0 + 8` of row-major `a`, depth `pc..pc + kc`, widened
@@ -468,7 +441,7 @@ mod tests {
     use super::*;
 
     thread_local! {
-        static T_SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+        static T_SCRATCH: Slot = const { Cell::new(Vec::new()) };
     }
 
     #[test]

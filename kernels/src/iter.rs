@@ -50,10 +50,11 @@ const TILE_BYTES: usize = 256 << 10;
 /// for f32, no prefetch of the operand. Measured on the Xeon guest with AMX
 /// (family 6 model 0xa7, `perf-artifacts/kernels-v23-transposed-tiles.md`):
 /// the prefetched 512 x 16 plan ran `a.t() + b` at 5.0-6.1 / 9.9-13.0 GB/s
-/// (1 / 2 threads), this one at 9.5-9.7 / 18.9-20.3. There the rows of `a`, 16 KiB apart,
-/// fall in 8 of the L2's 2048 sets, so a 512-line tile prefetched ahead
-/// evicts itself (16 ways: 128 such lines fit); longer runs of the other
-/// operand and the output matter more than tile size in L1.
+/// (1 / 2 threads), this one at 9.5-9.7 / 18.9-20.3. There the rows of
+/// `a`, 16 KiB apart, fall in 8 of the L2's 2048 sets, so a 512-line tile
+/// prefetched ahead evicts itself (16 ways: 128 such lines fit); longer
+/// runs of the other operand and the output matter more than tile size in
+/// L1.
 fn tile_shape(size: usize, in_size: usize, prefetch: bool) -> (usize, usize) {
     if prefetch {
         let tj = (64 / size).clamp(1, TILE);
@@ -982,9 +983,10 @@ fn run_tiled<S: Vf32, K: Kernel<NIN>, const NIN: usize>(s: S, p: &Plan<NIN>, k: 
     let mut scratch = crate::scratch::Scratch::take(&TILE_SCRATCH);
     let words = scratch.line_words((tile_i * tile_j * in_size).div_ceil(8), 0);
     // SAFETY: `words` holds at least tile_i * tile_j * in_size bytes and
-    // is a `u64` slice, so 8-aligned at worst (on a cache line in practice),
-    // enough for `K::In` (asserted above). `MaybeUninit` needs no valid contents, and the
-    // words stay borrowed from `scratch` while the slice lives.
+    // is a `u64` slice, so 8-aligned at worst (on a cache line in
+    // practice), enough for `K::In` (asserted above). `MaybeUninit` needs
+    // no valid contents, and the words stay borrowed from `scratch` while
+    // the slice lives.
     let tile: &mut [MaybeUninit<K::In>] = unsafe {
         std::slice::from_raw_parts_mut(
             words.as_mut_ptr().cast::<MaybeUninit<K::In>>(),

@@ -115,13 +115,13 @@ pub fn region<T>(body: impl FnOnce() -> T) -> T {
 /// split between the threads fell last time
 /// (`perf-artifacts/kernels-v24-par-ends.md`).
 ///
-/// Rayon's own calls from outside the pool
-/// (`scope`, `join`, parallel iterators) send all the work to the pool and
-/// put the caller to sleep until it is done: waking it cost about 20 µs
-/// per call on the virtual machines we measure on, as much as a whole
-/// 64 x 1024 product (`perf-artifacts/par-v2-caller-helps.md`). Here the
-/// caller never sleeps, and never waits for a helper that has not started:
-/// a part no helper took, the caller runs.
+/// Rayon's own calls from outside the pool (`scope`, `join`, parallel
+/// iterators) send all the work to the pool and put the caller to sleep
+/// until it is done: waking it cost about 20 µs per call on the virtual
+/// machines we measure on, as much as a whole 64 x 1024 product
+/// (`perf-artifacts/par-v2-caller-helps.md`). Here the caller never
+/// sleeps, and never waits for a helper that has not started: a part no
+/// helper took, the caller runs.
 ///
 /// From inside a pool worker (nested parallelism) the parts go to rayon
 /// as a parallel iterator. A panic in a part is raised again on the
@@ -253,8 +253,8 @@ impl Parts {
             // SAFETY: part `k` is claimed and not yet counted in `done`,
             // and `parts` returns (or unwinds) only once `done` counts
             // every part, so the closure `f` points to is alive. A helper
-            // that starts after the last claim returns above without
-            // touching `f`.
+            // that starts after the last good claim leaves at the loop's
+            // test without touching `f`.
             let f = unsafe { &*self.f };
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(k))).is_err() {
                 self.panicked.store(true, Ordering::Relaxed);

@@ -319,7 +319,7 @@ fn transposed_add_keeps_pytorchs_output_layout() {
 fn transposed_operands_through_the_tiled_walk_match_reference() {
     // [256, 2100]: several tiles of the large plan along the output's rows
     // (2048 f32 or f64, 512 u8). Above `PAR_GRAIN` elements a call is cut
-    // into parts across its 256 columns (8 parts a thread at 2 threads:
+    // into parts across its 256 columns (4 parts a thread, 8 at 2 threads:
     // 32 columns each, one whole tile of the large f32 plan); a part with
     // fewer than 8 columns is not tiled at all, so the shapes above that
     // have more than 32,768 elements take the tiled walk only on one
